@@ -1,0 +1,138 @@
+/** etcd + kube-apiserver + kube-controller-manager as real processes (envtest-like flags, RBAC on). */
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
+import { ManagedProcess } from "./process.ts";
+import { binaryPath } from "./paths.ts";
+import { APISERVER_IP, APISERVER_PORT } from "./addresses.ts";
+import { assertFree } from "./net.ts";
+import { makePki, writeKubeconfig } from "./pki.ts";
+import type { Pki } from "./pki.ts";
+
+const ETCD_CLIENT_PORT = 2379;
+const ETCD_PEER_PORT = 2380;
+const KCM_PORT = 10257;
+
+/** GET over HTTPS with optional client certificate; resolves the status code (0 on error). */
+function httpsStatus(url: string, tls: { ca?: Buffer; cert?: Buffer; key?: Buffer }): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(url, { ...tls, rejectUnauthorized: tls.ca !== undefined, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(0));
+    req.end();
+  });
+}
+
+export class ControlPlane {
+  readonly dir: string;
+  readonly pki: Pki;
+  readonly etcd: ManagedProcess;
+  readonly apiserver: ManagedProcess;
+  readonly controllerManager: ManagedProcess;
+  /** Admin kubeconfig (system:masters), read by kubectl and @kubernetes/client-node. */
+  readonly kubeconfigPath: string;
+  readonly server = `https://${APISERVER_IP}:${APISERVER_PORT}`;
+
+  constructor(dir: string, options: { namespace: string }) {
+    this.dir = dir;
+    this.pki = makePki(join(dir, "pki"), [APISERVER_IP]);
+    this.kubeconfigPath = writeKubeconfig(join(dir, "kubeconfig"), this.pki, this.server, { name: "sandbox-admin", ...this.pki.clients.admin }, options.namespace);
+    const kcmKubeconfig = writeKubeconfig(join(dir, "controller-manager.kubeconfig"), this.pki, this.server, {
+      name: "system:kube-controller-manager",
+      ...this.pki.clients["controller-manager"],
+    });
+    const etcdUrl = `http://127.0.0.1:${ETCD_CLIENT_PORT}`;
+    const peerUrl = `http://127.0.0.1:${ETCD_PEER_PORT}`;
+    this.etcd = new ManagedProcess({
+      name: "etcd",
+      command: binaryPath("etcd"),
+      args: [
+        "--name=sandbox", `--data-dir=${join(dir, "etcd")}`,
+        `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=sandbox=${peerUrl}`,
+        // A throwaway store: no fsync makes every apiserver write cheaper on a small machine.
+        "--unsafe-no-fsync", "--log-level=warn",
+      ],
+      logFile: join(dir, "etcd.log"),
+      ready: async () => (await fetch(`${etcdUrl}/health`).then((r) => r.json() as Promise<{ health?: string }>)).health === "true",
+      readyTimeoutMs: 20_000,
+    });
+    const tls = {
+      ca: readFileSync(this.pki.caCert),
+      cert: readFileSync(this.pki.clients.admin.cert),
+      key: readFileSync(this.pki.clients.admin.key),
+    };
+    this.apiserver = new ManagedProcess({
+      name: "kube-apiserver",
+      command: binaryPath("kube-apiserver"),
+      args: [
+        `--etcd-servers=${etcdUrl}`,
+        `--bind-address=${APISERVER_IP}`, `--advertise-address=${APISERVER_IP}`, `--secure-port=${APISERVER_PORT}`,
+        `--cert-dir=${join(dir, "pki")}`,
+        `--tls-cert-file=${this.pki.serverCert}`, `--tls-private-key-file=${this.pki.serverKey}`,
+        `--client-ca-file=${this.pki.caCert}`,
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${this.pki.saPub}`, `--service-account-signing-key-file=${this.pki.saKey}`,
+        "--service-cluster-ip-range=10.96.0.0/16",
+        "--authorization-mode=RBAC",
+        "--allow-privileged=true",
+        "--v=1",
+      ],
+      logFile: join(dir, "kube-apiserver.log"),
+      ready: async () => (await httpsStatus(`${this.server}/readyz`, tls)) === 200,
+      readyTimeoutMs: 90_000,
+      stopTimeoutMs: 10_000,
+    });
+    this.controllerManager = new ManagedProcess({
+      name: "kube-controller-manager",
+      command: binaryPath("kube-controller-manager"),
+      args: [
+        `--kubeconfig=${kcmKubeconfig}`,
+        `--authentication-kubeconfig=${kcmKubeconfig}`, `--authorization-kubeconfig=${kcmKubeconfig}`,
+        "--bind-address=127.0.0.1", `--secure-port=${KCM_PORT}`,
+        "--leader-elect=false",
+        // Each controller acts as its own ServiceAccount with the bootstrap RBAC roles, as in a
+        // real cluster (the controller-manager's own identity may not write EndpointSlices).
+        "--use-service-account-credentials=true",
+        // No kubelet heartbeats the Nodes: without this the node-lifecycle controller marks every
+        // pod NotReady after the grace period (~50 s).
+        "--controllers=*,-node-lifecycle-controller",
+        `--root-ca-file=${this.pki.caCert}`,
+        `--service-account-private-key-file=${this.pki.saKey}`,
+        `--cluster-signing-cert-file=${this.pki.caCert}`, `--cluster-signing-key-file=${this.pki.caKey}`,
+        "--v=1",
+      ],
+      logFile: join(dir, "kube-controller-manager.log"),
+      ready: async () => (await httpsStatus(`https://127.0.0.1:${KCM_PORT}/healthz`, {})) === 200,
+      readyTimeoutMs: 60_000,
+    });
+  }
+
+  async start(): Promise<void> {
+    await assertFree("etcd", "127.0.0.1", ETCD_CLIENT_PORT);
+    await assertFree("kube-apiserver", APISERVER_IP, APISERVER_PORT);
+    await assertFree("kube-controller-manager", "127.0.0.1", KCM_PORT);
+    await this.etcd.start();
+    await this.apiserver.start();
+    await this.controllerManager.start();
+  }
+
+  /** Stops the apiserver alone (etcd keeps the state): the "apiserver down" scenario. */
+  stopApiserver(): Promise<void> {
+    return this.apiserver.stop();
+  }
+
+  startApiserver(): Promise<void> {
+    return this.apiserver.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.controllerManager.stop();
+    await this.apiserver.stop();
+    await this.etcd.stop();
+  }
+}

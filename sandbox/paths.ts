@@ -1,0 +1,62 @@
+/** Where the sandbox's binaries are: Debian's for Redis, the setup's Go-build cache for the rest. */
+import { accessSync, constants, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { MissingBinaryError } from "../shared/errors.ts";
+
+const toolsDir = join(dirname(fileURLToPath(import.meta.url)), "tools");
+
+export function cacheDir(): string {
+  return (
+    process.env.FAILOVER_CACHE_DIR ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "failover-functions")
+  );
+}
+
+/** The version that sandbox/tools/<dir>/go.mod pins for `module`. */
+export function pinnedVersion(dir: string, module: string): string {
+  const gomod = readFileSync(join(toolsDir, dir, "go.mod"), "utf8");
+  for (const line of gomod.split("\n")) {
+    const words = line.trim().split(/\s+/);
+    if (words[0] === "require" && words[1] === module && words[2]) return words[2];
+    if (words[0] === module && words[1]?.startsWith("v")) return words[1];
+  }
+  throw new MissingBinaryError(module, `no version pinned in sandbox/tools/${dir}/go.mod`);
+}
+
+const goBuilt = {
+  "kube-apiserver": ["kubernetes", "k8s.io/kubernetes"],
+  "kube-controller-manager": ["kubernetes", "k8s.io/kubernetes"],
+  kubectl: ["kubernetes", "k8s.io/kubernetes"],
+  etcd: ["etcd", "go.etcd.io/etcd/server/v3"],
+  "nats-server": ["nats", "github.com/nats-io/nats-server/v2"],
+  skaffold: ["skaffold", "github.com/GoogleContainerTools/skaffold/v2"],
+} as const;
+
+export type GoBinary = keyof typeof goBuilt;
+export type Binary = GoBinary | "redis-server" | "redis-sentinel" | "redis-cli" | "haproxy";
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Absolute path of a binary; throws MissingBinaryError naming the setup step when absent. */
+export function binaryPath(name: Binary): string {
+  if (name in goBuilt) {
+    const [dir, module] = goBuilt[name as GoBinary];
+    const path = join(cacheDir(), "bin", `${dir}-${pinnedVersion(dir, module)}`, name);
+    if (!executable(path)) throw new MissingBinaryError(name, `expected at ${path}; run 'npm run setup'`);
+    return path;
+  }
+  for (const dir of ["/usr/bin", "/usr/sbin", "/usr/local/bin"]) {
+    const path = join(dir, name);
+    if (executable(path)) return path;
+  }
+  throw new MissingBinaryError(name, "install the Debian package with 'npm run setup'");
+}

@@ -1,0 +1,236 @@
+/** redis-server and redis-sentinel processes of the sandbox. */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { ManagedProcess } from "./process.ts";
+import { binaryPath } from "./paths.ts";
+import { REDIS_PORT, SENTINEL_PORT } from "./addresses.ts";
+import { assertFree } from "./net.ts";
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** A short-lived ioredis connection that never retries: for probes and one-off commands. */
+export function probeClient(addr: Address, password: string | undefined): Redis {
+  const client = new Redis({
+    host: addr.host,
+    port: addr.port,
+    password,
+    lazyConnect: true,
+    connectTimeout: 1000,
+    commandTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    retryStrategy: () => null,
+    reconnectOnError: () => false,
+  });
+  // Connection errors surface as rejected commands; without a listener ioredis also prints them.
+  client.on("error", () => undefined);
+  return client;
+}
+
+/** Runs one command on a fresh connection and closes it. */
+export async function redisCommand(
+  addr: Address,
+  password: string | undefined,
+  command: string,
+  ...args: (string | number)[]
+): Promise<unknown> {
+  const client = probeClient(addr, password);
+  try {
+    await client.connect();
+    return await client.call(command, ...args);
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function pingable(addr: Address, password: string | undefined): Promise<boolean> {
+  return (await redisCommand(addr, password, "PING").catch(() => "")) === "PONG";
+}
+
+export interface RedisSpec {
+  /** Master name this instance belongs to. */
+  master: string;
+  index: number;
+  ip: string;
+  dir: string;
+  password: string | undefined;
+  /** Replicate from this address at start (the first instance of a set starts as master). */
+  replicaOf: Address | undefined;
+  /** Extra redis.conf directives, e.g. { "min-replicas-to-write": "1" }. */
+  extraConfig: Record<string, string>;
+}
+
+function redisConf(spec: RedisSpec): string {
+  const lines = [
+    `bind ${spec.ip}`,
+    `port ${REDIS_PORT}`,
+    `dir ${spec.dir}`,
+    `logfile ""`,
+    `daemonize no`,
+    `protected-mode ${spec.password ? "yes" : "no"}`,
+    `replica-announce-ip ${spec.ip}`,
+    `replica-announce-port ${REDIS_PORT}`,
+    // Persistence on: AOF + RDB, as in the manifests.
+    `appendonly yes`,
+    `appendfsync everysec`,
+    `save 3600 1 300 100 60 10000`,
+    // Replicas sync over the socket at once instead of waiting for more replicas (faster tests).
+    `repl-diskless-sync yes`,
+    `repl-diskless-sync-delay 0`,
+  ];
+  if (spec.password) lines.push(`requirepass ${spec.password}`, `masterauth ${spec.password}`);
+  if (spec.replicaOf) lines.push(`replicaof ${spec.replicaOf.host} ${spec.replicaOf.port}`);
+  for (const [key, value] of Object.entries(spec.extraConfig)) lines.push(`${key} ${value}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** One redis-server process. Its config file is rewritten by Sentinel (CONFIG REWRITE) as in a cluster. */
+export class RedisInstance {
+  readonly spec: RedisSpec;
+  readonly process: ManagedProcess;
+  readonly confPath: string;
+
+  constructor(spec: RedisSpec) {
+    this.spec = spec;
+    mkdirSync(spec.dir, { recursive: true });
+    this.confPath = join(spec.dir, "redis.conf");
+    writeFileSync(this.confPath, redisConf(spec));
+    this.process = new ManagedProcess({
+      name: `redis ${spec.master}/${spec.index} (${spec.ip})`,
+      command: binaryPath("redis-server"),
+      args: [this.confPath],
+      logFile: join(spec.dir, "redis.log"),
+      ready: () => pingable(this.address, spec.password),
+      readyTimeoutMs: 15_000,
+    });
+  }
+
+  get address(): Address {
+    return { host: this.spec.ip, port: REDIS_PORT };
+  }
+
+  async start(): Promise<void> {
+    await assertFree(this.process.name, this.spec.ip, REDIS_PORT);
+    await this.process.start();
+  }
+
+  /**
+   * Starts the process again after a kill/stop. With `replicaOf`, the config file is rewritten
+   * to replicate from that address first (what the init container does in a pod).
+   */
+  async restart(options: { replicaOf?: Address } = {}): Promise<void> {
+    await this.process.stop();
+    if (options.replicaOf) writeFileSync(this.confPath, redisConf({ ...this.spec, replicaOf: options.replicaOf }));
+    await this.start();
+  }
+
+  /** A fresh non-retrying client (the caller disconnects it). */
+  client(): Redis {
+    return probeClient(this.address, this.spec.password);
+  }
+
+  /** `INFO replication` parsed into a record. */
+  async replicationInfo(): Promise<Record<string, string>> {
+    const text = String(await redisCommand(this.address, this.spec.password, "INFO", "replication"));
+    return Object.fromEntries(
+      text
+        .split("\r\n")
+        .filter((l) => l.includes(":"))
+        .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1)]),
+    );
+  }
+}
+
+export interface SentinelSpec {
+  index: number;
+  ip: string;
+  dir: string;
+  /** Every monitored master: its name and initial address. */
+  masters: { name: string; address: Address }[];
+  quorum: number;
+  downAfterMs: number;
+  failoverTimeoutMs: number;
+  redisPassword: string | undefined;
+  /** Password clients (and the other Sentinels) need to talk to this Sentinel. */
+  sentinelPassword: string | undefined;
+}
+
+function sentinelConf(spec: SentinelSpec): string {
+  const lines = [
+    `bind ${spec.ip}`,
+    `port ${SENTINEL_PORT}`,
+    `dir ${spec.dir}`,
+    `logfile ""`,
+    `daemonize no`,
+    `protected-mode no`,
+    `sentinel announce-ip ${spec.ip}`,
+    `sentinel announce-port ${SENTINEL_PORT}`,
+  ];
+  if (spec.sentinelPassword) lines.push(`requirepass ${spec.sentinelPassword}`, `sentinel sentinel-pass ${spec.sentinelPassword}`);
+  for (const { name, address } of spec.masters) {
+    lines.push(
+      `sentinel monitor ${name} ${address.host} ${address.port} ${spec.quorum}`,
+      `sentinel down-after-milliseconds ${name} ${spec.downAfterMs}`,
+      `sentinel failover-timeout ${name} ${spec.failoverTimeoutMs}`,
+      `sentinel parallel-syncs ${name} 1`,
+    );
+    if (spec.redisPassword) lines.push(`sentinel auth-pass ${name} ${spec.redisPassword}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** One redis-sentinel process. Sentinel rewrites its own config file as it learns. */
+export class SentinelInstance {
+  readonly spec: SentinelSpec;
+  readonly process: ManagedProcess;
+  readonly confPath: string;
+
+  constructor(spec: SentinelSpec) {
+    this.spec = spec;
+    mkdirSync(spec.dir, { recursive: true });
+    this.confPath = join(spec.dir, "sentinel.conf");
+    this.writeConfig(spec.masters);
+    this.process = new ManagedProcess({
+      name: `sentinel ${spec.index} (${spec.ip})`,
+      command: binaryPath("redis-sentinel"),
+      args: [this.confPath],
+      logFile: join(spec.dir, "sentinel.log"),
+      ready: () => pingable(this.address, spec.sentinelPassword),
+      readyTimeoutMs: 15_000,
+    });
+  }
+
+  get address(): Address {
+    return { host: this.spec.ip, port: SENTINEL_PORT };
+  }
+
+  /** Writes a fresh config (as a sentinel that lost its state would get from its init container). */
+  writeConfig(masters: { name: string; address: Address }[]): void {
+    writeFileSync(this.confPath, sentinelConf({ ...this.spec, masters }));
+  }
+
+  async start(): Promise<void> {
+    await assertFree(this.process.name, this.spec.ip, SENTINEL_PORT);
+    await this.process.start();
+  }
+
+  /** Starts again after a kill/stop; with `masters`, from a fresh config (state lost). */
+  async restart(options: { masters?: { name: string; address: Address }[] } = {}): Promise<void> {
+    await this.process.stop();
+    if (options.masters) this.writeConfig(options.masters);
+    await this.start();
+  }
+
+  client(): Redis {
+    return probeClient(this.address, this.spec.sentinelPassword);
+  }
+
+  command(command: string, ...args: (string | number)[]): Promise<unknown> {
+    return redisCommand(this.address, this.spec.sentinelPassword, command, ...args);
+  }
+}

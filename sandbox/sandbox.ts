@@ -1,0 +1,361 @@
+/**
+ * The sandbox: real redis-server / redis-sentinel / nats-server / etcd / kube-apiserver /
+ * kube-controller-manager processes on the addresses of a private network namespace, plus the
+ * Node and Pod objects a kubelet would report. One call starts it, `stop()` stops everything.
+ *
+ *   const sb = await startSandbox({ masters: 1, redisPerMaster: 3, sentinels: 3 });
+ *   await sb.master("mymaster").redis[0].process.kill();
+ *   await sb.stop();
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { KubeConfig } from "@kubernetes/client-node";
+import { ConfigError } from "../shared/errors.ts";
+import { fieldsToRecord, SentinelPool } from "../shared/sentinel-quorum.ts";
+import type { MasterTruth } from "../shared/sentinel-quorum.ts";
+import { inSandboxNamespace, redisIp, sentinelIp } from "./addresses.ts";
+import { ControlPlane } from "./control-plane.ts";
+import { applyNamespace, applyNodes, applyPod, applyStatefulSet, setPodStatus } from "./cluster.ts";
+import { NatsInstance } from "./nats.ts";
+import { livePids } from "./process.ts";
+import type { ManagedProcess } from "./process.ts";
+import { RedisInstance, SentinelInstance } from "./redis.ts";
+import type { Address } from "./redis.ts";
+import { binaryPath } from "./paths.ts";
+import { waitFor } from "./wait.ts";
+import type { WaitOptions } from "./wait.ts";
+import { nodeIp, REDIS_PORT, SENTINEL_PORT } from "./addresses.ts";
+
+export interface SandboxOptions {
+  /** Number of master sets, or their names. Default 1 (`mymaster`). */
+  masters?: number | string[];
+  redisPerMaster?: number;
+  sentinels?: number;
+  /** Sentinel quorum; default a majority of the sentinels. */
+  quorum?: number;
+  downAfterMs?: number;
+  failoverTimeoutMs?: number;
+  /** Redis password (requirepass/masterauth); false for none. Default: random. */
+  password?: string | false;
+  /** Password of the Sentinels themselves; false for none. Default: random. */
+  sentinelPassword?: string | false;
+  /** NATS user `failover` with this password; false for no auth. Default: random. */
+  natsPassword?: string | false;
+  /** Namespace of the Pod objects. Default `redis`. */
+  namespace?: string;
+  /** Start NATS (default true). */
+  nats?: boolean;
+  /** Start etcd + apiserver + controller-manager and write the objects (default true). */
+  kube?: boolean;
+  /** Number of Node objects (default 3). */
+  nodes?: number;
+  /** Extra redis.conf directives for every redis. */
+  redisConfig?: Record<string, string>;
+  /** Keep the temp dir after stop (logs, configs). Default: keep only when FAILOVER_KEEP_DIR=1. */
+  keepDir?: boolean;
+}
+
+export interface MasterSet {
+  name: string;
+  /** StatefulSet (and headless Service) name of its redis pods. */
+  statefulSet: string;
+  redis: RedisInstance[];
+}
+
+/** The quorum's master (see shared/sentinel-quorum.ts), with its address as one field. */
+export interface QuorumMaster extends MasterTruth {
+  address: Address;
+}
+
+const secret = () => randomBytes(12).toString("hex");
+
+export class Sandbox {
+  readonly dir: string;
+  readonly options: Required<Omit<SandboxOptions, "masters" | "password" | "sentinelPassword" | "natsPassword" | "quorum">> & { quorum: number };
+  readonly password: string | undefined;
+  readonly sentinelPassword: string | undefined;
+  readonly natsUser: string | undefined;
+  readonly natsPassword: string | undefined;
+  readonly masters: MasterSet[];
+  readonly sentinels: SentinelInstance[];
+  readonly nats: NatsInstance | undefined;
+  readonly controlPlane: ControlPlane | undefined;
+  #kc: KubeConfig | undefined;
+  #stopped = false;
+
+  constructor(options: SandboxOptions, dir: string) {
+    const masterNames = Array.isArray(options.masters)
+      ? options.masters
+      : (options.masters ?? 1) === 1
+        ? ["mymaster"]
+        : Array.from({ length: options.masters as number }, (_, m) => `master-${m}`);
+    const sentinels = options.sentinels ?? 3;
+    this.options = {
+      redisPerMaster: options.redisPerMaster ?? 3,
+      sentinels,
+      quorum: options.quorum ?? Math.floor(sentinels / 2) + 1,
+      downAfterMs: options.downAfterMs ?? 1000,
+      failoverTimeoutMs: options.failoverTimeoutMs ?? 5000,
+      namespace: options.namespace ?? "redis",
+      nats: options.nats ?? true,
+      kube: options.kube ?? true,
+      nodes: options.nodes ?? 3,
+      redisConfig: options.redisConfig ?? {},
+      keepDir: options.keepDir ?? process.env.FAILOVER_KEEP_DIR === "1",
+    };
+    if (masterNames.length === 0) throw new ConfigError("masters", "at least one master is needed");
+    for (const name of masterNames) {
+      if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ConfigError("masters", `master name ${JSON.stringify(name)} must match [A-Za-z0-9._-]+`);
+    }
+    this.dir = dir;
+    this.password = options.password === false ? undefined : (options.password ?? secret());
+    this.sentinelPassword = options.sentinelPassword === false ? undefined : (options.sentinelPassword ?? secret());
+    this.natsUser = options.natsPassword === false ? undefined : "failover";
+    this.natsPassword = options.natsPassword === false ? undefined : (options.natsPassword ?? secret());
+    this.masters = masterNames.map((name, m) => {
+      const statefulSet = masterNames.length === 1 ? "redis" : `redis-${m}`;
+      const first = { host: redisIp(m, 0), port: REDIS_PORT };
+      const redis = Array.from({ length: this.options.redisPerMaster }, (_, i) =>
+        new RedisInstance({
+          master: name,
+          index: i,
+          ip: redisIp(m, i),
+          dir: join(dir, "redis", `${statefulSet}-${i}`),
+          password: this.password,
+          replicaOf: i === 0 ? undefined : first,
+          extraConfig: this.options.redisConfig,
+        }),
+      );
+      return { name, statefulSet, redis };
+    });
+    this.sentinels = Array.from({ length: sentinels }, (_, j) =>
+      new SentinelInstance({
+        index: j,
+        ip: sentinelIp(j),
+        dir: join(dir, "sentinel", `sentinel-${j}`),
+        masters: this.masters.map((ms) => ({ name: ms.name, address: ms.redis[0]!.address })),
+        quorum: this.options.quorum,
+        downAfterMs: this.options.downAfterMs,
+        failoverTimeoutMs: this.options.failoverTimeoutMs,
+        redisPassword: this.password,
+        sentinelPassword: this.sentinelPassword,
+      }),
+    );
+    this.nats = this.options.nats ? new NatsInstance({ dir: join(dir, "nats"), user: this.natsUser, password: this.natsPassword }) : undefined;
+    this.controlPlane = this.options.kube ? new ControlPlane(join(dir, "kube"), { namespace: this.options.namespace }) : undefined;
+  }
+
+  /** Every process of the sandbox, in start order. */
+  get processes(): ManagedProcess[] {
+    return [
+      ...(this.controlPlane ? [this.controlPlane.etcd, this.controlPlane.apiserver, this.controlPlane.controllerManager] : []),
+      ...(this.nats ? [this.nats.process] : []),
+      ...this.masters.flatMap((ms) => ms.redis.map((r) => r.process)),
+      ...this.sentinels.map((s) => s.process),
+    ];
+  }
+
+  get namespace(): string {
+    return this.options.namespace;
+  }
+
+  /** Admin kubeconfig path (throws when started with kube: false). */
+  get kubeconfigPath(): string {
+    if (!this.controlPlane) throw new ConfigError("kube", "this sandbox runs without Kubernetes");
+    return this.controlPlane.kubeconfigPath;
+  }
+
+  /** A KubeConfig for the admin user (system:masters). */
+  get kubeConfig(): KubeConfig {
+    if (!this.#kc) {
+      this.#kc = new KubeConfig();
+      this.#kc.loadFromFile(this.kubeconfigPath);
+    }
+    return this.#kc;
+  }
+
+  master(name: string): MasterSet {
+    const ms = this.masters.find((m) => m.name === name);
+    if (!ms) throw new ConfigError("master", `no master named ${name} in this sandbox (${this.masters.map((m) => m.name).join(", ")})`);
+    return ms;
+  }
+
+  /** The redis instance listening on `address`, if any. */
+  redisAt(address: Address): RedisInstance | undefined {
+    return this.masters.flatMap((m) => m.redis).find((r) => r.address.host === address.host && r.address.port === address.port);
+  }
+
+  /** Sentinel addresses, for clients. */
+  get sentinelAddresses(): Address[] {
+    return this.sentinels.map((s) => s.address);
+  }
+
+  async start(): Promise<void> {
+    if (this.controlPlane) await this.controlPlane.start();
+    if (this.nats) await this.nats.start();
+    await Promise.all(this.masters.flatMap((ms) => ms.redis.map((r) => r.start())));
+    await Promise.all(this.sentinels.map((s) => s.start()));
+    if (this.controlPlane) await this.writeClusterObjects();
+    await this.waitSettled();
+  }
+
+  /** Nodes, namespace, and a StatefulSet-owned Pod per redis and sentinel process. */
+  private async writeClusterObjects(): Promise<void> {
+    const kc = this.kubeConfig;
+    const ns = this.namespace;
+    const nodes = await applyNodes(kc, this.options.nodes);
+    await applyNamespace(kc, ns);
+    const node = (i: number) => nodes[i % nodes.length]!;
+    for (const ms of this.masters) {
+      const labels = { "redis.failover.io/master": ms.name };
+      const sts = await applyStatefulSet(kc, ns, ms.statefulSet, "redis", labels, ms.redis.length, REDIS_PORT);
+      for (const r of ms.redis) {
+        await applyPod(kc, sts, { namespace: ns, statefulSet: ms.statefulSet, ordinal: r.spec.index, node: node(r.spec.index), ip: r.spec.ip, app: "redis", labels, containerPort: REDIS_PORT });
+      }
+    }
+    const sts = await applyStatefulSet(kc, ns, "sentinel", "sentinel", {}, this.sentinels.length, SENTINEL_PORT);
+    for (const s of this.sentinels) {
+      await applyPod(kc, sts, { namespace: ns, statefulSet: "sentinel", ordinal: s.spec.index, node: node(s.spec.index), ip: s.spec.ip, app: "sentinel", labels: {}, containerPort: SENTINEL_PORT });
+    }
+  }
+
+  /** The pod name of a redis instance. */
+  podOf(r: RedisInstance): string {
+    return `${this.master(r.spec.master).statefulSet}-${r.spec.index}`;
+  }
+
+  /** Marks a redis pod Ready or NotReady (a kubelet's view), keeping its address. */
+  async setRedisPodReady(r: RedisInstance, ready: boolean): Promise<void> {
+    await setPodStatus(this.kubeConfig, this.namespace, this.podOf(r), {
+      ip: r.spec.ip,
+      nodeIp: nodeIp(r.spec.index % this.options.nodes),
+      ready,
+      app: "redis",
+    });
+  }
+
+  /** Waits until every Sentinel knows every replica (link up) and the other Sentinels. */
+  async waitSettled(opts: WaitOptions = { timeoutMs: 30_000 }): Promise<void> {
+    const others = this.sentinels.length - 1;
+    const running = this.sentinels.filter((s) => s.process.running);
+    await waitFor(
+      "Sentinels to discover each other and every replica",
+      async () => {
+        for (const s of running) {
+          const masters = (await s.command("SENTINEL", "MASTERS")) as string[][];
+          if (masters.length !== this.masters.length) return false;
+          for (const fields of masters) {
+            const info = fieldsToRecord(fields);
+            const ms = this.masters.find((m) => m.name === info.name);
+            if (!ms) return false;
+            const liveReplicas = ms.redis.filter((r) => r.process.running).length - 1;
+            if (Number(info["num-other-sentinels"]) < others - (this.sentinels.length - running.length)) return false;
+            if (Number(info["num-slaves"]) < liveReplicas) return false;
+            if (String(info.flags) !== "master") return false;
+          }
+        }
+        for (const ms of this.masters) {
+          for (const r of ms.redis.filter((x) => x.process.running)) {
+            const info = await r.replicationInfo();
+            if (info.role === "slave" && info.master_link_status !== "up") return false;
+          }
+        }
+        return true;
+      },
+      { intervalMs: 100, ...opts },
+    );
+  }
+
+  /**
+   * Asks every running Sentinel for the master of `name` and returns the address a quorum
+   * agrees on, with its config epoch. Throws NoQuorumError when there is none.
+   */
+  async currentMaster(name: string): Promise<QuorumMaster> {
+    const pool = new SentinelPool({
+      sentinels: this.sentinels.filter((s) => s.process.running && !s.process.paused).map((s) => s.address),
+      password: this.sentinelPassword,
+      quorum: this.options.quorum,
+    });
+    try {
+      const truth = await pool.master(name);
+      return { ...truth, address: { host: truth.host, port: truth.port } };
+    } finally {
+      pool.close();
+    }
+  }
+
+  /** Waits until a quorum of Sentinels names a master of `name` different from `previous`. */
+  async waitForNewMaster(name: string, previous: Address, opts: WaitOptions = { timeoutMs: 30_000 }): Promise<QuorumMaster> {
+    return waitFor(
+      `a new master of ${name}`,
+      async () => {
+        const m = await this.currentMaster(name);
+        return m.address.host !== previous.host || m.address.port !== previous.port ? m : undefined;
+      },
+      { intervalMs: 50, ...opts },
+    );
+  }
+
+  async stopNats(): Promise<void> {
+    await this.nats?.stop();
+  }
+
+  async startNats(): Promise<void> {
+    await this.nats?.start();
+  }
+
+  async stopApiserver(): Promise<void> {
+    await this.controlPlane?.stopApiserver();
+  }
+
+  async startApiserver(): Promise<void> {
+    await this.controlPlane?.startApiserver();
+  }
+
+  /** Runs kubectl with the admin kubeconfig; resolves stdout. */
+  async kubectl(...args: string[]): Promise<string> {
+    const { stdout } = await promisify(execFile)(binaryPath("kubectl"), ["--kubeconfig", this.kubeconfigPath, ...args], { maxBuffer: 16 * 1024 * 1024 });
+    return stdout;
+  }
+
+  /** Stops every process (sentinels first, so no failover starts while redis stops). Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await Promise.all(this.sentinels.map((s) => s.process.stop()));
+    await Promise.all(this.masters.flatMap((ms) => ms.redis.map((r) => r.process.stop())));
+    await this.nats?.stop();
+    await this.controlPlane?.stop();
+    if (!this.options.keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts a sandbox; on any failure, stops what was started and rethrows (no strays).
+ * Must run inside the sandbox network namespace (`npm test` and `npm run sandbox` enter it).
+ */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  if (!inSandboxNamespace()) {
+    throw new ConfigError(
+      "FAILOVER_NETNS",
+      "the sandbox needs its own network namespace; run through `npm test`, `npm run sandbox` or `bash sandbox/setup/in-sandbox-netns.sh <command>`",
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), "failover-sandbox-"));
+  let sandbox: Sandbox | undefined;
+  try {
+    sandbox = new Sandbox(options, dir);
+    await sandbox.start();
+    return sandbox;
+  } catch (err) {
+    if (sandbox) await sandbox.stop().catch(() => undefined);
+    else rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export { livePids };

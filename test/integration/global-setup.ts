@@ -1,0 +1,41 @@
+/**
+ * Integration tests need real servers: a missing binary or running outside the sandbox namespace
+ * is a setup failure with a clear message, never a skip. After the run, no process that the
+ * sandbox starts may be left (the run has a PID namespace of its own, so /proc shows only ours).
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { binaryPath } from "../../sandbox/paths.ts";
+import { inSandboxNamespace } from "../../sandbox/addresses.ts";
+
+const SANDBOX_COMMANDS = ["redis-server", "redis-sentinel", "nats-server", "etcd", "kube-apiserver", "kube-controller", "haproxy"];
+
+/** Processes (pid, command) of the sandbox's kinds visible in /proc. */
+export function sandboxProcesses(): { pid: number; comm: string }[] {
+  const out: { pid: number; comm: string }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, "utf8").trim();
+      const state = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.[0];
+      if (state !== "Z" && SANDBOX_COMMANDS.some((c) => comm.startsWith(c))) out.push({ pid: Number(entry), comm });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}
+
+export function setup(): () => void {
+  if (!inSandboxNamespace()) {
+    throw new Error("integration tests must run inside the sandbox namespace: use `npm test` (or `bash sandbox/setup/in-sandbox-netns.sh npm run test:integration`)");
+  }
+  for (const b of ["redis-server", "redis-sentinel", "nats-server", "etcd", "kube-apiserver", "kube-controller-manager", "kubectl"] as const) {
+    binaryPath(b); // throws MissingBinaryError naming `npm run setup`
+  }
+  const before = sandboxProcesses();
+  if (before.length > 0) throw new Error(`sandbox processes already running before the tests: ${JSON.stringify(before)}`);
+  return () => {
+    const left = sandboxProcesses();
+    if (left.length > 0) throw new Error(`the tests left sandbox processes running: ${JSON.stringify(left)}`);
+  };
+}

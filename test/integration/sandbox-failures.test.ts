@@ -1,0 +1,30 @@
+/** Bad input to the sandbox: a clear error naming the process, and nothing left running. */
+import { createServer } from "node:net";
+import { describe, expect, it } from "vitest";
+import { livePids, NATS_IP, startSandbox } from "../../sandbox/index.ts";
+import { ProcessStartError } from "../../shared/errors.ts";
+import { sandboxProcesses } from "./global-setup.ts";
+
+describe("sandbox start failures", () => {
+  it("names a redis that dies while starting, shows its log, and stops what it had started", async () => {
+    const err = await startSandbox({ kube: false, redisConfig: { "no-such-directive": "1" } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProcessStartError);
+    expect((err as ProcessStartError).process).toMatch(/^redis mymaster\/\d/);
+    expect((err as ProcessStartError).message).toMatch(/no-such-directive/);
+    expect(livePids()).toEqual([]);
+    expect(sandboxProcesses()).toEqual([]);
+  });
+
+  it("refuses a port that is taken, naming it", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(4222, NATS_IP, resolve));
+    try {
+      const err = await startSandbox({ kube: false }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProcessStartError);
+      expect(String(err)).toMatch(/nats-server.*198\.18\.0\.2:4222 is already in use/);
+      expect(sandboxProcesses()).toEqual([]);
+    } finally {
+      server.close();
+    }
+  });
+});
