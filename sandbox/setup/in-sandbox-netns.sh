@@ -15,6 +15,9 @@ done
 flags=(--net --pid --fork --mount-proc --kill-child=SIGTERM)
 [ "$(id -u)" = 0 ] || flags=(--map-root-user "${flags[@]}")
 export FAILOVER_NETNS=1
+# unshare keeps this PID (exec) and lives in the new network namespace: `nsenter --target
+# $FAILOVER_NETNS_PID --net <cmd>` reaches the sandbox from another shell.
+export FAILOVER_NETNS_PID=$$
 # bash stays PID 1 (not exec) so that orphans are reaped; its exit status is the command's.
 exec unshare "${flags[@]}" bash -c '
   set -e

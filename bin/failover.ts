@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+/**
+ * `failover <command>`: the one entry point of the image. Each command lives in its own module and
+ * exports `main(args): Promise<number | void>` (the exit code).
+ */
+interface CommandModule {
+  main(args: string[]): Promise<number | void>;
+}
+
+const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  sandbox: { summary: "start the local stack (real redis/sentinel/nats/kube-apiserver) until Ctrl-C", load: () => import("../sandbox/cli.ts") },
+};
+
+const [name, ...args] = process.argv.slice(2);
+const command = name === undefined ? undefined : commands[name];
+if (!command) {
+  const list = Object.entries(commands)
+    .map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`)
+    .join("\n");
+  console.error(`${name ? `unknown command: ${name}\n` : ""}usage: failover <command> [args]\n\n${list}`);
+  process.exit(2);
+}
+const code = await (await command.load()).main(args);
+if (typeof code === "number") process.exitCode = code;
