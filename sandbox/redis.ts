@@ -158,6 +158,8 @@ export interface SentinelSpec {
   redisPassword: string | undefined;
   /** Password clients (and the other Sentinels) need to talk to this Sentinel. */
   sentinelPassword: string | undefined;
+  /** Extra sentinel.conf lines per master, e.g. `sentinel client-reconfig-script <name> <path>`. */
+  extraConfig?: (master: string) => string[];
 }
 
 function sentinelConf(spec: SentinelSpec): string {
@@ -180,6 +182,7 @@ function sentinelConf(spec: SentinelSpec): string {
       `sentinel parallel-syncs ${name} 1`,
     );
     if (spec.redisPassword) lines.push(`sentinel auth-pass ${name} ${spec.redisPassword}`);
+    lines.push(...(spec.extraConfig?.(name) ?? []));
   }
   return `${lines.join("\n")}\n`;
 }

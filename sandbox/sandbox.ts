@@ -24,6 +24,7 @@ import { NatsInstance } from "./nats.ts";
 import { livePids } from "./process.ts";
 import type { ManagedProcess } from "./process.ts";
 import { RedisInstance, SentinelInstance } from "./redis.ts";
+import { HaproxyInstance } from "./haproxy.ts";
 import type { Address } from "./redis.ts";
 import { binaryPath } from "./paths.ts";
 import { waitFor } from "./wait.ts";
@@ -55,6 +56,8 @@ export interface SandboxOptions {
   nodes?: number;
   /** Extra redis.conf directives for every redis. */
   redisConfig?: Record<string, string>;
+  /** Extra sentinel.conf lines per master (e.g. a client-reconfig-script for the benchmark). */
+  sentinelConfig?: (master: string) => string[];
   /** Keep the temp dir after stop (logs, configs). Default: keep only when FAILOVER_KEEP_DIR=1. */
   keepDir?: boolean;
 }
@@ -84,6 +87,7 @@ export class Sandbox {
   readonly sentinels: SentinelInstance[];
   readonly nats: NatsInstance | undefined;
   readonly controlPlane: ControlPlane | undefined;
+  readonly haproxies: HaproxyInstance[] = [];
   #kc: KubeConfig | undefined;
   #stopped = false;
 
@@ -105,6 +109,7 @@ export class Sandbox {
       kube: options.kube ?? true,
       nodes: options.nodes ?? 3,
       redisConfig: options.redisConfig ?? {},
+      sentinelConfig: options.sentinelConfig ?? (() => []),
       keepDir: options.keepDir ?? process.env.FAILOVER_KEEP_DIR === "1",
     };
     if (masterNames.length === 0) throw new ConfigError("masters", "at least one master is needed");
@@ -143,6 +148,7 @@ export class Sandbox {
         failoverTimeoutMs: this.options.failoverTimeoutMs,
         redisPassword: this.password,
         sentinelPassword: this.sentinelPassword,
+        extraConfig: this.options.sentinelConfig,
       }),
     );
     this.nats = this.options.nats ? new NatsInstance({ dir: join(dir, "nats"), user: this.natsUser, password: this.natsPassword }) : undefined;
@@ -152,6 +158,7 @@ export class Sandbox {
   /** Every process of the sandbox, in start order. */
   get processes(): ManagedProcess[] {
     return [
+      ...this.haproxies.map((h) => h.process),
       ...(this.controlPlane ? [this.controlPlane.etcd, this.controlPlane.apiserver, this.controlPlane.controllerManager] : []),
       ...(this.nats ? [this.nats.process] : []),
       ...this.masters.flatMap((ms) => ms.redis.map((r) => r.process)),
@@ -316,6 +323,26 @@ export class Sandbox {
     await this.controlPlane?.startApiserver();
   }
 
+  /**
+   * Starts HAProxy in front of one master's redis processes, configured as the redis-ha chart
+   * does (the polling-proxy approach the benchmark compares against). Stopped with the sandbox.
+   */
+  async startHaproxy(master: string, options: { checkInterval?: string; checkFall?: number } = {}): Promise<HaproxyInstance> {
+    const ms = this.master(master);
+    const h = new HaproxyInstance({
+      dir: join(this.dir, "haproxy", ms.statefulSet),
+      master,
+      redis: ms.redis.map((r) => r.address),
+      sentinels: this.sentinelAddresses,
+      password: this.password,
+      sentinelPassword: this.sentinelPassword,
+      ...options,
+    });
+    this.haproxies.push(h);
+    await h.start();
+    return h;
+  }
+
   /** Runs kubectl with the admin kubeconfig; resolves stdout. */
   async kubectl(...args: string[]): Promise<string> {
     const { stdout } = await promisify(execFile)(binaryPath("kubectl"), ["--kubeconfig", this.kubeconfigPath, ...args], { maxBuffer: 16 * 1024 * 1024 });
@@ -326,6 +353,7 @@ export class Sandbox {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    await Promise.all(this.haproxies.map((h) => h.stop()));
     await Promise.all(this.sentinels.map((s) => s.process.stop()));
     await Promise.all(this.masters.flatMap((ms) => ms.redis.map((r) => r.process.stop())));
     await this.nats?.stop();

@@ -1,0 +1,140 @@
+/**
+ * A client that writes as fast as it can, one unique key per write, and records every
+ * acknowledged write with its time and the server that acknowledged it. With `checkLost` it
+ * tells which acknowledged writes are missing from the master afterwards.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import type { Address } from "./redis.ts";
+
+export interface Ack {
+  id: number;
+  /** performance.now() when the acknowledgement arrived. */
+  at: number;
+  host: string;
+}
+
+export interface WriterOptions {
+  /** Where to connect now (re-asked after every failure). */
+  target: () => Address | undefined;
+  password: string | undefined;
+  keyPrefix: string;
+  /** Per-command deadline (default 250 ms): a hung master must not stall the writer for long. */
+  commandTimeoutMs?: number;
+  /** Pause between writes (default 2 ms), so the writer does not eat a core. */
+  intervalMs?: number;
+  /** After each SET, `WAIT <replicas> <timeoutMs>`; the write counts as acknowledged only if replicas >= this. */
+  waitReplicas?: { replicas: number; timeoutMs: number };
+}
+
+export class Writer {
+  readonly options: WriterOptions;
+  readonly acks: Ack[] = [];
+  failures = 0;
+  #next = 0;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #client: Redis | undefined;
+  #clientHost: string | undefined;
+
+  constructor(options: WriterOptions) {
+    this.options = options;
+  }
+
+  key(id: number): string {
+    return `${this.options.keyPrefix}:${id}`;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+    this.#drop();
+  }
+
+  #drop(): void {
+    this.#client?.disconnect();
+    this.#client = undefined;
+    this.#clientHost = undefined;
+  }
+
+  #connect(target: Address): Redis {
+    const timeout = this.options.commandTimeoutMs ?? 250;
+    const client = new Redis({
+      host: target.host,
+      port: target.port,
+      password: this.options.password,
+      lazyConnect: false,
+      enableReadyCheck: false,
+      enableOfflineQueue: true,
+      connectTimeout: timeout,
+      commandTimeout: timeout,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      autoResendUnfulfilledCommands: false,
+    });
+    client.on("error", () => undefined);
+    return client;
+  }
+
+  async #run(): Promise<void> {
+    const interval = this.options.intervalMs ?? 2;
+    while (this.#running) {
+      const target = this.options.target();
+      if (!target) {
+        this.failures++;
+        await sleep(5);
+        continue;
+      }
+      if (!this.#client || this.#clientHost !== `${target.host}:${target.port}`) {
+        this.#drop();
+        this.#client = this.#connect(target);
+        this.#clientHost = `${target.host}:${target.port}`;
+      }
+      const id = this.#next++;
+      try {
+        await this.#client.set(this.key(id), String(id));
+        if (this.options.waitReplicas) {
+          const n = Number(await this.#client.call("WAIT", this.options.waitReplicas.replicas, this.options.waitReplicas.timeoutMs));
+          if (n < this.options.waitReplicas.replicas) throw new Error(`WAIT reached ${n} replicas`);
+        }
+        this.acks.push({ id, at: performance.now(), host: target.host });
+        if (interval > 0) await sleep(interval);
+      } catch {
+        this.failures++;
+        this.#drop();
+        await sleep(5);
+      }
+    }
+  }
+
+  /** First acknowledgement at or after `t` (performance.now() time). */
+  firstAckAfter(t: number, host?: string): Ack | undefined {
+    return this.acks.find((a) => a.at >= t && (host === undefined || a.host === host));
+  }
+
+  /** Acknowledged ids missing from the server at `master` (read in batches with MGET). */
+  async checkLost(master: Address, password: string | undefined): Promise<number[]> {
+    const client = new Redis({ host: master.host, port: master.port, password, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 1 });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      const lost: number[] = [];
+      for (let i = 0; i < this.acks.length; i += 1000) {
+        const batch = this.acks.slice(i, i + 1000);
+        const values = await client.mget(...batch.map((a) => this.key(a.id)));
+        values.forEach((v, j) => {
+          if (v === null) lost.push(batch[j]!.id);
+        });
+      }
+      return lost;
+    } finally {
+      client.disconnect();
+    }
+  }
+}
