@@ -47,8 +47,8 @@ if [ "$major" -lt 24 ]; then echo "setup: $node_bin is Node $major, expected 24"
 say "Node $("$node_bin" --version) at $node_bin"
 
 if [ "$quiet" = 1 ]; then
-  bash "$here/build-binaries.sh" | grep -v "already built" || true
-  test "${PIPESTATUS[0]}" -eq 0
+  # pipefail: the build's own exit status decides; grep only hides the "already there" lines.
+  bash "$here/build-binaries.sh" | { grep --line-buffered -vE "already built|binaries ready" || true; }
 else
   bash "$here/build-binaries.sh"
 fi
