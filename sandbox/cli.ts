@@ -28,28 +28,20 @@ export function howToReach(sb: Sandbox, masterHost: string): string {
   return lines.join("\n");
 }
 
-/** Blocks until SIGINT/SIGTERM, then stops the sandbox. */
-export function stopOnSignal(sb: Sandbox): Promise<void> {
+/** Resolves at the first SIGINT or SIGTERM. */
+export function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    let stopping = false;
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      console.log("sandbox: stopping ...");
-      sb.stop().then(
-        () => {
-          console.log("sandbox: stopped");
-          resolve();
-        },
-        (err: unknown) => {
-          console.error("sandbox: stop failed", err);
-          resolve();
-        },
-      );
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
   });
+}
+
+/** Blocks until SIGINT/SIGTERM, then stops the sandbox. */
+export async function stopOnSignal(sb: Sandbox): Promise<void> {
+  await waitForSignal();
+  console.log("sandbox: stopping ...");
+  await sb.stop();
+  console.log("sandbox: stopped");
 }
 
 export async function main(_args: string[]): Promise<number | void> {

@@ -23,8 +23,8 @@ export const instanceSchema = z.object({
 export const sentinelEventDataSchema = z.object({
   /** Sentinel's event name, sign included: `+switch-master`, `-sdown`. */
   event: z.string().regex(/^[+-][a-z0-9-]+$/),
-  /** Master name the event is about. */
-  master: z.string().min(1),
+  /** Master name the event is about; null for Sentinel-wide events (+new-epoch, +vote-for-leader, +tilt, -tilt). */
+  master: z.string().min(1).nullable(),
   /** Config epoch of the master when the event was relayed (asked from the Sentinel if the message lacks it); null if unknown. */
   epoch: z.number().int().nonnegative().nullable(),
   /** The Sentinel that announced it. */
@@ -51,7 +51,8 @@ export const cloudEventAttributesSchema = z.object({
   id: z.string().min(1),
   source: z.string().min(1),
   type: z.string().startsWith(CLOUDEVENT_TYPE_PREFIX),
-  subject: z.string().min(1),
+  /** The master name ("" for Sentinel-wide events). */
+  subject: z.string(),
   time: z.iso.datetime(),
   datacontenttype: z.literal("application/json"),
   /** Extension attribute: the master's config epoch, as a decimal string ("" if unknown). */

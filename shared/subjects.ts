@@ -6,7 +6,8 @@
  * `minus-` (`+sdown` -> `sdown`, `-sdown` -> `minus-sdown`, `+switch-master` -> `switch-master`).
  *
  * Subjects: `<prefix>.<master token>.<short name>`, e.g. `redis.sentinel.mymaster.switch-master`.
- * Master names that are not valid subject tokens are percent-encoded, not rejected.
+ * Master names that are not valid subject tokens are percent-encoded, not rejected; events that
+ * name no master (+new-epoch, +tilt) use the token `%`.
  */
 
 export const DEFAULT_STREAM = "REDIS_SENTINEL";
@@ -47,6 +48,13 @@ export function decodeToken(token: string): string {
   return decodeURIComponent(token);
 }
 
-export function eventSubject(prefix: string, master: string, sentinelEvent: string): string {
-  return `${prefix}.${encodeToken(master)}.${shortName(sentinelEvent)}`;
+/** Token of Sentinel-wide events that name no master: a lone `%`, which encodeToken never yields. */
+export const NO_MASTER_TOKEN = "%";
+
+export function eventSubject(prefix: string, master: string | null, sentinelEvent: string): string {
+  return `${prefix}.${master === null ? NO_MASTER_TOKEN : encodeToken(master)}.${shortName(sentinelEvent)}`;
 }
+
+/** Dead letters: what the relay could not parse, and what a function gave up on. */
+export const DEFAULT_DEADLETTER_STREAM = "REDIS_SENTINEL_DEADLETTER";
+export const DEADLETTER_SUBJECT_PREFIX = "deadletter.redis.sentinel";

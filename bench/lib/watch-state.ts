@@ -1,0 +1,67 @@
+/**
+ * Records when a condition over watched Kubernetes objects became true, from the benchmark's
+ * side (a watch, as any observer of the cluster would see it).
+ */
+import { Watch } from "@kubernetes/client-node";
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+
+export class ObjectWatch<T extends KubernetesObject> {
+  readonly objects = new Map<string, T>();
+  readonly #listeners = new Set<() => void>();
+  #abort: AbortController | undefined;
+  #stopped = false;
+  readonly #kc: KubeConfig;
+  readonly #path: string;
+  readonly #query: Record<string, string>;
+
+  constructor(kc: KubeConfig, path: string, query: Record<string, string> = {}) {
+    this.#kc = kc;
+    this.#path = path;
+    this.#query = query;
+  }
+
+  async start(): Promise<void> {
+    const watch = new Watch(this.#kc);
+    const begin = async () => {
+      if (this.#stopped) return;
+      this.#abort = await watch.watch(
+        this.#path,
+        this.#query,
+        (phase: string, obj: T) => {
+          const name = obj.metadata?.name ?? "";
+          if (phase === "DELETED") this.objects.delete(name);
+          else this.objects.set(name, obj);
+          for (const l of this.#listeners) l();
+        },
+        () => {
+          if (!this.#stopped) setTimeout(() => void begin().catch(() => undefined), 200);
+        },
+      );
+    };
+    await begin();
+  }
+
+  /** Resolves performance.now() at the first moment `predicate` holds (checked on every event). */
+  when(predicate: (objects: Map<string, T>) => boolean, timeoutMs: number): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      if (predicate(this.objects)) return resolve(performance.now());
+      const check = () => {
+        if (predicate(this.objects)) {
+          done(performance.now());
+        }
+      };
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      const done = (t: number | undefined) => {
+        clearTimeout(timer);
+        this.#listeners.delete(check);
+        resolve(t);
+      };
+      this.#listeners.add(check);
+    });
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#abort?.abort();
+  }
+}

@@ -1,0 +1,27 @@
+/** `failover relay`: runs the sentinel-relay until SIGTERM/SIGINT, then drains. */
+import { ConfigError } from "../../shared/errors.ts";
+import { logger } from "../../shared/logger.ts";
+import { relayConfig } from "./config.ts";
+import { Relay } from "./relay.ts";
+
+export async function main(_args: string[]): Promise<number | void> {
+  let config;
+  try {
+    config = relayConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`sentinel-relay: bad configuration: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const relay = new Relay(config);
+  await relay.start();
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  logger.info({ signal }, "relay stopping");
+  await relay.stop();
+  return 0;
+}

@@ -1,0 +1,52 @@
+/**
+ * The JetStream streams both sides rely on, created or updated at start by whichever side starts
+ * first (the relay and the functions runtime call the same function with the same settings):
+ *   REDIS_SENTINEL              subjects `redis.sentinel.>`, the CloudEvents; duplicate window
+ *                               = the id dedupe span (default 2 min, covers the Sentinels' spread)
+ *   REDIS_SENTINEL_DEADLETTER   subjects `deadletter.redis.sentinel.>`: unparsable announcements
+ *                               and events a function gave up on
+ */
+import { jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
+import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { DEADLETTER_SUBJECT_PREFIX, DEFAULT_DEADLETTER_STREAM, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from "./subjects.ts";
+
+export interface StreamSettings {
+  stream: string;
+  subjectPrefix: string;
+  deadletterStream: string;
+  duplicateWindowMs: number;
+  /** How long events are kept (default 7 days). */
+  maxAgeMs: number;
+  /** JetStream replicas of each stream (1 in dev, 3 on a 3-node NATS in production). */
+  replicas: number;
+}
+
+export const defaultStreamSettings: StreamSettings = {
+  stream: DEFAULT_STREAM,
+  subjectPrefix: DEFAULT_SUBJECT_PREFIX,
+  deadletterStream: DEFAULT_DEADLETTER_STREAM,
+  duplicateWindowMs: 120_000,
+  maxAgeMs: 7 * 24 * 3600_000,
+  replicas: 1,
+};
+
+async function upsert(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(cfg.name);
+    const { name, ...update } = cfg;
+    await jsm.streams.update(name, update);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) await jsm.streams.add(cfg);
+    else throw err;
+  }
+}
+
+export async function ensureStreams(nc: NatsConnection, s: StreamSettings = defaultStreamSettings): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc);
+  const common = { retention: RetentionPolicy.Limits, storage: StorageType.File, discard: DiscardPolicy.Old, max_age: nanos(s.maxAgeMs), num_replicas: s.replicas };
+  await upsert(jsm, { name: s.stream, subjects: [`${s.subjectPrefix}.>`], duplicate_window: nanos(s.duplicateWindowMs), ...common });
+  await upsert(jsm, { name: s.deadletterStream, subjects: [`${DEADLETTER_SUBJECT_PREFIX}.>`], duplicate_window: nanos(s.duplicateWindowMs), ...common });
+  return jsm;
+}
