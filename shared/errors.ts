@@ -71,3 +71,34 @@ export class NoQuorumError extends FailoverError {
     this.master = master;
   }
 }
+
+/** Worth another try later (the runtime naks with backoff): a server that is down, a conflict, a throttle. */
+export class RetryableError extends FailoverError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RetryableError";
+  }
+}
+
+/** The apiserver answered 403: the ServiceAccount's Role lacks a permission. */
+export class RbacError extends TerminalError {
+  readonly verb: string;
+  readonly resource: string;
+  constructor(verb: string, resource: string, namespace: string | undefined, options?: ErrorOptions) {
+    super(`RBAC: not allowed to ${verb} ${resource}${namespace ? ` in namespace ${namespace}` : ""}; grant it in the function's Role`, options);
+    this.name = "RbacError";
+    this.verb = verb;
+    this.resource = resource;
+  }
+}
+
+/** An event that does not pass validation (bad headers or data). */
+export class InvalidEventError extends TerminalError {
+  /** The offending field, e.g. `ce-type` or `data.newMaster.port`. */
+  readonly field: string;
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super(`invalid event: ${field}: ${message}`, options);
+    this.name = "InvalidEventError";
+    this.field = field;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * fence-old-master: any pod of the set that still says it is master while the Sentinels name
+ * another (a paused or partitioned master that came back) is fenced at once: `REPLICAOF` the
+ * quorum's master and `CLIENT KILL TYPE normal`, so long-lived clients reconnect through
+ * redis-master instead of writing into a master that Sentinel would demote only 8-11 s later.
+ * Woken by switch-master and by -sdown (the moment a hung instance answers again).
+ */
+import { Redis } from "ioredis";
+import { defineFunction } from "../../shared/runtime/define-function.ts";
+
+async function withRedis<T>(host: string, port: number, password: string | undefined, fn: (r: Redis) => Promise<T>): Promise<T | undefined> {
+  const r = new Redis({ host, port, password, lazyConnect: true, enableReadyCheck: false, enableOfflineQueue: false, connectTimeout: 500, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on("error", () => undefined);
+  try {
+    await r.connect();
+    return await fn(r);
+  } catch {
+    return undefined; // unreachable (dead or hung): nothing to fence now; -sdown wakes us when it answers
+  } finally {
+    r.disconnect();
+  }
+}
+
+export default defineFunction({
+  name: "fence-old-master",
+  on: ["switch-master", "minus-sdown"],
+  async reconcile(ctx, master) {
+    const { namespace, podSelector, statefulSet } = master.mapping;
+    const pods = await ctx.caches.pods(namespace, podSelector);
+    const password = ctx.config.REDIS_PASSWORD;
+    const old = ctx.event?.data.event === "+switch-master" ? ctx.event.data.oldMaster : undefined;
+    for (const p of pods) {
+      const host = p.status?.podIP;
+      if (!host || host === master.host) continue;
+      const outcome = await withRedis(host, master.port, password, async (r) => {
+        const info = String(await r.call("INFO", "replication"));
+        if (/role:master/.test(info)) {
+          await r.call("REPLICAOF", master.host, String(master.port));
+          const killed = Number(await r.call("CLIENT", "KILL", "TYPE", "normal"));
+          return { fenced: true, killed };
+        }
+        // The previous master is already a replica: drop its clients once so they reconnect now.
+        if (old?.host === host) return { fenced: false, killed: Number(await r.call("CLIENT", "KILL", "TYPE", "normal")) };
+        return undefined;
+      });
+      if (outcome?.fenced) {
+        ctx.log.warn({ pod: p.metadata?.name, host, killed: outcome.killed, master: master.host }, "stale master fenced");
+        await ctx.recordEvent({ kind: "Pod", name: p.metadata?.name ?? "", namespace, uid: p.metadata?.uid }, "Warning", "StaleMasterFenced", `${host} still said it was master of ${master.name}; made it a replica of ${master.host}:${master.port} (epoch ${master.epoch}) and dropped ${outcome.killed} client(s)`);
+        await ctx.recordEvent({ kind: "StatefulSet", name: statefulSet, namespace }, "Warning", "StaleMasterFenced", `pod ${p.metadata?.name} (${host}) fenced`);
+      } else if (outcome) {
+        ctx.log.info({ pod: p.metadata?.name, host, killed: outcome.killed }, "old master's clients dropped");
+      }
+    }
+  },
+});

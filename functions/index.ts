@@ -1,0 +1,12 @@
+/** Every function the image ships, by name (for `failover run <name>...`). */
+import type { FunctionDefinition } from "../shared/runtime/define-function.ts";
+import fenceOldMaster from "./fence-old-master/index.ts";
+import kubeEvents from "./kube-events/index.ts";
+import labelMaster from "./label-master/index.ts";
+import masterConfigmap from "./master-configmap/index.ts";
+import masterEndpoints from "./master-endpoints/index.ts";
+import webhook from "./webhook/index.ts";
+
+export const functions: Record<string, FunctionDefinition> = Object.fromEntries(
+  [labelMaster, masterEndpoints, masterConfigmap, kubeEvents, fenceOldMaster, webhook].map((f) => [f.name, f]),
+);

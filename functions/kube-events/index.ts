@@ -1,0 +1,50 @@
+/**
+ * kube-events: a Normal Kubernetes Event (events.k8s.io/v1) on the new master pod and on the
+ * StatefulSet for every failover, so `kubectl describe` and `kubectl events` show it. One Event
+ * per master and epoch (deterministic names: a second replica or a resync gets 409 and moves on).
+ */
+import { ApiException } from "@kubernetes/client-node";
+import { hostname } from "node:os";
+import { defineFunction, podAt } from "../../shared/runtime/define-function.ts";
+import { classify, microTime } from "../../shared/runtime/kube.ts";
+
+const reported = new Map<string, number>();
+
+export default defineFunction({
+  name: "kube-events",
+  on: ["switch-master"],
+  async reconcile(ctx, master) {
+    const { namespace, podSelector, statefulSet } = master.mapping;
+    if (master.epoch === 0 || (reported.get(`${namespace}/${master.name}`) ?? -1) >= master.epoch) return;
+    const pod = podAt(await ctx.caches.pods(namespace, podSelector), master.host);
+    const from = ctx.event?.data.newMaster?.host === master.host ? ctx.event.data.oldMaster : undefined;
+    const note = `Redis master ${master.name} is ${master.host}:${master.port}${pod ? ` (pod ${pod.metadata?.name})` : ""} at config epoch ${master.epoch}${from ? `, was ${from.host}:${from.port}` : ""}; ${master.votes}/${master.asked} Sentinels agree`;
+    const targets = [
+      ...(pod ? [{ apiVersion: "v1", kind: "Pod", name: pod.metadata?.name ?? "", uid: pod.metadata?.uid }] : []),
+      { apiVersion: "apps/v1", kind: "StatefulSet", name: statefulSet, uid: undefined },
+    ];
+    for (const t of targets) {
+      try {
+        await ctx.kube.events.createNamespacedEvent({
+            namespace,
+            body: {
+              metadata: { name: `${t.name}.${master.name.toLowerCase().replace(/[^a-z0-9-]/g, "-")}.epoch-${master.epoch}`.slice(0, 253), namespace },
+              eventTime: microTime(),
+              reportingController: "failover-functions.io/kube-events",
+              reportingInstance: `${hostname()}/kube-events`.slice(0, 128),
+              action: "Failover",
+              reason: "MasterSwitched",
+              note,
+              type: "Normal",
+              regarding: { apiVersion: t.apiVersion, kind: t.kind, name: t.name, namespace, uid: t.uid },
+            },
+          });
+      } catch (err) {
+        // 409: this failover's Event exists already (another replica, or before a restart).
+        if (!(err instanceof ApiException && err.code === 409)) throw classify(err, "create", "events.events.k8s.io", namespace);
+      }
+    }
+    reported.set(`${namespace}/${master.name}`, master.epoch);
+    ctx.log.info({ epoch: master.epoch, pod: pod?.metadata?.name }, "failover event recorded");
+  },
+});

@@ -1,0 +1,110 @@
+/**
+ * The functions runtime's configuration, from the environment, parsed once at start. The mapping
+ * of master names to Kubernetes objects is configuration (MASTERS, JSON), not code:
+ *   MASTERS='{"cache":{"namespace":"shop","podSelector":"app=cache-redis","service":"cache-master",
+ *             "configMap":"cache-master","statefulSet":"cache-redis"}}'
+ * Masters not in MASTERS get the defaults (NAMESPACE, SERVICE_NAME, ...), which fit one master.
+ */
+import { z } from "zod";
+import { boolFlag, hostPortList, millis, parseEnv } from "../config.ts";
+import { ConfigError } from "../errors.ts";
+import { natsEnvSchema } from "../nats-connection.ts";
+import { DEFAULT_DEADLETTER_STREAM, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from "../subjects.ts";
+
+const dnsName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "expected a Kubernetes object name");
+
+export const masterMappingSchema = z.object({
+  namespace: dnsName,
+  /** Label selector of the master's redis pods. */
+  podSelector: z.string().min(1),
+  service: dnsName,
+  configMap: dnsName,
+  statefulSet: dnsName,
+  /** Create the selectorless Service too (master-endpoints). */
+  createService: z.boolean().default(false),
+  /** Port name in the Service / EndpointSlice. */
+  portName: z.string().min(1).max(15).default("redis"),
+});
+export type MasterMapping = z.infer<typeof masterMappingSchema>;
+
+export const runtimeEnvSchema = natsEnvSchema.extend({
+  SENTINELS: hostPortList(26379),
+  SENTINEL_PASSWORD: z.string().min(1).optional(),
+  /** Votes needed to believe a master (default: a majority of SENTINELS). */
+  SENTINEL_QUORUM: z.coerce.number().int().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default(DEFAULT_STREAM),
+  DEADLETTER_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default(DEFAULT_DEADLETTER_STREAM),
+  STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default(DEFAULT_SUBJECT_PREFIX),
+  DUPLICATE_WINDOW_MS: millis(1000).default(120_000),
+  /** Durable consumer name = CONSUMER_PREFIX + function name. */
+  CONSUMER_PREFIX: z.string().regex(/^[A-Za-z0-9_-]*$/).default("fn-"),
+  MAX_DELIVER: z.coerce.number().int().min(1).default(10),
+  ACK_WAIT_MS: millis(1000).default(30_000),
+  RESYNC_INTERVAL_MS: millis(100).default(30_000),
+  NAMESPACE: dnsName.default("default"),
+  SERVICE_NAME: dnsName.default("redis-master"),
+  CONFIGMAP_NAME: dnsName.default("redis-master"),
+  STATEFULSET_NAME: dnsName.default("redis"),
+  /** Default pod selector; `{master}` is replaced by the master name. */
+  POD_SELECTOR: z.string().min(1).default("redis.failover.io/master={master}"),
+  CREATE_SERVICE: boolFlag.default(false),
+  MASTERS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === "") return {};
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: "custom", message: "expected JSON: {\"<master>\": {namespace, podSelector, service, configMap, statefulSet}}" });
+        return z.NEVER;
+      }
+      const parsed = z.record(z.string().min(1), masterMappingSchema.partial()).safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        ctx.addIssue({ code: "custom", message: `${issue.path.join(".")}: ${issue.message}` });
+        return z.NEVER;
+      }
+      return parsed.data;
+    }),
+  WEBHOOK_URLS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const urls = (text ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
+      for (const u of urls) {
+        if (!URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol)) {
+          ctx.addIssue({ code: "custom", message: `not an http(s) URL: ${JSON.stringify(u)}` });
+          return z.NEVER;
+        }
+      }
+      return urls;
+    }),
+  WEBHOOK_SECRET: z.string().min(16, "at least 16 characters").optional(),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HTTP_HOST: z.string().default("0.0.0.0"),
+});
+export type RuntimeConfig = z.infer<typeof runtimeEnvSchema>;
+
+export function runtimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const cfg = parseEnv(runtimeEnvSchema, env);
+  if ((cfg.WEBHOOK_URLS?.length ?? 0) > 0 && !cfg.WEBHOOK_SECRET) throw new ConfigError("WEBHOOK_SECRET", "required when WEBHOOK_URLS is set (every POST is signed)");
+  return cfg;
+}
+
+/** The objects that belong to `master`: its MASTERS entry over the defaults. */
+export function mappingFor(cfg: RuntimeConfig, master: string): MasterMapping {
+  const entry = cfg.MASTERS[master] ?? {};
+  return masterMappingSchema.parse({
+    namespace: cfg.NAMESPACE,
+    podSelector: cfg.POD_SELECTOR.replaceAll("{master}", master),
+    service: cfg.SERVICE_NAME,
+    configMap: cfg.CONFIGMAP_NAME,
+    statefulSet: cfg.STATEFULSET_NAME,
+    createService: cfg.CREATE_SERVICE,
+    ...entry,
+  });
+}

@@ -1,0 +1,304 @@
+/**
+ * The functions runtime: everything a function does not do itself. Per function: a durable
+ * JetStream pull consumer (explicit acks, nak with backoff, term for TerminalError, max-deliver
+ * and a dead-letter stream fed from the max-deliveries advisory); zod validation; verify before
+ * acting (the Sentinels' quorum, not the event, says who is master); one serial lane per master;
+ * a periodic resync of every master; metrics, health, graceful drain.
+ */
+import { hostname } from "node:os";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import type { ConsumerConfig, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import { headers, nanos } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { NoQuorumError, RetryableError, TerminalError } from "../errors.ts";
+import type { SentinelCloudEvent } from "../events.ts";
+import { startProbeServer } from "../http-server.ts";
+import type { ProbeServer } from "../http-server.ts";
+import { logger } from "../logger.ts";
+import { connectNats } from "../nats-connection.ts";
+import { SentinelPool } from "../sentinel-quorum.ts";
+import { ensureStreams } from "../streams.ts";
+import { DEADLETTER_SUBJECT_PREFIX } from "../subjects.ts";
+import { Caches } from "./caches.ts";
+import { mappingFor } from "./config.ts";
+import type { RuntimeConfig } from "./config.ts";
+import type { FunctionDefinition, ReconcileContext } from "./define-function.ts";
+import { Kube, microTime } from "./kube.ts";
+import { Lanes } from "./lanes.ts";
+import { runtimeMetrics } from "./metrics.ts";
+import { parseEvent } from "./validate.ts";
+
+const REPORTING_CONTROLLER = "failover-functions.io";
+
+/** nak delay for the n-th delivery: 100 ms doubling, at most 10 s. */
+export function backoffMs(deliveryCount: number): number {
+  return Math.min(100 * 2 ** Math.max(0, deliveryCount - 1), 10_000);
+}
+
+export class Runtime {
+  readonly config: RuntimeConfig;
+  readonly functions: FunctionDefinition[];
+  readonly metrics = runtimeMetrics();
+  readonly log = logger.child({ component: "runtime" });
+  readonly kube: Kube;
+  readonly caches: Caches;
+  readonly sentinels: SentinelPool;
+  readonly #lanes = new Lanes();
+  #nc: NatsConnection | undefined;
+  #messages: ConsumerMessages[] = [];
+  #advisories: Subscription[] = [];
+  #loops: Promise<void>[] = [];
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #http: ProbeServer | undefined;
+  #consuming = false;
+  #stopping = false;
+  #warnedMapping = false;
+
+  constructor(config: RuntimeConfig, functions: FunctionDefinition[], kube = new Kube()) {
+    if (functions.length === 0) throw new TerminalError("no functions to run");
+    this.config = config;
+    this.functions = functions;
+    this.kube = kube;
+    this.caches = new Caches(kube, this.log);
+    this.sentinels = new SentinelPool({ sentinels: config.SENTINELS, password: config.SENTINEL_PASSWORD, quorum: config.SENTINEL_QUORUM });
+  }
+
+  ready(): { ok: boolean; detail: Record<string, unknown> } {
+    const nats = this.#nc !== undefined && !this.#nc.isClosed();
+    return { ok: nats && this.#consuming && !this.#stopping, detail: { nats, consuming: this.#consuming, functions: this.functions.map((f) => f.name) } };
+  }
+
+  get httpPort(): number | undefined {
+    return this.#http?.port;
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    this.#http = await startProbeServer({ host: c.HTTP_HOST, port: c.HTTP_PORT, registry: this.metrics.registry, ready: () => this.ready() });
+    this.#nc = await connectNats(c, `functions:${this.functions.map((f) => f.name).join(",")}`);
+    await ensureStreams(this.#nc, { stream: c.STREAM, subjectPrefix: c.SUBJECT_PREFIX, deadletterStream: c.DEADLETTER_STREAM, duplicateWindowMs: c.DUPLICATE_WINDOW_MS, maxAgeMs: 7 * 24 * 3600_000, replicas: c.STREAM_REPLICAS });
+    const jsm = await jetstreamManager(this.#nc);
+    const js = jetstream(this.#nc);
+    for (const fn of this.functions) {
+      const name = `${c.CONSUMER_PREFIX}${fn.name}`;
+      const cfg: Partial<ConsumerConfig> = {
+        durable_name: name,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        filter_subjects: fn.on.map((e) => `${c.SUBJECT_PREFIX}.*.${e}`),
+        max_deliver: c.MAX_DELIVER,
+        ack_wait: nanos(c.ACK_WAIT_MS),
+        max_ack_pending: 1000,
+      };
+      try {
+        await jsm.consumers.info(c.STREAM, name);
+        const { durable_name: _d, deliver_policy: _p, ...update } = cfg;
+        await jsm.consumers.update(c.STREAM, name, update);
+      } catch (err) {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) await jsm.consumers.add(c.STREAM, cfg);
+        else throw err;
+      }
+      this.#advisories.push(this.#deadLetterOnMaxDeliveries(fn, name));
+      const consumer = await js.consumers.get(c.STREAM, name);
+      const messages = await consumer.consume({ max_messages: 100 });
+      this.#messages.push(messages);
+      this.#loops.push(this.#consume(fn, messages));
+    }
+    this.#consuming = true;
+    this.log.info({ functions: this.functions.map((f) => f.name), stream: c.STREAM }, "runtime started");
+    void this.resync();
+    this.#resyncTimer = setInterval(() => void this.resync(), c.RESYNC_INTERVAL_MS);
+  }
+
+  async #consume(fn: FunctionDefinition, messages: ConsumerMessages): Promise<void> {
+    for await (const msg of messages) {
+      if (this.#stopping) {
+        msg.nak();
+        continue;
+      }
+      // Not awaited: the lane of this master serializes; other masters go on in parallel.
+      void this.#handle(fn, msg);
+    }
+  }
+
+  async #handle(fn: FunctionDefinition, msg: JsMsg): Promise<void> {
+    const log = this.log.child({ fn: fn.name });
+    let event: SentinelCloudEvent;
+    try {
+      event = parseEvent((h) => msg.headers?.get(h) || undefined, msg.data);
+    } catch (err) {
+      this.metrics.handled.inc({ fn: fn.name, result: "invalid" });
+      log.warn({ err, subject: msg.subject, seq: msg.seq }, "invalid event, dead-lettered");
+      this.#deadLetter(fn, msg.subject, msg.data, msg.headers, "invalid");
+      msg.term(err instanceof Error ? err.message : "invalid");
+      return;
+    }
+    const master = event.data.master;
+    if (master === null) {
+      msg.ack(); // Sentinel-wide events (+new-epoch, +tilt) name no master to reconcile
+      return;
+    }
+    await this.#lanes.run(`${fn.name}/${master}`, async () => {
+      try {
+        await this.reconcile(fn, master, event);
+        msg.ack();
+        this.metrics.handled.inc({ fn: fn.name, result: "ok" });
+      } catch (err) {
+        const terminal = err instanceof TerminalError;
+        this.metrics.failures.inc({ fn: fn.name, error: err instanceof Error ? err.name : "unknown" });
+        if (terminal) {
+          log.error({ err, master, eventId: event.attributes.id }, "reconcile failed, not retrying");
+          this.metrics.handled.inc({ fn: fn.name, result: "terminal" });
+          this.#deadLetter(fn, msg.subject, msg.data, msg.headers, "terminal");
+          msg.term(err.message);
+        } else {
+          const delay = backoffMs(msg.info.deliveryCount);
+          log.warn({ err, master, eventId: event.attributes.id, delivery: msg.info.deliveryCount, retryInMs: delay }, "reconcile failed, will retry");
+          this.metrics.handled.inc({ fn: fn.name, result: "retry" });
+          this.metrics.retries.inc({ fn: fn.name });
+          msg.nak(delay);
+        }
+      }
+    });
+  }
+
+  /**
+   * Verify, then converge: ask the Sentinels who is master of `masterName` and run the function
+   * on that truth. An event that the Sentinels contradict is reported (forged: same or newer epoch;
+   * stale: older) and changes nothing: the function converges to the truth, as on a resync.
+   */
+  async reconcile(fn: FunctionDefinition, masterName: string, event: SentinelCloudEvent | undefined): Promise<void> {
+    const t0 = performance.now();
+    const log = this.log.child({ fn: fn.name, master: masterName });
+    const mapping = mappingFor(this.config, masterName);
+    const ctx: ReconcileContext = {
+      log,
+      kube: this.kube,
+      caches: this.caches,
+      config: this.config,
+      fieldManager: `${REPORTING_CONTROLLER}/${fn.name}`,
+      event,
+      recordEvent: (target, type, reason, note) => this.recordEvent(fn.name, target, type, reason, note),
+    };
+    let truth;
+    try {
+      truth = await this.sentinels.master(masterName);
+    } catch (err) {
+      if (err instanceof NoQuorumError) {
+        this.metrics.noQuorum.inc({ fn: fn.name });
+        await ctx.recordEvent({ kind: "StatefulSet", name: mapping.statefulSet, namespace: mapping.namespace }, "Warning", "NoSentinelQuorum", err.message.slice(0, 900));
+        throw new RetryableError(err.message, { cause: err });
+      }
+      throw err;
+    }
+    const claimed = event?.data.newMaster;
+    if (event && claimed && (claimed.host !== truth.host || claimed.port !== truth.port)) {
+      const kind = (event.data.epoch ?? Number.MAX_SAFE_INTEGER) >= truth.epoch ? "forged" : "stale";
+      this.metrics.suspicious.inc({ fn: fn.name, kind });
+      log.warn({ eventId: event.attributes.id, claimed, truth: { host: truth.host, port: truth.port, epoch: truth.epoch }, eventEpoch: event.data.epoch, kind }, "event contradicts the Sentinels, converging to their truth");
+      if (kind === "forged") {
+        await ctx.recordEvent({ kind: "StatefulSet", name: mapping.statefulSet, namespace: mapping.namespace }, "Warning", "ForgedFailoverEvent", `event ${event.attributes.id} names ${claimed.host}:${claimed.port} at epoch ${event.data.epoch}; the Sentinels say ${truth.host}:${truth.port} at epoch ${truth.epoch}`);
+      }
+    }
+    await fn.reconcile(ctx, { ...truth, mapping });
+    this.metrics.reconcileDuration.observe({ fn: fn.name, trigger: event ? "event" : "resync" }, (performance.now() - t0) / 1000);
+    if (event && event.data.event === "+switch-master" && claimed?.host === truth.host) {
+      this.metrics.propagation.observe({ fn: fn.name }, Math.max(0, Date.now() - Date.parse(event.data.announcedAt)) / 1000);
+    }
+  }
+
+  /** Reconciles every master with no event: a missed event heals by itself. */
+  async resync(): Promise<void> {
+    if (this.#stopping) return;
+    let names = Object.keys(this.config.MASTERS);
+    if (names.length === 0) {
+      names = await this.sentinels.masterNames();
+      if (names.length > 1) {
+        if (!this.#warnedMapping) this.log.error({ masters: names }, "Sentinels monitor several masters but MASTERS maps none: set MASTERS so each gets its own objects");
+        this.#warnedMapping = true;
+        return;
+      }
+    }
+    await Promise.all(
+      this.functions.flatMap((fn) =>
+        names.map((name) =>
+          this.#lanes.run(`${fn.name}/${name}`, async () => {
+            this.metrics.resyncs.inc({ fn: fn.name });
+            await this.reconcile(fn, name, undefined).catch((err: unknown) => {
+              this.metrics.failures.inc({ fn: fn.name, error: err instanceof Error ? err.name : "unknown" });
+              this.log.warn({ err, fn: fn.name, master: name }, "resync reconcile failed");
+            });
+          }),
+        ),
+      ),
+    );
+  }
+
+  /** A Kubernetes Event (events.k8s.io/v1); best effort: a failure is logged, never thrown. */
+  async recordEvent(fn: string, target: { kind: "Pod" | "StatefulSet"; name: string; namespace: string; uid?: string }, type: "Normal" | "Warning", reason: string, note: string): Promise<void> {
+    try {
+      await this.kube.events.createNamespacedEvent({
+        namespace: target.namespace,
+        body: {
+          // a unique name, as client-go's recorder makes them (generateName must itself be a valid name)
+          metadata: { name: `${target.name}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`, namespace: target.namespace },
+          eventTime: microTime(),
+          reportingController: `${REPORTING_CONTROLLER}/${fn}`,
+          reportingInstance: `${hostname()}/${fn}`.slice(0, 128),
+          action: reason,
+          reason,
+          note: note.slice(0, 1000),
+          type,
+          regarding: { apiVersion: target.kind === "Pod" ? "v1" : "apps/v1", kind: target.kind, name: target.name, namespace: target.namespace, uid: target.uid },
+        },
+      });
+    } catch (err) {
+      this.log.warn({ err, fn, reason, target: target.name }, "could not record Kubernetes Event");
+    }
+  }
+
+  #deadLetter(fn: FunctionDefinition, subject: string, data: Uint8Array, hdrs: JsMsg["headers"], why: string): void {
+    const h = headers();
+    for (const [k, v] of hdrs ?? []) for (const value of v) h.append(k, value);
+    h.set("failover-dead-letter-reason", why);
+    h.set("failover-original-subject", subject);
+    h.delete("Nats-Msg-Id");
+    this.#nc?.publish(`${DEADLETTER_SUBJECT_PREFIX}.${fn.name}`, data, { headers: h });
+    this.metrics.deadLettered.inc({ fn: fn.name, why });
+  }
+
+  /** JetStream gives up after MAX_DELIVER; its advisory names the message, which we copy to the dead-letter stream. */
+  #deadLetterOnMaxDeliveries(fn: FunctionDefinition, consumer: string): Subscription {
+    const sub = this.#nc!.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.config.STREAM}.${consumer}`);
+    void (async () => {
+      const jsm = await jetstreamManager(this.#nc!);
+      for await (const m of sub) {
+        try {
+          const advisory = m.json<{ stream_seq: number }>();
+          const stored = await jsm.streams.getMessage(this.config.STREAM, { seq: advisory.stream_seq });
+          if (stored) this.#deadLetter(fn, stored.subject, stored.data, stored.header, "max-deliveries");
+          this.log.error({ fn: fn.name, seq: advisory.stream_seq }, "event dead-lettered after max deliveries");
+        } catch (err) {
+          this.log.warn({ err, fn: fn.name }, "could not dead-letter after max deliveries");
+        }
+      }
+    })();
+    return sub;
+  }
+
+  /** SIGTERM: stop taking events, finish the lanes, drain NATS. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#resyncTimer) clearInterval(this.#resyncTimer);
+    for (const m of this.#messages) m.stop();
+    await Promise.allSettled(this.#loops);
+    await this.#lanes.idle();
+    for (const s of this.#advisories) s.unsubscribe();
+    await this.#nc?.drain().catch(() => undefined);
+    await this.caches.stop();
+    this.sentinels.close();
+    await this.#http?.close();
+    this.log.info("runtime stopped");
+  }
+}
+

@@ -1,0 +1,153 @@
+/**
+ * The failover functions on real processes: relay x2 and one process per function, each as its own
+ * ServiceAccount with the Role the manifests ship, against real Sentinels, NATS and kube-apiserver.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { startSandbox, waitFor } from "../../sandbox/index.ts";
+import type { Sandbox } from "../../sandbox/index.ts";
+import { startProject } from "../../sandbox/project.ts";
+import type { Project } from "../../sandbox/project.ts";
+import { ServiceResolver } from "../../sandbox/service-resolver.ts";
+import { redisCommand } from "../../sandbox/redis.ts";
+import { natsOf } from "../support/stream.ts";
+import { convergedOn, eventsFor, masterState } from "../support/kube-state.ts";
+import { publishEvent, switchEvent } from "../support/publish-event.ts";
+
+let sb: Sandbox;
+let project: Project;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  sb = await startSandbox();
+  project = await startProject(sb, { resyncIntervalMs: 3000 });
+  nc = await natsOf(sb);
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await project?.stop();
+  await sb?.stop();
+});
+
+async function expectConverged(what: string, timeoutMs = 20_000) {
+  const m = await sb.currentMaster("mymaster");
+  const pod = sb.podOf(sb.redisAt(m.address)!);
+  await waitFor(`${what}: objects converged on ${pod} (${m.host}) at epoch ${m.epoch}`, async () => convergedOn(await masterState(sb), pod, m.host, m.epoch), { timeoutMs, intervalMs: 100 });
+  return { m, pod };
+}
+
+async function failover(): Promise<{ host: string; epoch: number }> {
+  const old = await sb.currentMaster("mymaster");
+  await sb.redisAt(old.address)!.process.kill();
+  const now = await sb.waitForNewMaster("mymaster", old.address);
+  await sb.redisAt(old.address)!.restart({ replicaOf: now.address });
+  return { host: now.host, epoch: now.epoch };
+}
+
+const metric = async (fn: string, re: RegExp) => Number((await (await fetch(`http://127.0.0.1:${project.httpPort(fn)}/metrics`)).text()).match(re)?.[1] ?? 0);
+
+describe("failover functions", () => {
+  it("converge on the current master at start (resync, no event needed)", async () => {
+    const { pod } = await expectConverged("start");
+    expect(pod).toBe("redis-0");
+  });
+
+  it("follow a master kill: labels, EndpointSlice, ConfigMap with the new epoch, an Event, and a client through redis-master", async () => {
+    const now = await failover();
+    const { pod } = await expectConverged("after kill");
+    expect((await masterState(sb)).configMap?.epoch).toBe(String(now.epoch));
+    await waitFor("a MasterSwitched Event on the new master pod", async () => (await eventsFor(sb, pod)).some((e) => e.reason === "MasterSwitched" && e.note.includes(`epoch ${now.epoch}`)));
+    const resolver = new ServiceResolver(sb.kubeConfig, sb.namespace, "redis-master");
+    await resolver.start();
+    try {
+      await waitFor("resolver", () => resolver.address?.host === now.host);
+      expect(await redisCommand(resolver.address!, sb.password, "SET", "through-redis-master", "1")).toBe("OK");
+      expect(await redisCommand({ host: now.host, port: 6379 }, sb.password, "GET", "through-redis-master")).toBe("1");
+    } finally {
+      resolver.stop();
+    }
+    expect(await metric("master-endpoints", /failover_propagation_seconds_count\{fn="master-endpoints"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("change nothing for a forged, a replayed old and a duplicated event", async () => {
+    const { m, pod } = await expectConverged("before");
+    const before = await masterState(sb);
+    const other = sb.masters[0]!.redis.find((r) => r.spec.ip !== m.host)!.spec.ip;
+    const forged = switchEvent("mymaster", m.host, other, m.epoch + 5, `forged-${Date.now()}`);
+    await publishEvent(nc, forged);
+    const replayed = switchEvent("mymaster", m.host, other, Math.max(0, m.epoch - 1), `replayed-${Date.now()}`);
+    await publishEvent(nc, replayed);
+    expect((await publishEvent(nc, forged)).duplicate).toBe(true);
+    await waitFor("the forged event to be counted", async () => (await metric("label-master", /failover_suspicious_events_total\{fn="label-master",kind="forged"\} (\d+)/)) >= 1);
+    await waitFor("the replayed event to be counted", async () => (await metric("label-master", /failover_suspicious_events_total\{fn="label-master",kind="stale"\} (\d+)/)) >= 1);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await masterState(sb)).toEqual(before);
+    expect(convergedOn(before, pod, m.host, m.epoch)).toBe(true);
+    await waitFor("a Warning Event for the forged event", async () => (await eventsFor(sb, "redis")).some((e) => e.type === "Warning" && e.reason === "ForgedFailoverEvent"));
+  });
+
+  it("dead-letters a malformed event and keeps running", async () => {
+    const bad = switchEvent("mymaster", "198.18.1.10", "198.18.1.11", 1, `bad-${Date.now()}`);
+    await publishEvent(nc, bad, '{"event":"+switch-master","master":"mymaster"}');
+    await waitFor("invalid event counted", async () => (await metric("label-master", /failover_events_handled_total\{fn="label-master",result="invalid"\} (\d+)/)) >= 1);
+    expect(await metric("label-master", /failover_dead_lettered_total\{fn="label-master",why="invalid"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+    expect((await fetch(`http://127.0.0.1:${project.httpPort("label-master")}/readyz`)).ok).toBe(true);
+  });
+
+  it("converge ten failovers in a row, each in order", async () => {
+    for (let i = 0; i < 10; i++) {
+      await sb.waitSettled();
+      const now = await failover();
+      const { m } = await expectConverged(`failover ${i + 1}/10`);
+      expect(m.epoch).toBe(now.epoch);
+    }
+  });
+
+  it("converge after a function is SIGKILLed mid-failover (redelivery or resync)", async () => {
+    await sb.waitSettled();
+    const fn = project.functions.get("master-endpoints")!;
+    const old = await sb.currentMaster("mymaster");
+    await sb.redisAt(old.address)!.process.kill();
+    await fn.kill();
+    const now = await sb.waitForNewMaster("mymaster", old.address);
+    await fn.start();
+    await sb.redisAt(old.address)!.restart({ replicaOf: now.address });
+    await expectConverged("after the function came back");
+  });
+
+  it("converge after NATS is down during a failover", async () => {
+    await sb.waitSettled();
+    await sb.stopNats();
+    await failover();
+    await sb.startNats();
+    await expectConverged("after NATS came back", 30_000);
+  });
+
+  it("converge after the apiserver is down during a failover", async () => {
+    await sb.waitSettled();
+    await sb.stopApiserver();
+    await failover();
+    await new Promise((r) => setTimeout(r, 2000));
+    await sb.startApiserver();
+    await expectConverged("after the apiserver came back", 40_000);
+  });
+
+  it("run with least privilege: each ServiceAccount is denied what its function does not need", async () => {
+    const can = (sa: string, ...args: string[]) => sb.kubectl("auth", "can-i", ...args, "-n", sb.namespace, "--as", `system:serviceaccount:${sb.namespace}:${sa}`).then((o) => o.trim(), (e: { stdout?: string }) => (e.stdout ?? "").trim());
+    expect(await can("label-master", "patch", "pods")).toBe("yes");
+    expect(await can("label-master", "delete", "pods")).toBe("no");
+    expect(await can("label-master", "patch", "configmaps/redis-master")).toBe("no");
+    expect(await can("master-endpoints", "patch", "endpointslices.discovery.k8s.io")).toBe("yes");
+    expect(await can("master-endpoints", "patch", "pods")).toBe("no");
+    expect(await can("master-endpoints", "patch", "services/other")).toBe("no");
+    expect(await can("master-configmap", "patch", "configmaps/redis-master")).toBe("yes");
+    expect(await can("master-configmap", "patch", "configmaps/other")).toBe("no");
+    expect(await can("master-configmap", "get", "secrets")).toBe("no");
+    expect(await can("kube-events", "create", "events.events.k8s.io")).toBe("yes");
+    expect(await can("kube-events", "patch", "pods")).toBe("no");
+    expect(await can("fence-old-master", "list", "pods")).toBe("yes");
+    expect(await can("fence-old-master", "patch", "pods")).toBe("no");
+    expect(await can("webhook", "list", "pods")).toBe("no");
+  });
+});
