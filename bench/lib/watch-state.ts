@@ -7,6 +7,8 @@ import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 
 export class ObjectWatch<T extends KubernetesObject> {
   readonly objects = new Map<string, T>();
+  /** Every state the watch saw, with performance.now() of the event that produced it. */
+  readonly history: { at: number; objects: Map<string, T> }[] = [];
   readonly #listeners = new Set<() => void>();
   #abort: AbortController | undefined;
   #stopped = false;
@@ -31,6 +33,7 @@ export class ObjectWatch<T extends KubernetesObject> {
           const name = obj.metadata?.name ?? "";
           if (phase === "DELETED") this.objects.delete(name);
           else this.objects.set(name, obj);
+          this.history.push({ at: performance.now(), objects: new Map(this.objects) });
           for (const l of this.#listeners) l();
         },
         () => {
@@ -39,6 +42,11 @@ export class ObjectWatch<T extends KubernetesObject> {
       );
     };
     await begin();
+  }
+
+  /** The time of the first state at or after `t` for which `predicate` holds (from the history). */
+  firstAfter(t: number, predicate: (objects: Map<string, T>) => boolean): number | undefined {
+    return this.history.find((h) => h.at >= t && predicate(h.objects))?.at;
   }
 
   /** Resolves performance.now() at the first moment `predicate` holds (checked on every event). */
