@@ -29,6 +29,8 @@ import { runtimeMetrics } from "./metrics.ts";
 import { parseEvent } from "./validate.ts";
 
 const REPORTING_CONTROLLER = "failover-functions.io";
+/** Deliveries (100 ms doubling: ~6 s) an event may be ahead of the Sentinels' quorum before it counts as forged. */
+const AHEAD_DELIVERIES = 7;
 
 /** nak delay for the n-th delivery: 100 ms doubling, at most 10 s. */
 export function backoffMs(deliveryCount: number): number {
@@ -140,7 +142,7 @@ export class Runtime {
     }
     await this.#lanes.run(`${fn.name}/${master}`, async () => {
       try {
-        await this.reconcile(fn, master, event);
+        await this.reconcile(fn, master, event, msg.info.deliveryCount);
         msg.ack();
         this.metrics.handled.inc({ fn: fn.name, result: "ok" });
       } catch (err) {
@@ -164,10 +166,14 @@ export class Runtime {
 
   /**
    * Verify, then converge: ask the Sentinels who is master of `masterName` and run the function
-   * on that truth. An event that the Sentinels contradict is reported (forged: same or newer epoch;
-   * stale: older) and changes nothing: the function converges to the truth, as on a resync.
+   * on that truth. A switch-master the Sentinels contradict changes nothing:
+   *  - newer epoch than the quorum's: the Sentinels may not have converged yet (they learn a new
+   *    configuration from each other's hellos, up to ~2 s): retried shortly, and after
+   *    AHEAD_DELIVERIES deliveries reported as forged and dead-lettered;
+   *  - same epoch, other address: forged (Warning Event, metric), converge to the truth;
+   *  - older epoch: stale (a replay), converge to the truth.
    */
-  async reconcile(fn: FunctionDefinition, masterName: string, event: SentinelCloudEvent | undefined): Promise<void> {
+  async reconcile(fn: FunctionDefinition, masterName: string, event: SentinelCloudEvent | undefined, delivery = 1): Promise<void> {
     const t0 = performance.now();
     const log = this.log.child({ fn: fn.name, master: masterName });
     const mapping = mappingFor(this.config, masterName);
@@ -193,7 +199,12 @@ export class Runtime {
     }
     const claimed = event?.data.newMaster;
     if (event && claimed && (claimed.host !== truth.host || claimed.port !== truth.port)) {
-      const kind = (event.data.epoch ?? Number.MAX_SAFE_INTEGER) >= truth.epoch ? "forged" : "stale";
+      const epoch = event.data.epoch ?? truth.epoch;
+      if (epoch > truth.epoch && delivery < AHEAD_DELIVERIES) {
+        this.metrics.suspicious.inc({ fn: fn.name, kind: "ahead" });
+        throw new RetryableError(`Sentinels say ${truth.host}:${truth.port} at epoch ${truth.epoch}, event ${event.attributes.id} says ${claimed.host}:${claimed.port} at epoch ${epoch}: waiting for them to converge`);
+      }
+      const kind = epoch >= truth.epoch ? "forged" : "stale";
       this.metrics.suspicious.inc({ fn: fn.name, kind });
       log.warn({ eventId: event.attributes.id, claimed, truth: { host: truth.host, port: truth.port, epoch: truth.epoch }, eventEpoch: event.data.epoch, kind }, "event contradicts the Sentinels, converging to their truth");
       if (kind === "forged") {
