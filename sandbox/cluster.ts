@@ -64,7 +64,11 @@ export async function applyNodes(kc: KubeConfig, count: number): Promise<string[
   return names;
 }
 
-/** A StatefulSet whose pods the sandbox creates itself (OnDelete: the controller never replaces them). */
+/**
+ * A StatefulSet whose pods the sandbox creates itself, BEFORE the StatefulSet exists: the
+ * controller then adopts them (matching selector and identity) instead of racing to create its
+ * own, pod-less-of-status copies. OnDelete: it never replaces them.
+ */
 export async function applyStatefulSet(
   kc: KubeConfig,
   namespace: string,
@@ -75,12 +79,6 @@ export async function applyStatefulSet(
   containerPort: number,
 ): Promise<V1StatefulSet> {
   const selector = { "app.kubernetes.io/name": app, "app.kubernetes.io/instance": name };
-  await apply(kc, {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { name, namespace, labels: selector },
-    spec: { clusterIP: "None", selector, ports: [{ name: app, port: containerPort }], publishNotReadyAddresses: true },
-  });
   return apply<V1StatefulSet>(kc, {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -99,8 +97,19 @@ export async function applyStatefulSet(
   });
 }
 
-/** Creates (or re-applies) one pod owned by its StatefulSet, then writes its status as the kubelet would. */
-export async function applyPod(kc: KubeConfig, sts: V1StatefulSet, input: PodSpecInput): Promise<V1Pod> {
+/** The headless Service of a StatefulSet (DNS names `<pod>.<service>`). */
+export async function applyHeadlessService(kc: KubeConfig, namespace: string, name: string, app: "redis" | "sentinel", containerPort: number): Promise<void> {
+  const selector = { "app.kubernetes.io/name": app, "app.kubernetes.io/instance": name };
+  await apply(kc, {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace, labels: selector },
+    spec: { clusterIP: "None", selector, ports: [{ name: app, port: containerPort }], publishNotReadyAddresses: true },
+  });
+}
+
+/** Creates (or re-applies) one pod of a StatefulSet's set, then writes its status as the kubelet would. */
+export async function applyPod(kc: KubeConfig, input: PodSpecInput): Promise<V1Pod> {
   const name = podName(input.statefulSet, input.ordinal);
   const selector = { "app.kubernetes.io/name": input.app, "app.kubernetes.io/instance": input.statefulSet };
   await apply(kc, {
@@ -110,9 +119,6 @@ export async function applyPod(kc: KubeConfig, sts: V1StatefulSet, input: PodSpe
       name,
       namespace: input.namespace,
       labels: { ...selector, ...input.labels, "statefulset.kubernetes.io/pod-name": name, "apps.kubernetes.io/pod-index": String(input.ordinal) },
-      ownerReferences: [
-        { apiVersion: "apps/v1", kind: "StatefulSet", name: input.statefulSet, uid: sts.metadata?.uid ?? "", controller: true, blockOwnerDeletion: true },
-      ],
     },
     spec: {
       nodeName: input.node,

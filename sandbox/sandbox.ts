@@ -19,7 +19,7 @@ import { fieldsToRecord, SentinelPool } from "../shared/sentinel-quorum.ts";
 import type { MasterTruth } from "../shared/sentinel-quorum.ts";
 import { inSandboxNamespace, redisIp, sentinelIp } from "./addresses.ts";
 import { ControlPlane } from "./control-plane.ts";
-import { applyNamespace, applyNodes, applyPod, applyStatefulSet, setPodStatus } from "./cluster.ts";
+import { applyHeadlessService, applyNamespace, applyNodes, applyPod, applyStatefulSet, setPodStatus } from "./cluster.ts";
 import { NatsInstance } from "./nats.ts";
 import { livePids } from "./process.ts";
 import type { ManagedProcess } from "./process.ts";
@@ -219,15 +219,17 @@ export class Sandbox {
     const node = (i: number) => nodes[i % nodes.length]!;
     for (const ms of this.masters) {
       const labels = { "redis.failover.io/master": ms.name };
-      const sts = await applyStatefulSet(kc, ns, ms.statefulSet, "redis", labels, ms.redis.length, REDIS_PORT);
+      await applyHeadlessService(kc, ns, ms.statefulSet, "redis", REDIS_PORT);
       for (const r of ms.redis) {
-        await applyPod(kc, sts, { namespace: ns, statefulSet: ms.statefulSet, ordinal: r.spec.index, node: node(r.spec.index), ip: r.spec.ip, app: "redis", labels, containerPort: REDIS_PORT });
+        await applyPod(kc, { namespace: ns, statefulSet: ms.statefulSet, ordinal: r.spec.index, node: node(r.spec.index), ip: r.spec.ip, app: "redis", labels, containerPort: REDIS_PORT });
       }
+      await applyStatefulSet(kc, ns, ms.statefulSet, "redis", labels, ms.redis.length, REDIS_PORT);
     }
-    const sts = await applyStatefulSet(kc, ns, "sentinel", "sentinel", {}, this.sentinels.length, SENTINEL_PORT);
+    await applyHeadlessService(kc, ns, "sentinel", "sentinel", SENTINEL_PORT);
     for (const s of this.sentinels) {
-      await applyPod(kc, sts, { namespace: ns, statefulSet: "sentinel", ordinal: s.spec.index, node: node(s.spec.index), ip: s.spec.ip, app: "sentinel", labels: {}, containerPort: SENTINEL_PORT });
+      await applyPod(kc, { namespace: ns, statefulSet: "sentinel", ordinal: s.spec.index, node: node(s.spec.index), ip: s.spec.ip, app: "sentinel", labels: {}, containerPort: SENTINEL_PORT });
     }
+    await applyStatefulSet(kc, ns, "sentinel", "sentinel", {}, this.sentinels.length, SENTINEL_PORT);
   }
 
   /** The pod name of a redis instance. */

@@ -63,8 +63,12 @@ describe("sandbox", () => {
       expect(pod.status?.phase).toBe("Running");
       expect(pod.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
       expect(pod.spec?.nodeName).toMatch(/^node-\d$/);
-      expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "StatefulSet", name: "redis" });
     }
+    // The StatefulSet, created after its pods, adopts them (kube-controller-manager at work).
+    await waitFor("the StatefulSet to adopt its pods", async () => {
+      const again = await core.listNamespacedPod({ namespace: "redis", labelSelector: "app.kubernetes.io/name=redis" });
+      return again.items.every((p) => p.metadata?.ownerReferences?.[0]?.kind === "StatefulSet" && p.metadata.ownerReferences[0].name === "redis");
+    }, { timeoutMs: 20_000 });
   });
 
   it("has kube-controller-manager fill a selector Service's EndpointSlice with the pods' addresses", async () => {
