@@ -46,7 +46,8 @@ interface FailoverSample {
 
 /** A sentinel-aware writer: ioredis with `sentinels` and failoverDetector (the reference). */
 class SentinelAwareWriter {
-  readonly acks: number[] = [];
+  /** [sent, acknowledged] times of every acknowledged write. */
+  readonly acks: [number, number][] = [];
   #running = false;
   #loop: Promise<void> | undefined;
   readonly #client: Redis;
@@ -69,9 +70,10 @@ class SentinelAwareWriter {
     this.#loop = (async () => {
       let id = 0;
       while (this.#running) {
+        const sentAt = performance.now();
         try {
           await this.#client.set(`bench:ioredis:${id++}`, "1");
-          this.acks.push(performance.now());
+          this.acks.push([sentAt, performance.now()]);
           await new Promise((r) => setTimeout(r, 2));
         } catch {
           await new Promise((r) => setTimeout(r, 5));
@@ -79,8 +81,9 @@ class SentinelAwareWriter {
       }
     })();
   }
+  /** Ack time of the first write sent at or after `t`. */
   firstAckAfter(t: number): number | undefined {
-    return this.acks.find((a) => a >= t);
+    return this.acks.find(([sent]) => sent >= t)?.[1];
   }
   async stop(): Promise<void> {
     this.#running = false;
@@ -177,6 +180,8 @@ async function main(): Promise<void> {
       const killAt = performance.now();
       kills.push(killAt);
       await oldRedis.process.kill();
+      // From here the old master is gone: only writes sent after this can count as recovered.
+      const deadAt = performance.now();
       const sw = await waitFor("+switch-master", () => lastSwitch, { timeoutMs: 30_000, intervalMs: 5 });
       const newHost = sw.message.split(" ")[3]!;
       const deadline = 30_000;
@@ -193,12 +198,12 @@ async function main(): Promise<void> {
             projectSlice: sliceAt(resolvers.project),
             selectorSlice: sliceAt(resolvers.selector),
             hookSlice: sliceAt(resolvers.hook),
-            project: writers.project.firstAckAfter(killAt, newHost)?.at,
-            selector: writers.selector.firstAckAfter(killAt, newHost)?.at,
-            hook: writers.hook.firstAckAfter(killAt, newHost)?.at,
-            // through HAProxy the writer only sees HAProxy's address; after a SIGKILL any ack is the new master's
-            haproxy: writers.haproxy.firstAckAfter(killAt)?.at,
-            ioredis: sentinelAware.firstAckAfter(killAt),
+            project: writers.project.firstAckAfter(deadAt, newHost)?.at,
+            selector: writers.selector.firstAckAfter(deadAt, newHost)?.at,
+            hook: writers.hook.firstAckAfter(deadAt, newHost)?.at,
+            // through HAProxy the writer only sees HAProxy's address; a write sent after the death is the new master's
+            haproxy: writers.haproxy.firstAckAfter(deadAt)?.at,
+            ioredis: sentinelAware.firstAckAfter(deadAt),
           };
           lastSeen = t;
           return Object.values(t).every((v) => v !== undefined) ? (t as Record<keyof typeof t, number>) : undefined;

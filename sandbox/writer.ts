@@ -9,6 +9,8 @@ import type { Address } from "./redis.ts";
 
 export interface Ack {
   id: number;
+  /** performance.now() when the write was sent. */
+  sentAt: number;
   /** performance.now() when the acknowledgement arrived. */
   at: number;
   host: string;
@@ -97,13 +99,14 @@ export class Writer {
         this.#clientHost = `${target.host}:${target.port}`;
       }
       const id = this.#next++;
+      const sentAt = performance.now();
       try {
         await this.#client.set(this.key(id), String(id));
         if (this.options.waitReplicas) {
           const n = Number(await this.#client.call("WAIT", this.options.waitReplicas.replicas, this.options.waitReplicas.timeoutMs));
           if (n < this.options.waitReplicas.replicas) throw new Error(`WAIT reached ${n} replicas`);
         }
-        this.acks.push({ id, at: performance.now(), host: target.host });
+        this.acks.push({ id, sentAt, at: performance.now(), host: target.host });
         if (interval > 0) await sleep(interval);
       } catch {
         this.failures++;
@@ -113,9 +116,12 @@ export class Writer {
     }
   }
 
-  /** First acknowledgement at or after `t` (performance.now() time). */
+  /**
+   * First acknowledgement of a write SENT at or after `t` (performance.now() time): a write sent
+   * after a master died cannot have been acknowledged by it, even through a proxy.
+   */
   firstAckAfter(t: number, host?: string): Ack | undefined {
-    return this.acks.find((a) => a.at >= t && (host === undefined || a.host === host));
+    return this.acks.find((a) => a.sentAt >= t && (host === undefined || a.host === host));
   }
 
   /** Acknowledged ids missing from the server at `master` (read in batches with MGET). */
