@@ -247,7 +247,7 @@ export class Sandbox {
     });
   }
 
-  /** Waits until every Sentinel knows every replica (link up) and the other Sentinels. */
+  /** Waits until every Sentinel knows every replica and the other Sentinels, and every replica follows the quorum's master. */
   async waitSettled(opts: WaitOptions = { timeoutMs: 30_000 }): Promise<void> {
     const others = this.sentinels.length - 1;
     const running = this.sentinels.filter((s) => s.process.running);
@@ -268,9 +268,14 @@ export class Sandbox {
           }
         }
         for (const ms of this.masters) {
+          // Every live replica replicates, link up, from the master the Sentinels name (not from a
+          // dead or previous one: killing the master then would lose everything written since).
+          const m = await this.currentMaster(ms.name);
           for (const r of ms.redis.filter((x) => x.process.running)) {
             const info = await r.replicationInfo();
-            if (info.role === "slave" && info.master_link_status !== "up") return false;
+            if (r.spec.ip === m.host) {
+              if (info.role !== "master") return false;
+            } else if (info.role !== "slave" || info.master_link_status !== "up" || info.master_host !== m.host) return false;
           }
         }
         return true;
