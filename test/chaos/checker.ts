@@ -19,6 +19,7 @@ export interface Violation {
 export interface Report {
   acknowledged: number;
   lost: number;
+  lostIds: number[];
   /** Longest gap between two acknowledged writes (ms): time with no master reachable. */
   longestGapMs: number;
   violations: Violation[];
@@ -77,6 +78,6 @@ export class Checker {
     const lost = await writer.checkLost({ host: m.host, port: m.port }, this.#sb.password);
     let gap = 0;
     for (let i = 1; i < writer.acks.length; i++) gap = Math.max(gap, writer.acks[i]!.at - writer.acks[i - 1]!.at);
-    return { acknowledged: writer.acks.length, lost: lost.length, longestGapMs: Math.round(gap), violations: this.violations };
+    return { acknowledged: writer.acks.length, lost: lost.length, lostIds: lost, longestGapMs: Math.round(gap), violations: this.violations };
   }
 }

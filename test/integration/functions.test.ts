@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { startSandbox, waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
-import { startProject } from "../../sandbox/project.ts";
+import { createServer } from "node:http";
+import { DEFAULT_FUNCTIONS, startProject } from "../../sandbox/project.ts";
+import { signature } from "../../functions/webhook/index.ts";
 import type { Project } from "../../sandbox/project.ts";
 import { ServiceResolver } from "../../sandbox/service-resolver.ts";
 import { redisCommand } from "../../sandbox/redis.ts";
@@ -18,9 +20,29 @@ let sb: Sandbox;
 let project: Project;
 let nc: NatsConnection;
 
+// The webhook's receiver: answers 500 to the first POST (the runtime must retry), 204 after.
+const SECRET = "a-webhook-secret-of-some-length";
+const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
+let posts = 0;
+const hookServer = createServer((req, res) => {
+  let body = "";
+  req.on("data", (c: Buffer) => (body += c.toString()));
+  req.on("end", () => {
+    posts++;
+    if (posts === 1) return res.writeHead(500).end();
+    received.push({ headers: req.headers, body });
+    res.writeHead(204).end();
+  });
+});
+
 beforeAll(async () => {
+  await new Promise<void>((resolve) => hookServer.listen(18999, "127.0.0.1", resolve));
   sb = await startSandbox();
-  project = await startProject(sb, { resyncIntervalMs: 3000 });
+  project = await startProject(sb, {
+    resyncIntervalMs: 3000,
+    functions: [...DEFAULT_FUNCTIONS, "webhook"],
+    env: { WEBHOOK_URLS: "http://127.0.0.1:18999/hook", WEBHOOK_SECRET: SECRET },
+  });
   nc = await natsOf(sb);
 });
 
@@ -28,6 +50,7 @@ afterAll(async () => {
   await nc?.close();
   await project?.stop();
   await sb?.stop();
+  hookServer.close();
 });
 
 async function expectConverged(what: string, timeoutMs = 20_000) {
@@ -68,6 +91,14 @@ describe("failover functions", () => {
       resolver.stop();
     }
     expect(await metric("master-endpoints", /failover_propagation_seconds_count\{fn="master-endpoints"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+    // The webhook delivered the CloudEvent (binary mode, signed) after one failed attempt.
+    await waitFor("the webhook POST", () => received.length >= 1, { timeoutMs: 15_000 });
+    const post = received[0]!;
+    expect(posts).toBeGreaterThanOrEqual(2);
+    expect(post.headers["ce-type"]).toBe("io.redis.sentinel.switch-master");
+    expect(post.headers["ce-subject"]).toBe("mymaster");
+    expect(JSON.parse(post.body)).toMatchObject({ event: "+switch-master", newMaster: { host: now.host, port: 6379 }, epoch: now.epoch });
+    expect(post.headers["x-failover-signature"]).toBe(signature(SECRET, String(post.headers["x-failover-timestamp"]), post.body));
   });
 
   it("change nothing for a forged, a replayed old and a duplicated event", async () => {
@@ -131,6 +162,14 @@ describe("failover functions", () => {
     await new Promise((r) => setTimeout(r, 2000));
     await sb.startApiserver();
     await expectConverged("after the apiserver came back", 40_000);
+  });
+
+  it("move redis-master with the Sentinels even when every pod is NotReady (a lost node)", async () => {
+    await sb.waitSettled();
+    for (const r of sb.masters[0]!.redis) await sb.setRedisPodReady(r, false);
+    await failover();
+    await expectConverged("with every pod NotReady");
+    for (const r of sb.masters[0]!.redis) await sb.setRedisPodReady(r, true);
   });
 
   it("run with least privilege: each ServiceAccount is denied what its function does not need", async () => {
