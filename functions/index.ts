@@ -5,8 +5,9 @@ import kubeEvents from "./kube-events/index.ts";
 import labelMaster from "./label-master/index.ts";
 import masterConfigmap from "./master-configmap/index.ts";
 import masterEndpoints from "./master-endpoints/index.ts";
+import sentinelReset from "./sentinel-reset/index.ts";
 import webhook from "./webhook/index.ts";
 
 export const functions: Record<string, FunctionDefinition> = Object.fromEntries(
-  [labelMaster, masterEndpoints, masterConfigmap, kubeEvents, fenceOldMaster, webhook].map((f) => [f.name, f]),
+  [labelMaster, masterEndpoints, masterConfigmap, kubeEvents, fenceOldMaster, sentinelReset, webhook].map((f) => [f.name, f]),
 );

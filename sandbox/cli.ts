@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { inSandboxNamespace } from "./addresses.ts";
 import { startSandbox } from "./sandbox.ts";
 import type { Sandbox } from "./sandbox.ts";
+import { waitForSignal } from "../shared/signals.ts";
 
 /** Re-runs the current command line inside the sandbox namespace; returns its exit code. */
 export function reexecInSandbox(): number {
@@ -26,14 +27,6 @@ export function howToReach(sb: Sandbox, masterHost: string): string {
     `  ${nsenter} redis-cli -h ${sb.sentinels[0]!.spec.ip} -p 26379 -a ${sb.sentinelPassword} --no-auth-warning sentinel masters`,
   ];
   return lines.join("\n");
-}
-
-/** Resolves at the first SIGINT or SIGTERM. */
-export function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once("SIGINT", () => resolve("SIGINT"));
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-  });
 }
 
 /** Blocks until SIGINT/SIGTERM, then stops the sandbox. */

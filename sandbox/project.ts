@@ -16,7 +16,7 @@ import type { ManagedProcess } from "./process.ts";
 import type { Sandbox } from "./sandbox.ts";
 
 export const RBAC_DIR = fileURLToPath(new URL("../manifests/base/functions/rbac/", import.meta.url));
-export const DEFAULT_FUNCTIONS = ["label-master", "master-endpoints", "master-configmap", "kube-events", "fence-old-master"];
+export const DEFAULT_FUNCTIONS = ["label-master", "master-endpoints", "master-configmap", "kube-events", "fence-old-master", "sentinel-reset"];
 
 export interface ProjectOptions {
   functions?: string[];

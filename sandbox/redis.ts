@@ -129,6 +129,17 @@ export class RedisInstance {
     await this.start();
   }
 
+  /**
+   * Stops the process and starts it on another address, replicating from `replicaOf`: a pod
+   * rescheduled with a new IP. (The caller updates the Pod object.)
+   */
+  async moveTo(ip: string, replicaOf: Address): Promise<void> {
+    await this.process.stop();
+    this.spec.ip = ip;
+    writeFileSync(this.confPath, redisConf({ ...this.spec, replicaOf }));
+    await this.start();
+  }
+
   /** A fresh non-retrying client (the caller disconnects it). */
   client(): Redis {
     return probeClient(this.address, this.spec.password);

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
-import { ConfigError } from "../shared/errors.ts";
+import { ConfigError, TimeoutError } from "../shared/errors.ts";
 import { fieldsToRecord, SentinelPool } from "../shared/sentinel-quorum.ts";
 import type { MasterTruth } from "../shared/sentinel-quorum.ts";
 import { inSandboxNamespace, redisIp, sentinelIp } from "./addresses.ts";
@@ -237,6 +237,13 @@ export class Sandbox {
     return `${this.master(r.spec.master).statefulSet}-${r.spec.index}`;
   }
 
+  /** Reschedules a replica's pod: its process restarts on `ip` (replicating from the master) and its Pod reports the new podIP. */
+  async moveRedis(r: RedisInstance, ip: string): Promise<void> {
+    const m = await this.currentMaster(r.spec.master);
+    await r.moveTo(ip, m.address);
+    await this.setRedisPodReady(r, true);
+  }
+
   /** Marks a redis pod Ready or NotReady (a kubelet's view), keeping its address. */
   async setRedisPodReady(r: RedisInstance, ready: boolean): Promise<void> {
     await setPodStatus(this.kubeConfig, this.namespace, this.podOf(r), {
@@ -251,20 +258,25 @@ export class Sandbox {
   async waitSettled(opts: WaitOptions = { timeoutMs: 30_000 }): Promise<void> {
     const others = this.sentinels.length - 1;
     const running = this.sentinels.filter((s) => s.process.running);
+    let reason = "";
+    const not = (why: string) => {
+      reason = why;
+      return false;
+    };
     await waitFor(
       "Sentinels to discover each other and every replica",
       async () => {
         for (const s of running) {
           const masters = (await s.command("SENTINEL", "MASTERS")) as string[][];
-          if (masters.length !== this.masters.length) return false;
+          if (masters.length !== this.masters.length) return not(`sentinel ${s.spec.ip} monitors ${masters.length} masters`);
           for (const fields of masters) {
             const info = fieldsToRecord(fields);
             const ms = this.masters.find((m) => m.name === info.name);
-            if (!ms) return false;
+            if (!ms) return not(`sentinel ${s.spec.ip} monitors unknown master ${info.name}`);
             const liveReplicas = ms.redis.filter((r) => r.process.running).length - 1;
-            if (Number(info["num-other-sentinels"]) < others - (this.sentinels.length - running.length)) return false;
-            if (Number(info["num-slaves"]) < liveReplicas) return false;
-            if (String(info.flags) !== "master") return false;
+            if (Number(info["num-other-sentinels"]) < others - (this.sentinels.length - running.length)) return not(`sentinel ${s.spec.ip} knows ${info["num-other-sentinels"]} other sentinels`);
+            if (Number(info["num-slaves"]) < liveReplicas) return not(`sentinel ${s.spec.ip} knows ${info["num-slaves"]} replicas of ${ms.name}`);
+            if (String(info.flags) !== "master") return not(`sentinel ${s.spec.ip} flags ${ms.name} ${info.flags}`);
           }
         }
         for (const ms of this.masters) {
@@ -274,14 +286,18 @@ export class Sandbox {
           for (const r of ms.redis.filter((x) => x.process.running)) {
             const info = await r.replicationInfo();
             if (r.spec.ip === m.host) {
-              if (info.role !== "master") return false;
-            } else if (info.role !== "slave" || info.master_link_status !== "up" || info.master_host !== m.host) return false;
+              if (info.role !== "master") return not(`${r.spec.ip} is named master but says ${info.role}`);
+            } else if (info.role !== "slave" || info.master_link_status !== "up" || info.master_host !== m.host) {
+              return not(`${r.spec.ip} says ${info.role} of ${info.master_host} link ${info.master_link_status}, the master is ${m.host}`);
+            }
           }
         }
         return true;
       },
       { intervalMs: 100, ...opts },
-    );
+    ).catch((err: unknown) => {
+      throw new TimeoutError(`the sandbox to settle (last: ${reason})`, opts.timeoutMs ?? 10_000, { cause: err });
+    });
   }
 
   /**
@@ -312,6 +328,19 @@ export class Sandbox {
       },
       { intervalMs: 50, ...opts },
     );
+  }
+
+  /**
+   * SIGKILLs the current master of `name`, waits for the Sentinels to name another, and restarts
+   * the killed one as a replica of it (as its pod would come back).
+   */
+  async killMaster(name: string): Promise<{ old: QuorumMaster; now: QuorumMaster; killedAt: number }> {
+    const old = await this.currentMaster(name);
+    const killedAt = performance.now();
+    await this.redisAt(old.address)!.process.kill();
+    const now = await this.waitForNewMaster(name, old.address);
+    await this.redisAt(old.address)!.restart({ replicaOf: now.address });
+    return { old, now, killedAt };
   }
 
   async stopNats(): Promise<void> {

@@ -121,6 +121,16 @@ export class SentinelPool {
     return [...new Set(lists.flatMap((l) => l ?? []).filter((n) => n !== ""))].sort();
   }
 
+  /** How many Sentinels the pool talks to. */
+  get size(): number {
+    return this.#clients.length;
+  }
+
+  /** Runs `SENTINEL <args>` on Sentinel `index`; undefined if it does not answer. */
+  sentinel(index: number, ...args: string[]): Promise<unknown> {
+    return this.#ask(index, "SENTINEL", args, (reply) => reply);
+  }
+
   close(): void {
     for (const c of this.#clients) c.disconnect();
   }

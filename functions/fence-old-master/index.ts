@@ -28,6 +28,14 @@ export default defineFunction({
     const { namespace, podSelector, statefulSet } = master.mapping;
     const pods = await ctx.caches.pods(namespace, podSelector);
     const password = ctx.config.REDIS_PASSWORD;
+    // Fence only behind a master that is there: right after a switch the quorum may still name the
+    // dead master for a second or two (Sentinels learn the new configuration from each other's
+    // hellos); "fencing" the new master then would make it replicate from a corpse.
+    const masterIsMaster = await withRedis(master.host, master.port, password, async (r) => /role:master/.test(String(await r.call("INFO", "replication"))));
+    if (!masterIsMaster) {
+      ctx.log.info({ master: master.host }, "the quorum's master does not answer as master yet, not fencing anyone");
+      return;
+    }
     const old = ctx.event?.data.event === "+switch-master" ? ctx.event.data.oldMaster : undefined;
     for (const p of pods) {
       const host = p.status?.podIP;

@@ -1,6 +1,7 @@
 /** `failover relay`: runs the sentinel-relay until SIGTERM/SIGINT, then drains. */
 import { ConfigError } from "../../shared/errors.ts";
 import { logger } from "../../shared/logger.ts";
+import { waitForSignal } from "../../shared/signals.ts";
 import { relayConfig } from "./config.ts";
 import { Relay } from "./relay.ts";
 
@@ -17,10 +18,7 @@ export async function main(_args: string[]): Promise<number | void> {
   }
   const relay = new Relay(config);
   await relay.start();
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
+  const signal = await waitForSignal();
   logger.info({ signal }, "relay stopping");
   await relay.stop();
   return 0;

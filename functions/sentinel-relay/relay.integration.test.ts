@@ -28,10 +28,7 @@ afterAll(async () => {
 });
 
 async function failover(): Promise<{ host: string; epoch: number }> {
-  const old = await sb.currentMaster("mymaster");
-  await sb.redisAt(old.address)!.process.kill();
-  const now = await sb.waitForNewMaster("mymaster", old.address);
-  await sb.redisAt(old.address)!.restart({ replicaOf: now.address });
+  const { now } = await sb.killMaster("mymaster");
   return { host: now.host, epoch: now.epoch };
 }
 

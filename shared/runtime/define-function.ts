@@ -16,7 +16,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import type { SentinelCloudEvent } from "../events.ts";
 import type { Logger } from "../logger.ts";
-import type { MasterTruth } from "../sentinel-quorum.ts";
+import type { MasterTruth, SentinelPool } from "../sentinel-quorum.ts";
 import type { MasterMapping, RuntimeConfig } from "./config.ts";
 import type { Kube } from "./kube.ts";
 import type { Caches } from "./caches.ts";
@@ -32,6 +32,8 @@ export interface ReconcileContext {
   kube: Kube;
   caches: Caches;
   config: RuntimeConfig;
+  /** Connections to every Sentinel (the truth was read through them). */
+  sentinels: SentinelPool;
   /** The field manager of this function's server-side applies. */
   fieldManager: string;
   /** The event that woke the function, validated; undefined on resync. */

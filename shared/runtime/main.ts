@@ -2,6 +2,7 @@
 import { functions } from "../../functions/index.ts";
 import { ConfigError } from "../errors.ts";
 import { logger } from "../logger.ts";
+import { waitForSignal } from "../signals.ts";
 import { runtimeConfig } from "./config.ts";
 import { Runtime } from "./runtime.ts";
 
@@ -24,10 +25,7 @@ export async function main(args: string[]): Promise<number | void> {
   }
   const runtime = new Runtime(config, names.map((n) => functions[n]!));
   await runtime.start();
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
+  const signal = await waitForSignal();
   logger.info({ signal }, "functions stopping");
   await runtime.stop();
   return 0;

@@ -182,6 +182,7 @@ export class Runtime {
       kube: this.kube,
       caches: this.caches,
       config: this.config,
+      sentinels: this.sentinels,
       fieldManager: `${REPORTING_CONTROLLER}/${fn.name}`,
       event,
       recordEvent: (target, type, reason, note) => this.recordEvent(fn.name, target, type, reason, note),

@@ -61,10 +61,7 @@ async function expectConverged(what: string, timeoutMs = 20_000) {
 }
 
 async function failover(): Promise<{ host: string; epoch: number }> {
-  const old = await sb.currentMaster("mymaster");
-  await sb.redisAt(old.address)!.process.kill();
-  const now = await sb.waitForNewMaster("mymaster", old.address);
-  await sb.redisAt(old.address)!.restart({ replicaOf: now.address });
+  const { now } = await sb.killMaster("mymaster");
   return { host: now.host, epoch: now.epoch };
 }
 
@@ -170,6 +167,25 @@ describe("failover functions", () => {
     await failover();
     await expectConverged("with every pod NotReady");
     for (const r of sb.masters[0]!.redis) await sb.setRedisPodReady(r, true);
+  });
+
+  it("clean the Sentinels' stale entry when a replica pod comes back with a new IP (SENTINEL RESET, one at a time)", async () => {
+    await sb.waitSettled();
+    const m = await sb.currentMaster("mymaster");
+    const replica = sb.masters[0]!.redis.find((r) => r.spec.ip !== m.host)!;
+    const oldIp = replica.spec.ip;
+    const newIp = oldIp.replace(/\.(\d+)$/, (_, n: string) => `.${Number(n) + 20}`);
+    await sb.moveRedis(replica, newIp);
+    const listed = async () => Promise.all(sb.sentinels.map(async (s) => ((await s.command("SENTINEL", "REPLICAS", "mymaster")) as string[][]).map((r) => r[r.indexOf("ip") + 1]).sort()));
+    await waitFor("every Sentinel to list the new address and not the old one", async () => {
+      const all = await listed();
+      return all.every((ips) => ips.includes(newIp) && !ips.includes(oldIp) && ips.length === 2);
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    const state = await masterState(sb);
+    expect(state.sliceAddresses).toEqual([m.host]);
+    expect(state.replicas).toContain(sb.podOf(replica));
+    await waitFor("a SentinelReset Event", async () => (await eventsFor(sb, "redis")).some((e) => e.reason === "SentinelReset"));
+    await sb.waitSettled();
   });
 
   it("run with least privilege: each ServiceAccount is denied what its function does not need", async () => {

@@ -1,0 +1,64 @@
+/**
+ * sentinel-reset: a replica pod that comes back with a new IP without a failover (rescheduled)
+ * leaves a stale replica entry in every Sentinel, which counts it forever and may try to promote
+ * an address that is gone. Once every pod of the set replicates from the master again, each
+ * Sentinel that still lists an address no pod has is sent `SENTINEL RESET <name>`, one Sentinel
+ * at a time, waiting for it to rediscover the replicas before the next, so a quorum always knows
+ * the set. Woken by +sdown / +slave (the stale entry going down, the new one appearing) and resync.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { RetryableError } from "../../shared/errors.ts";
+import { fieldsToRecord } from "../../shared/sentinel-quorum.ts";
+import { defineFunction } from "../../shared/runtime/define-function.ts";
+
+async function followsMaster(host: string, port: number, password: string | undefined, masterHost: string): Promise<boolean> {
+  const r = new Redis({ host, port, password, lazyConnect: true, enableReadyCheck: false, enableOfflineQueue: false, connectTimeout: 500, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on("error", () => undefined);
+  try {
+    await r.connect();
+    const info = String(await r.call("INFO", "replication"));
+    return /role:slave/.test(info) && info.includes(`master_host:${masterHost}\r`) && /master_link_status:up/.test(info);
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Replica addresses a Sentinel lists for `name`. */
+async function listedReplicas(ctx: { sentinels: { sentinel(i: number, ...a: string[]): Promise<unknown> } }, i: number, name: string): Promise<string[] | undefined> {
+  const reply = await ctx.sentinels.sentinel(i, "REPLICAS", name);
+  return Array.isArray(reply) ? reply.map((r) => fieldsToRecord(r).ip ?? "") : undefined;
+}
+
+export default defineFunction({
+  name: "sentinel-reset",
+  on: ["sdown", "slave"],
+  async reconcile(ctx, master) {
+    const { namespace, podSelector } = master.mapping;
+    const pods = await ctx.caches.pods(namespace, podSelector);
+    const podIps = new Set(pods.map((p) => p.status?.podIP).filter((ip): ip is string => !!ip));
+    const replicas = [...podIps].filter((ip) => ip !== master.host);
+    for (let i = 0; i < ctx.sentinels.size; i++) {
+      const listed = await listedReplicas(ctx, i, master.name);
+      if (!listed) continue; // this Sentinel does not answer; the next resync tries again
+      const stale = listed.filter((ip) => !podIps.has(ip));
+      if (stale.length === 0) continue;
+      // Only when the set is whole again: every replica pod follows the master.
+      const whole = await Promise.all(replicas.map((ip) => followsMaster(ip, master.port, ctx.config.REDIS_PASSWORD, master.host)));
+      if (!whole.every(Boolean)) throw new RetryableError(`sentinel ${i} lists stale replicas ${stale.join(", ")}, waiting for every replica pod to follow ${master.host}`);
+      await ctx.sentinels.sentinel(i, "RESET", master.name);
+      ctx.log.warn({ sentinel: i, stale }, "sentinel reset: stale replica entries dropped");
+      await ctx.recordEvent({ kind: "StatefulSet", name: master.mapping.statefulSet, namespace }, "Normal", "SentinelReset", `sentinel ${i} listed ${stale.join(", ")}, which no pod has; reset it`);
+      // Wait (up to 15 s) for this Sentinel to rediscover the replicas and the other Sentinels
+      // (a reset forgets both) before touching the next one, so a quorum always knows the set.
+      for (let t = 0; t < 150; t++) {
+        const again = await listedReplicas(ctx, i, master.name);
+        const others = Number(fieldsToRecord(await ctx.sentinels.sentinel(i, "MASTER", master.name))["num-other-sentinels"] ?? 0);
+        if (again && replicas.every((ip) => again.includes(ip)) && others >= ctx.sentinels.size - 1) break;
+        await sleep(100);
+      }
+    }
+  },
+});
