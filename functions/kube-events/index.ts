@@ -7,6 +7,7 @@ import { ApiException } from "@kubernetes/client-node";
 import { hostname } from "node:os";
 import { defineFunction, podAt } from "../../shared/runtime/define-function.ts";
 import { classify, microTime } from "../../shared/runtime/kube.ts";
+import { RetryableError } from "../../shared/errors.ts";
 
 const reported = new Map<string, number>();
 
@@ -15,12 +16,15 @@ export default defineFunction({
   on: ["switch-master"],
   async reconcile(ctx, master) {
     const { namespace, podSelector, statefulSet } = master.mapping;
-    if (master.epoch === 0 || (reported.get(`${namespace}/${master.name}`) ?? -1) >= master.epoch) return;
+    // Epoch 0 is the initial configuration: no failover to report. On a resync, skip what this
+    // process already reported; on an event, try anyway (a 409 says it exists).
+    if (master.epoch === 0 || (!ctx.event && (reported.get(`${namespace}/${master.name}`) ?? -1) >= master.epoch)) return;
     const pod = podAt(await ctx.caches.pods(namespace, podSelector), master.host);
+    if (!pod) throw new RetryableError(`no pod of ${podSelector} has the master's address ${master.host} (yet)`);
     const from = ctx.event?.data.newMaster?.host === master.host ? ctx.event.data.oldMaster : undefined;
-    const note = `Redis master ${master.name} is ${master.host}:${master.port}${pod ? ` (pod ${pod.metadata?.name})` : ""} at config epoch ${master.epoch}${from ? `, was ${from.host}:${from.port}` : ""}; ${master.votes}/${master.asked} Sentinels agree`;
+    const note = `Redis master ${master.name} is ${master.host}:${master.port} (pod ${pod.metadata?.name}) at config epoch ${master.epoch}${from ? `, was ${from.host}:${from.port}` : ""}; ${master.votes}/${master.asked} Sentinels agree`;
     const targets = [
-      ...(pod ? [{ apiVersion: "v1", kind: "Pod", name: pod.metadata?.name ?? "", uid: pod.metadata?.uid }] : []),
+      { apiVersion: "v1", kind: "Pod", name: pod.metadata?.name ?? "", uid: pod.metadata?.uid },
       { apiVersion: "apps/v1", kind: "StatefulSet", name: statefulSet, uid: undefined },
     ];
     for (const t of targets) {
@@ -45,6 +49,6 @@ export default defineFunction({
       }
     }
     reported.set(`${namespace}/${master.name}`, master.epoch);
-    ctx.log.info({ epoch: master.epoch, pod: pod?.metadata?.name }, "failover event recorded");
+    ctx.log.info({ epoch: master.epoch, pod: pod.metadata?.name }, "failover event recorded");
   },
 });
