@@ -34,10 +34,6 @@ export class Timeline {
     }
   }
 
-  has(key: string): boolean {
-    return this.#seen.has(key);
-  }
-
   /** A one-line progress indicator (TTY only) until stopSpinner(). */
   startSpinner(what: string): void {
     if (!this.#live || !process.stdout.isTTY) return;

@@ -1,7 +1,8 @@
 /** redis-server and redis-sentinel processes of the sandbox. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { probeClient, withRedis } from "../shared/redis-probe.ts";
 import { ManagedProcess } from "./process.ts";
 import { binaryPath } from "./paths.ts";
 import { REDIS_PORT, SENTINEL_PORT } from "./addresses.ts";
@@ -12,40 +13,11 @@ export interface Address {
   port: number;
 }
 
-/** A short-lived ioredis connection that never retries: for probes and one-off commands. */
-export function probeClient(addr: Address, password: string | undefined): Redis {
-  const client = new Redis({
-    host: addr.host,
-    port: addr.port,
-    password,
-    lazyConnect: true,
-    connectTimeout: 1000,
-    commandTimeout: 2000,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    enableReadyCheck: false,
-    retryStrategy: () => null,
-    reconnectOnError: () => false,
-  });
-  // Connection errors surface as rejected commands; without a listener ioredis also prints them.
-  client.on("error", () => undefined);
-  return client;
-}
+export { probeClient };
 
 /** Runs one command on a fresh connection and closes it. */
-export async function redisCommand(
-  addr: Address,
-  password: string | undefined,
-  command: string,
-  ...args: (string | number)[]
-): Promise<unknown> {
-  const client = probeClient(addr, password);
-  try {
-    await client.connect();
-    return await client.call(command, ...args);
-  } finally {
-    client.disconnect();
-  }
+export function redisCommand(addr: Address, password: string | undefined, command: string, ...args: (string | number)[]): Promise<unknown> {
+  return withRedis(addr, password, (client) => client.call(command, ...args));
 }
 
 async function pingable(addr: Address, password: string | undefined): Promise<boolean> {

@@ -21,7 +21,6 @@ import { inSandboxNamespace, redisIp, sentinelIp } from "./addresses.ts";
 import { ControlPlane } from "./control-plane.ts";
 import { applyHeadlessService, applyNamespace, applyNodes, applyPod, applyStatefulSet, setPodStatus } from "./cluster.ts";
 import { NatsInstance } from "./nats.ts";
-import { livePids } from "./process.ts";
 import type { ManagedProcess } from "./process.ts";
 import { RedisInstance, SentinelInstance } from "./redis.ts";
 import { HaproxyInstance } from "./haproxy.ts";
@@ -422,4 +421,3 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
 }
 
-export { livePids };

@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import type { Address } from "./redis.ts";
+import { withRedis } from "../shared/redis-probe.ts";
 
 export interface Ack {
   id: number;
@@ -126,10 +127,7 @@ export class Writer {
 
   /** Acknowledged ids missing from the server at `master` (read in batches with MGET). */
   async checkLost(master: Address, password: string | undefined): Promise<number[]> {
-    const client = new Redis({ host: master.host, port: master.port, password, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 1 });
-    client.on("error", () => undefined);
-    try {
-      await client.connect();
+    return withRedis(master, password, async (client) => {
       const lost: number[] = [];
       for (let i = 0; i < this.acks.length; i += 1000) {
         const batch = this.acks.slice(i, i + 1000);
@@ -139,8 +137,6 @@ export class Writer {
         });
       }
       return lost;
-    } finally {
-      client.disconnect();
-    }
+    });
   }
 }

@@ -9,7 +9,6 @@ export class ObjectWatch<T extends KubernetesObject> {
   readonly objects = new Map<string, T>();
   /** Every state the watch saw, with performance.now() of the event that produced it. */
   readonly history: { at: number; objects: Map<string, T> }[] = [];
-  readonly #listeners = new Set<() => void>();
   #abort: AbortController | undefined;
   #stopped = false;
   readonly #kc: KubeConfig;
@@ -34,7 +33,6 @@ export class ObjectWatch<T extends KubernetesObject> {
           if (phase === "DELETED") this.objects.delete(name);
           else this.objects.set(name, obj);
           this.history.push({ at: performance.now(), objects: new Map(this.objects) });
-          for (const l of this.#listeners) l();
         },
         () => {
           if (!this.#stopped) setTimeout(() => void begin().catch(() => undefined), 200);
@@ -47,25 +45,6 @@ export class ObjectWatch<T extends KubernetesObject> {
   /** The time of the first state at or after `t` for which `predicate` holds (from the history). */
   firstAfter(t: number, predicate: (objects: Map<string, T>) => boolean): number | undefined {
     return this.history.find((h) => h.at >= t && predicate(h.objects))?.at;
-  }
-
-  /** Resolves performance.now() at the first moment `predicate` holds (checked on every event). */
-  when(predicate: (objects: Map<string, T>) => boolean, timeoutMs: number): Promise<number | undefined> {
-    return new Promise((resolve) => {
-      if (predicate(this.objects)) return resolve(performance.now());
-      const check = () => {
-        if (predicate(this.objects)) {
-          done(performance.now());
-        }
-      };
-      const timer = setTimeout(() => done(undefined), timeoutMs);
-      const done = (t: number | undefined) => {
-        clearTimeout(timer);
-        this.#listeners.delete(check);
-        resolve(t);
-      };
-      this.#listeners.add(check);
-    });
   }
 
   stop(): void {

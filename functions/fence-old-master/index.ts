@@ -5,20 +5,13 @@
  * redis-master instead of writing into a master that Sentinel would demote only 8-11 s later.
  * Woken by switch-master and by -sdown (the moment a hung instance answers again).
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { withRedis } from "../../shared/redis-probe.ts";
 import { defineFunction } from "../../shared/runtime/define-function.ts";
 
-async function withRedis<T>(host: string, port: number, password: string | undefined, fn: (r: Redis) => Promise<T>): Promise<T | undefined> {
-  const r = new Redis({ host, port, password, lazyConnect: true, enableReadyCheck: false, enableOfflineQueue: false, connectTimeout: 500, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on("error", () => undefined);
-  try {
-    await r.connect();
-    return await fn(r);
-  } catch {
-    return undefined; // unreachable (dead or hung): nothing to fence now; -sdown wakes us when it answers
-  } finally {
-    r.disconnect();
-  }
+/** `fn` on a short-lived connection; undefined when the server is dead or hung (-sdown wakes us when it answers). */
+function probe<T>(host: string, port: number, password: string | undefined, fn: (r: Redis) => Promise<T>): Promise<T | undefined> {
+  return withRedis({ host, port }, password, fn, { connectTimeoutMs: 500, commandTimeoutMs: 1000 }).catch(() => undefined);
 }
 
 export default defineFunction({
@@ -31,7 +24,7 @@ export default defineFunction({
     // Fence only behind a master that is there: right after a switch the quorum may still name the
     // dead master for a second or two (Sentinels learn the new configuration from each other's
     // hellos); "fencing" the new master then would make it replicate from a corpse.
-    const masterIsMaster = await withRedis(master.host, master.port, password, async (r) => /role:master/.test(String(await r.call("INFO", "replication"))));
+    const masterIsMaster = await probe(master.host, master.port, password, async (r) => /role:master/.test(String(await r.call("INFO", "replication"))));
     if (!masterIsMaster) {
       ctx.log.info({ master: master.host }, "the quorum's master does not answer as master yet, not fencing anyone");
       return;
@@ -40,7 +33,7 @@ export default defineFunction({
     for (const p of pods) {
       const host = p.status?.podIP;
       if (!host || host === master.host) continue;
-      const outcome = await withRedis(host, master.port, password, async (r) => {
+      const outcome = await probe(host, master.port, password, async (r) => {
         const info = String(await r.call("INFO", "replication"));
         if (/role:master/.test(info)) {
           await r.call("REPLICAOF", master.host, String(master.port));

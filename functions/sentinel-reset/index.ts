@@ -7,23 +7,14 @@
  * the set. Woken by +sdown / +slave (the stale entry going down, the new one appearing) and resync.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
+import { withRedis } from "../../shared/redis-probe.ts";
 import { RetryableError } from "../../shared/errors.ts";
 import { fieldsToRecord } from "../../shared/sentinel-quorum.ts";
 import { defineFunction } from "../../shared/runtime/define-function.ts";
 
 async function followsMaster(host: string, port: number, password: string | undefined, masterHost: string): Promise<boolean> {
-  const r = new Redis({ host, port, password, lazyConnect: true, enableReadyCheck: false, enableOfflineQueue: false, connectTimeout: 500, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on("error", () => undefined);
-  try {
-    await r.connect();
-    const info = String(await r.call("INFO", "replication"));
-    return /role:slave/.test(info) && info.includes(`master_host:${masterHost}\r`) && /master_link_status:up/.test(info);
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
+  const info = await withRedis({ host, port }, password, async (r) => String(await r.call("INFO", "replication")), { connectTimeoutMs: 500, commandTimeoutMs: 1000 }).catch(() => "");
+  return /role:slave/.test(info) && info.includes(`master_host:${masterHost}\r`) && /master_link_status:up/.test(info);
 }
 
 /** Replica addresses a Sentinel lists for `name`. */
