@@ -265,6 +265,7 @@ export class Sandbox {
     await waitFor(
       "Sentinels to discover each other and every replica",
       async () => {
+        const views = new Map<string, { ip: string; epoch: number }>();
         for (const s of running) {
           const masters = (await s.command("SENTINEL", "MASTERS")) as string[][];
           if (masters.length !== this.masters.length) return not(`sentinel ${s.spec.ip} monitors ${masters.length} masters`);
@@ -276,12 +277,19 @@ export class Sandbox {
             if (Number(info["num-other-sentinels"]) < others - (this.sentinels.length - running.length)) return not(`sentinel ${s.spec.ip} knows ${info["num-other-sentinels"]} other sentinels`);
             if (Number(info["num-slaves"]) < liveReplicas) return not(`sentinel ${s.spec.ip} knows ${info["num-slaves"]} replicas of ${ms.name}`);
             if (String(info.flags) !== "master") return not(`sentinel ${s.spec.ip} flags ${ms.name} ${info.flags}`);
+            views.set(`${s.spec.ip}/${ms.name}`, { ip: String(info.ip), epoch: Number(info["config-epoch"]) });
           }
         }
         for (const ms of this.masters) {
           // Every live replica replicates, link up, from the master the Sentinels name (not from a
           // dead or previous one: killing the master then would lose everything written since).
           const m = await this.currentMaster(ms.name);
+          // Every running Sentinel has learnt the last failover: one that has not may start its own
+          // (a second failover, seconds later, in the middle of whatever comes next).
+          for (const s of running) {
+            const v = views.get(`${s.spec.ip}/${ms.name}`);
+            if (v && (v.ip !== m.host || v.epoch !== m.epoch)) return not(`sentinel ${s.spec.ip} names ${v.ip} at epoch ${v.epoch}, the quorum ${m.host} at epoch ${m.epoch}`);
+          }
           for (const r of ms.redis.filter((x) => x.process.running)) {
             const info = await r.replicationInfo();
             if (r.spec.ip === m.host) {
