@@ -11,6 +11,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   demo: { summary: "the whole mission on this machine: sandbox, relay, functions, a client, a failover, a timeline", load: () => import("../demo/main.ts") },
   run: { summary: "run functions: failover run label-master master-endpoints master-configmap ...", load: () => import("../shared/runtime/main.ts") },
   relay: { summary: "sentinel-relay: every Sentinel announcement to JetStream as a CloudEvent", load: () => import("../functions/sentinel-relay/main.ts") },
+  init: { summary: "init containers: failover init redis | failover init sentinel (start-up rules of DESIGN.md)", load: () => import("../init/main.ts") },
   sandbox: { summary: "start the local stack (real redis/sentinel/nats/kube-apiserver) until Ctrl-C", load: () => import("../sandbox/cli.ts") },
 };
 

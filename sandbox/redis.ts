@@ -102,6 +102,22 @@ export class RedisInstance {
   }
 
   /**
+   * Starts again from a runtime config written by `failover init redis` (which includes
+   * `baseConfPath`: bind, dir, persistence), as a pod's redis container does after its init.
+   */
+  async restartFromConfig(runtimeConfig: string): Promise<void> {
+    await this.process.stop();
+    writeFileSync(this.baseConfPath, redisConf({ ...this.spec, replicaOf: undefined }));
+    writeFileSync(this.confPath, runtimeConfig);
+    await this.start();
+  }
+
+  /** The redis.conf that an init-written runtime config includes (REDIS_BASE_CONFIG). */
+  get baseConfPath(): string {
+    return join(this.spec.dir, "base.conf");
+  }
+
+  /**
    * Stops the process and starts it on another address, replicating from `replicaOf`: a pod
    * rescheduled with a new IP. (The caller updates the Pod object.)
    */
@@ -203,6 +219,13 @@ export class SentinelInstance {
   async start(): Promise<void> {
     await assertFree(this.process.name, this.spec.ip, SENTINEL_PORT);
     await this.process.start();
+  }
+
+  /** Starts again from a sentinel.conf written by `failover init sentinel` (the state it had is lost). */
+  async restartFromConfig(config: string): Promise<void> {
+    await this.process.stop();
+    writeFileSync(this.confPath, `dir ${this.spec.dir}\nlogfile ""\n${config}`);
+    await this.start();
   }
 
   /** Starts again after a kill/stop; with `masters`, from a fresh config (state lost). */

@@ -102,3 +102,11 @@ export class InvalidEventError extends TerminalError {
     this.field = field;
   }
 }
+
+/** An init container or preStop hook cannot decide safely (exit non-zero; the kubelet retries). */
+export class InitError extends TerminalError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "InitError";
+  }
+}
