@@ -250,7 +250,6 @@ describe("the redis container's scripts (manifests/base/redis)", () => {
     await sb.waitSettled();
     const m = await sb.currentMaster("mymaster");
     let target = m.address;
-    let handoverMs = 0;
     const follow = setInterval(() => {
       sb.currentMaster("mymaster").then((x) => (target = x.address), () => undefined);
     }, 50);
@@ -260,7 +259,7 @@ describe("the redis container's scripts (manifests/base/redis)", () => {
       await waitFor("writes acknowledged", () => writer.acks.length >= 200);
       const t0 = performance.now();
       const res = await run("sh", [join(SCRIPTS, "prestop.sh")], scriptEnv(sb.redisAt(m.address)!));
-      handoverMs = performance.now() - t0;
+      const handoverMs = performance.now() - t0;
       expect(res.code, res.stdout + res.stderr).toBe(0);
       expect(res.stdout).toContain("master handed over to");
       // The Sentinel that ran the failover names the new master; the quorum follows within a hello or two.
