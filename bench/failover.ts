@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       failovers: { type: "string", default: "20" },
-      "down-after": { type: "string", default: "1000" },
+      "down-after": { type: "string", default: "2000" },
       out: { type: "string", default: "bench" },
     },
   });

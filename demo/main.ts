@@ -49,7 +49,7 @@ export async function main(args: string[]): Promise<number | void> {
     args,
     options: {
       failovers: { type: "string", default: "1" },
-      "down-after": { type: "string", default: "1000" },
+      "down-after": { type: "string", default: "2000" },
       keep: { type: "boolean", default: false },
       out: { type: "string", default: "demo-out" },
     },

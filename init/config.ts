@@ -45,7 +45,11 @@ export type RedisInitConfig = z.infer<typeof redisInitSchema>;
 export const sentinelInitSchema = common.extend({
   SENTINEL_CONFIG_OUT: z.string().min(1).default("/etc/sentinel-runtime/sentinel.conf"),
   SENTINEL_PORT: port.default(26379),
-  DOWN_AFTER_MS: millis(100).default(5000),
+  /**
+   * At least 2000: below it a Sentinel that learns a failover from another can declare the new
+   * master down before its 1 s reconnect period has re-linked to it, and fail it over again.
+   */
+  DOWN_AFTER_MS: z.coerce.number().int().min(2000, "at least 2000 ms: below it Sentinel can fail a just-promoted master over again (measured)").default(5000),
   FAILOVER_TIMEOUT_MS: millis(1000).default(60_000),
   PARALLEL_SYNCS: z.coerce.number().int().min(1).default(1),
   /** Extra sentinel.conf lines, `;`-separated (e.g. `sentinel resolve-hostnames yes`). */

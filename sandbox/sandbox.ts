@@ -101,7 +101,12 @@ export class Sandbox {
       redisPerMaster: options.redisPerMaster ?? 3,
       sentinels,
       quorum: options.quorum ?? Math.floor(sentinels / 2) + 1,
-      downAfterMs: options.downAfterMs ?? 1000,
+      // Not 1000: a Sentinel that learns a failover from another re-links to the new master on its
+      // 1 s reconnect period, while the other Sentinels' down-votes about the old master still
+      // count for 5 s; at down-after 1000 it declares the new master ODOWN at once and fails it over
+      // again, losing what was written to it (measured: 400 of 8069 acknowledged writes over 8 kills
+      // at 1000 ms, 0 at 2000 ms).
+      downAfterMs: options.downAfterMs ?? 2000,
       failoverTimeoutMs: options.failoverTimeoutMs ?? 5000,
       namespace: options.namespace ?? "redis",
       nats: options.nats ?? true,
