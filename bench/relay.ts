@@ -19,71 +19,89 @@ import { natsOf } from "../test/support/stream.ts";
 import { summarize, table } from "./lib/stats.ts";
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { events: { type: "string", default: "2000" }, runs: { type: "string", default: "5" } } });
+  const { values } = parseArgs({ options: { events: { type: "string", default: "2000" }, runs: { type: "string", default: "5" }, concurrency: { type: "string", default: "1,64" } } });
   const perRun = Number(values.events);
   const runs = Number(values.runs);
+  // PUBLISH_CONCURRENCY values compared in the same run (1 = one publish at a time, as before).
+  const levels = values.concurrency.split(",").map(Number);
+  if (levels.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`--concurrency: expected integers >= 1, got ${values.concurrency}`);
   const sb = await startSandbox({ kube: false, masters: 1, redisPerMaster: 1, sentinels: 1 });
   const source = sb.masters[0]!.redis[0]!;
-  const relay = failoverProcess({
-    name: "sentinel-relay",
-    args: ["relay"],
-    env: { ...sandboxEnv(sb), SENTINELS: `${source.spec.ip}:6379`, SENTINEL_PASSWORD: sb.password ?? "", LOG_LEVEL: "warn" },
-    httpPort: 18080,
-    logFile: join(sb.dir, "relay.log"),
-  });
+  const nc = await natsOf(sb);
+  const pub = source.client();
+  const latencies = new Map<number, number[]>(levels.map((c) => [c, []]));
+  const throughputs = new Map<number, number[]>(levels.map((c) => [c, []]));
   try {
-    await relay.start();
-    const nc = await natsOf(sb);
     const js = jetstream(nc);
-    const pub = source.client();
     await pub.connect();
-    const sent = new Map<string, number>();
     const stored = new Map<string, number>();
-    const consumer = await js.consumers.get("REDIS_SENTINEL", { filter_subjects: ["redis.sentinel.*.sdown"] });
-    const messages = await consumer.consume();
-    void (async () => {
-      for await (const m of messages) {
-        const raw = (m.json<{ instance?: { name?: string } }>()).instance?.name ?? "";
-        if (!stored.has(raw)) stored.set(raw, performance.now());
-      }
-    })();
-    const latencies: number[] = [];
-    const throughputs: number[] = [];
     let seq = 0;
+    let consuming = false;
+    // Runs alternate between the levels, so a busy moment of the machine hits them alike.
     for (let run = 0; run < runs; run++) {
-      // Latency: one event at a time.
-      for (let i = 0; i < 200; i++) {
-        const name = `lat-${run}-${i}-${seq++}`;
-        sent.set(name, performance.now());
-        await pub.publish("+sdown", `master ${name} 198.18.1.10 6379`);
-        await waitFor("stored", () => stored.has(name), { timeoutMs: 10_000, intervalMs: 1 });
-        latencies.push(stored.get(name)! - sent.get(name)!);
+      for (const concurrency of levels) {
+        const relay = failoverProcess({
+          name: `sentinel-relay (PUBLISH_CONCURRENCY ${concurrency})`,
+          args: ["relay"],
+          env: { ...sandboxEnv(sb), SENTINELS: `${source.spec.ip}:6379`, SENTINEL_PASSWORD: sb.password ?? "", LOG_LEVEL: "warn", PUBLISH_CONCURRENCY: String(concurrency) },
+          httpPort: 18080,
+          logFile: join(sb.dir, `relay-${concurrency}.log`),
+        });
+        await relay.start();
+        try {
+          if (!consuming) {
+            consuming = true;
+            const consumer = await js.consumers.get("REDIS_SENTINEL", { filter_subjects: ["redis.sentinel.*.sdown"] });
+            const messages = await consumer.consume();
+            void (async () => {
+              for await (const m of messages) {
+                const raw = m.json<{ instance?: { name?: string } }>().instance?.name ?? "";
+                if (!stored.has(raw)) stored.set(raw, performance.now());
+              }
+            })();
+          }
+          // Latency: one event at a time.
+          for (let i = 0; i < 200; i++) {
+            const name = `lat-${run}-${concurrency}-${i}-${seq++}`;
+            const sentAt = performance.now();
+            await pub.publish("+sdown", `master ${name} 198.18.1.10 6379`);
+            await waitFor("stored", () => stored.has(name), { timeoutMs: 10_000, intervalMs: 1 });
+            latencies.get(concurrency)!.push(stored.get(name)! - sentAt);
+          }
+          // Throughput: a burst (a failover storm of many masters).
+          const t0 = performance.now();
+          let last = "";
+          for (let i = 0; i < perRun; i++) {
+            last = `tp-${run}-${concurrency}-${i}-${seq++}`;
+            void pub.publish("+sdown", `master ${last} 198.18.1.10 6379`);
+          }
+          await waitFor("burst stored", () => stored.has(last), { timeoutMs: 120_000, intervalMs: 5 });
+          throughputs.get(concurrency)!.push(perRun / ((performance.now() - t0) / 1000));
+        } finally {
+          await relay.stop();
+        }
       }
-      // Throughput: a burst.
-      const t0 = performance.now();
-      let last = "";
-      for (let i = 0; i < perRun; i++) {
-        last = `tp-${run}-${i}-${seq++}`;
-        void pub.publish("+sdown", `master ${last} 198.18.1.10 6379`);
-      }
-      await waitFor("burst stored", () => stored.has(last), { timeoutMs: 120_000, intervalMs: 5 });
-      throughputs.push(perRun / ((performance.now() - t0) / 1000));
     }
-    messages.stop();
-    pub.disconnect();
-    await nc.close();
-    const lat = summarize(latencies);
-    const tp = summarize(throughputs);
-    console.log(`\nsentinel-relay on this machine: ${runs} runs of 200 single events + a burst of ${perRun}\n`);
-    console.log(table(["measure", "p50", "p95", "p99", "min", "max"], [
-      ["added latency, PUBLISH -> stored in JetStream (ms)", lat.p50, lat.p95, lat.p99, lat.min, lat.max],
-      ["throughput, events/s (per run)", tp.p50, tp.p95, tp.p99, tp.min, tp.max],
-    ]));
+    const rows: (string | number)[][] = [];
+    const out: Record<string, unknown> = {};
+    for (const c of levels) {
+      const lat = summarize(latencies.get(c)!);
+      const tp = summarize(throughputs.get(c)!);
+      rows.push([`PUBLISH_CONCURRENCY ${c}: added latency, PUBLISH -> stored (ms)`, lat.p50, lat.p95, lat.p99, lat.min, lat.max]);
+      rows.push([`PUBLISH_CONCURRENCY ${c}: burst throughput, events/s (per run)`, tp.p50, tp.p95, tp.p99, tp.min, tp.max]);
+      out[String(c)] = { latencyMs: lat, throughputPerSecond: tp };
+    }
+    const base = summarize(throughputs.get(levels[0]!)!).p50;
+    const ratios = Object.fromEntries(levels.map((c) => [String(c), Math.round((summarize(throughputs.get(c)!).p50 / base) * 100) / 100]));
+    console.log(`\nsentinel-relay on this machine: ${runs} runs per level of 200 single events + a burst of ${perRun}\n`);
+    console.log(table(["measure", "p50", "p95", "p99", "min", "max"], rows));
+    console.log(`\nburst throughput, median over PUBLISH_CONCURRENCY ${levels[0]}'s: ${JSON.stringify(ratios)}`);
     mkdirSync("bench/out", { recursive: true });
-    writeFileSync("bench/out/relay.json", `${JSON.stringify({ when: new Date().toISOString(), runs, burst: perRun, latencyMs: lat, throughputPerSecond: tp }, null, 2)}\n`);
+    writeFileSync("bench/out/relay.json", `${JSON.stringify({ when: new Date().toISOString(), runs, burst: perRun, levels: out, throughputRatio: ratios }, null, 2)}\n`);
     console.log("\nbench: wrote bench/out/relay.json");
   } finally {
-    await relay.stop();
+    pub.disconnect();
+    await nc.close();
     await sb.stop();
   }
 }

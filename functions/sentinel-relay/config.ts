@@ -19,6 +19,8 @@ export const relayEnvSchema = natsEnvSchema.extend({
   EVENT_SOURCE: z.string().min(1).default("failover-functions/sentinel-relay"),
   /** Events kept while NATS is unreachable; the oldest are dropped beyond it (and counted). */
   BUFFER_MAX: z.coerce.number().int().min(1).default(10_000),
+  /** JetStream publishes in flight at once (a failover storm of many masters queues thousands). */
+  PUBLISH_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(64),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HTTP_HOST: z.string().default("0.0.0.0"),
 });

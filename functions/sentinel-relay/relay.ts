@@ -55,7 +55,7 @@ export class Relay {
       for await (const s of this.#nc!.status()) this.log.info({ status: s.type }, "nats status");
     })().catch(() => undefined);
     await ensureStreams(this.#nc, { stream: c.STREAM, subjectPrefix: c.SUBJECT_PREFIX, deadletterStream: c.DEADLETTER_STREAM, duplicateWindowMs: c.DUPLICATE_WINDOW_MS, maxAgeMs: 7 * 24 * 3600_000, replicas: c.STREAM_REPLICAS });
-    this.#publisher = new Publisher(this.#nc, { max: c.BUFFER_MAX, metrics: this.metrics, log: this.log });
+    this.#publisher = new Publisher(this.#nc, { max: c.BUFFER_MAX, concurrency: c.PUBLISH_CONCURRENCY, metrics: this.metrics, log: this.log });
     this.#sentinels = new SentinelSubscribers({
       sentinels: c.SENTINELS,
       password: c.SENTINEL_PASSWORD,
