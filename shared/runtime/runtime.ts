@@ -6,6 +6,7 @@
  * a periodic resync of every master; metrics, health, graceful drain.
  */
 import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { ConsumerConfig, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { headers, nanos } from "@nats-io/transport-node";
@@ -29,8 +30,8 @@ import { runtimeMetrics } from "./metrics.ts";
 import { parseEvent } from "./validate.ts";
 
 const REPORTING_CONTROLLER = "failover-functions.io";
-/** Deliveries (100 ms doubling: ~6 s) an event may be ahead of the Sentinels' quorum before it counts as forged. */
-const AHEAD_DELIVERIES = 7;
+/** Deliveries (each waiting up to QUORUM_WAIT_MS, then 100 ms doubling) an event may be ahead of the Sentinels' quorum before it counts as forged. */
+const AHEAD_DELIVERIES = 3;
 
 /** nak delay for the n-th delivery: 100 ms doubling, at most 10 s. */
 export function backoffMs(deliveryCount: number): number {
@@ -191,7 +192,7 @@ export class Runtime {
     };
     let truth;
     try {
-      truth = await this.sentinels.master(masterName);
+      truth = await this.#settledTruth(masterName, event);
     } catch (err) {
       if (err instanceof NoQuorumError) {
         this.metrics.noQuorum.inc({ fn: fn.name });
@@ -218,6 +219,28 @@ export class Runtime {
     this.metrics.reconcileDuration.observe({ fn: fn.name, trigger: event ? "event" : "resync" }, (performance.now() - t0) / 1000);
     if (event && event.data.event === "+switch-master" && claimed?.host === truth.host) {
       this.metrics.propagation.observe({ fn: fn.name }, Math.max(0, Date.now() - Date.parse(event.data.announcedAt)) / 1000);
+    }
+  }
+
+  /**
+   * The quorum's master, asked again every 50 ms for up to QUORUM_WAIT_MS while the Sentinels
+   * have not converged (no quorum, or the event names a newer epoch than they agree on): right
+   * after a failover they learn it from each other's hellos within milliseconds to seconds, and
+   * a nak with backoff would wait 100 ms, 200 ms, ... 3 s for it. Throws NoQuorumError, or returns
+   * the last answer, after the deadline.
+   */
+  async #settledTruth(masterName: string, event: SentinelCloudEvent | undefined) {
+    const deadline = performance.now() + this.config.QUORUM_WAIT_MS;
+    for (;;) {
+      try {
+        const truth = await this.sentinels.master(masterName);
+        const claimed = event?.data.newMaster;
+        const ahead = !!claimed && (claimed.host !== truth.host || claimed.port !== truth.port) && (event.data.epoch ?? truth.epoch) > truth.epoch;
+        if (!ahead || performance.now() >= deadline || this.#stopping) return truth;
+      } catch (err) {
+        if (!(err instanceof NoQuorumError) || performance.now() >= deadline || this.#stopping) throw err;
+      }
+      await sleep(50);
     }
   }
 
