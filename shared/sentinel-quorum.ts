@@ -70,10 +70,17 @@ export class SentinelPool {
     });
   }
 
+  /** One connect per client however many callers ask at once (no offline queue: a command sent while connecting fails). */
+  readonly #connecting = new Map<number, Promise<void>>();
+
   async #ask<T>(index: number, command: string, args: string[], parse: (reply: unknown) => T): Promise<T | undefined> {
     const client = this.#clients[index]!;
     try {
-      if (client.status === "wait" || client.status === "end") await client.connect();
+      if (client.status === "wait" || client.status === "end") {
+        if (!this.#connecting.has(index)) this.#connecting.set(index, client.connect().finally(() => this.#connecting.delete(index)));
+      }
+      const connecting = this.#connecting.get(index);
+      if (connecting) await connecting;
       return parse(await client.call(command, ...args));
     } catch {
       return undefined;
