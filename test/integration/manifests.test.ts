@@ -74,7 +74,7 @@ describe("the overlays as rendered", () => {
       const pod = redis.spec!.template.spec!;
       expect(pod.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey).toBe("kubernetes.io/hostname");
       expect(pod.initContainers?.[0]?.args).toEqual(["init", "redis"]);
-      expect(pod.containers[0]?.lifecycle?.preStop?.exec?.command).toEqual(["sh", "/etc/redis/scripts/prestop.sh"]);
+      expect(pod.containers[0]?.lifecycle?.preStop?.exec?.command).toEqual(["sh", "/etc/redis-scripts/prestop.sh"]);
       expect(pod.containers[0]?.readinessProbe?.exec?.command).toContain("readiness");
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(30);
       expect(named<V1StatefulSet>(objs, "StatefulSet", "sentinel")!.spec!.template.spec!.initContainers?.[0]?.args).toEqual(["init", "sentinel"]);
@@ -107,6 +107,9 @@ describe("the overlays as rendered", () => {
           // The one exception: dev's functions take skaffold's file sync into /app (documented in overlays/dev).
           const devSync = overlay === "dev" && template.metadata?.labels?.["app.kubernetes.io/component"] === "function";
           expect(c.securityContext?.readOnlyRootFilesystem, at).toBe(!devSync);
+          // No mount inside another (the kubelet cannot create a mount point in a ConfigMap volume).
+          const mounts = (c.volumeMounts ?? []).map((m) => m.mountPath);
+          for (const a of mounts) for (const b of mounts) expect(b.startsWith(`${a}/`), `${at}: ${b} inside ${a}`).toBe(false);
           for (const r of ["cpu", "memory"]) {
             expect(c.resources?.requests?.[r], `${at} requests.${r}`).toBeDefined();
             expect(c.resources?.limits?.[r], `${at} limits.${r}`).toBeDefined();
