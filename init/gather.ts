@@ -6,6 +6,7 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { ApiException, CoreV1Api } from "@kubernetes/client-node";
+import { z } from "zod";
 import { withRedis } from "../shared/redis-probe.ts";
 import { fieldsToRecord } from "../shared/sentinel-quorum.ts";
 import type { HostPort } from "../shared/sentinel-quorum.ts";
@@ -47,6 +48,15 @@ export async function resolvesTo(host: string, ip: string): Promise<boolean> {
   return addrs.some((a) => a.address === ip);
 }
 
+/** ConfigMap redis-master's data (written by master-configmap): a bad field makes the record unreadable, never a guess. */
+const recordSchema = z.object({
+  master: z.string().default(""),
+  host: z.string().min(1),
+  port: z.coerce.number().int().min(1).max(65535),
+  pod: z.string().default(""),
+  epoch: z.coerce.number().int().min(0).default(0),
+});
+
 /** Reads the record and pod addresses from the apiserver (in-cluster config in a pod, KUBECONFIG outside). */
 export class KubeReader {
   readonly #core = loadKubeConfig().makeApiClient(CoreV1Api);
@@ -59,9 +69,12 @@ export class KubeReader {
   async record(configMap: string): Promise<MasterRecord> {
     try {
       const cm = await this.#core.readNamespacedConfigMap({ name: configMap, namespace: this.#namespace });
-      const d = cm.data ?? {};
-      if (!d.host || !d.port) return { kind: "unreadable", reason: `ConfigMap ${configMap} has no host/port (data keys: ${Object.keys(d).join(", ") || "none"})` };
-      return { kind: "record", master: d.master ?? "", host: d.host, port: Number(d.port), pod: d.pod ?? "", epoch: Number(d.epoch ?? 0) };
+      const parsed = recordSchema.safeParse(cm.data ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        return { kind: "unreadable", reason: `ConfigMap ${configMap}: data.${issue.path.join(".") || "?"}: ${issue.message}` };
+      }
+      return { kind: "record", ...parsed.data };
     } catch (err) {
       if (err instanceof ApiException && err.code === 404) return { kind: "absent" };
       if (err instanceof ApiException && err.code === 403) return { kind: "unreadable", reason: `RBAC: not allowed to get configmaps/${configMap} in ${this.#namespace}` };

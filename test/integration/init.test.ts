@@ -215,6 +215,16 @@ describe("init containers: bad input exits non-zero with one line, writes nothin
     expect(res.config).toBe("");
   });
 
+  it("no Sentinel quorum and a malformed record: names the bad field, never guesses", async () => {
+    await apply(sb.kubeConfig, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "broken-record", namespace: sb.namespace }, data: { master: "mymaster", host: "198.18.1.11", port: "six-three-seven-nine", pod: "redis-1", epoch: "3" } });
+    const r0 = sb.masters[0]!.redis[0]!;
+    const res = await initRedis(r0, { SENTINELS: "198.18.0.99:26379", CONFIGMAP_NAME: "broken-record", KUBECONFIG: sb.kubeconfigPath, INIT_TIMEOUT_MS: "1500" });
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(res.stderr).toMatch(/ConfigMap broken-record: data\.port: /);
+    expect(res.config).toBe("");
+  });
+
   it("no Sentinel quorum and a ConfigMap it may not read: never a cold start on ordinal 0", async () => {
     const r0 = sb.masters[0]!.redis[0]!;
     const unprivileged = await serviceAccountKubeconfig(sb, "default");
