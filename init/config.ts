@@ -4,10 +4,9 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
-import { hostPortList, millis, parseEnv } from "../shared/config.ts";
+import { dnsName, hostPortList, millis, parseEnv } from "../shared/config.ts";
 import { ConfigError } from "../shared/errors.ts";
 
-const dnsName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "expected a Kubernetes object name");
 const port = z.coerce.number().int().min(1).max(65535);
 /** The Secret's value: a missing Secret key mounted as env is an empty or absent variable. */
 const secret = (what: string) => z.string({ error: `missing: mount it from a Secret (${what})` }).min(1, `empty: the Secret holds no ${what}`);

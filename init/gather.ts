@@ -3,11 +3,10 @@
  * master name, ConfigMap `redis-master`, and the current address of a pod (pod IPs change when a
  * pod is recreated, so the record's `pod` is looked up rather than its old `host` trusted).
  */
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import { ApiException, CoreV1Api } from "@kubernetes/client-node";
 import { z } from "zod";
 import { withRedis } from "../shared/redis-probe.ts";
+import { resolveAll } from "../shared/resolve.ts";
 import { fieldsToRecord } from "../shared/sentinel-quorum.ts";
 import type { HostPort } from "../shared/sentinel-quorum.ts";
 import { loadKubeConfig } from "../shared/runtime/kube.ts";
@@ -43,9 +42,7 @@ export function askSentinels(sentinels: readonly HostPort[], password: string | 
 
 /** Does `host` (a name or an IP) stand for `ip`? */
 export async function resolvesTo(host: string, ip: string): Promise<boolean> {
-  if (isIP(host)) return host === ip;
-  const addrs = await lookup(host, { all: true }).catch(() => []);
-  return addrs.some((a) => a.address === ip);
+  return (await resolveAll([{ host, port: 0 }])).some((a) => a.host === ip);
 }
 
 /** ConfigMap redis-master's data (written by master-configmap): a bad field makes the record unreadable, never a guess. */
@@ -80,6 +77,12 @@ export class KubeReader {
       if (err instanceof ApiException && err.code === 403) return { kind: "unreadable", reason: `RBAC: not allowed to get configmaps/${configMap} in ${this.#namespace}` };
       return { kind: "unreadable", reason: `get configmaps/${configMap}: ${err instanceof ApiException ? `HTTP ${err.code}` : reason(err)}` };
     }
+  }
+
+  /** Where the record's master is now: its pod's current IP (pod IPs change on a reboot), or the recorded host when it names no pod. */
+  async recordAddress(record: MasterRecord): Promise<HostPort | undefined> {
+    if (record.kind !== "record") return undefined;
+    return record.pod ? this.podAddress(record.pod, record.port) : { host: record.host, port: record.port };
   }
 
   /** The pod's current IP; undefined while it has none (or does not exist yet). */

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { logger } from "../shared/logger.ts";
+import { majority } from "../shared/sentinel-quorum.ts";
 import { decideRedis } from "./decide.ts";
 import type { RedisStart, Self } from "./decide.ts";
 import { ordinalOf, parseInitEnv, redisInitSchema } from "./config.ts";
@@ -44,11 +45,11 @@ export async function initRedis(env: NodeJS.ProcessEnv = process.env): Promise<R
     addresses: [cfg.POD_IP, cfg.POD_NAME, `${cfg.POD_NAME}.${cfg.REDIS_STATEFULSET}`, `${cfg.POD_NAME}.${cfg.REDIS_STATEFULSET}.${cfg.NAMESPACE}.svc`, `${cfg.POD_NAME}.${cfg.REDIS_STATEFULSET}.${cfg.NAMESPACE}.svc.cluster.local`],
   };
   const sentinelNames = cfg.SENTINELS.map((s) => `${s.host}:${s.port}`);
-  const quorum = cfg.SENTINEL_QUORUM ?? Math.floor(cfg.SENTINELS.length / 2) + 1;
+  const quorum = cfg.SENTINEL_QUORUM ?? majority(cfg.SENTINELS.length);
   const data = hasData(cfg.REDIS_DATA_DIR);
   const decision = await decideWithin("redis", cfg.INIT_TIMEOUT_MS, cfg.INIT_POLL_MS, async (waitedMs) => {
     const [answers, record] = await Promise.all([askSentinels(cfg.SENTINELS, cfg.SENTINEL_PASSWORD, cfg.MASTER_NAME), kube.record(cfg.CONFIGMAP_NAME)]);
-    const recordAddress = record.kind !== "record" ? undefined : record.pod ? await kube.podAddress(record.pod, record.port) : { host: record.host, port: record.port };
+    const recordAddress = await kube.recordAddress(record);
     const firstPodAddress = self.ordinal === 0 ? undefined : await kube.podAddress(`${cfg.REDIS_STATEFULSET}-0`, cfg.REDIS_PORT);
     return decideRedis({ masterName: cfg.MASTER_NAME, quorum, sentinels: sentinelNames, answers, record, recordAddress, firstPodAddress, self, hasData: data, waitedMs, restartedMasterWaitMs: cfg.RESTARTED_MASTER_WAIT_MS });
   });

@@ -4,6 +4,7 @@
  * cold cluster) and writes sentinel.conf into an emptyDir (Sentinel rewrites it as it learns).
  */
 import { writeFileSync } from "node:fs";
+import { majority } from "../shared/sentinel-quorum.ts";
 import type { HostPort } from "../shared/sentinel-quorum.ts";
 import { logger } from "../shared/logger.ts";
 import { decideSentinel } from "./decide.ts";
@@ -15,7 +16,7 @@ import { decideWithin, runInit } from "./loop.ts";
 
 export function sentinelConfig(cfg: SentinelInitConfig, d: SentinelStart): string {
   const name = cfg.MASTER_NAME;
-  const quorum = cfg.SENTINEL_QUORUM ?? Math.floor(cfg.SENTINELS.length / 2) + 1;
+  const quorum = cfg.SENTINEL_QUORUM ?? majority(cfg.SENTINELS.length);
   const lines = [
     `# Written by \`failover init sentinel\` at ${new Date().toISOString()}: ${d.because}`,
     `bind ${cfg.SENTINEL_BIND}`,
@@ -47,7 +48,7 @@ export async function initSentinel(env: NodeJS.ProcessEnv = process.env): Promis
   }
   const decision = await decideWithin("sentinel", cfg.INIT_TIMEOUT_MS, cfg.INIT_POLL_MS, async () => {
     const [answers, record] = await Promise.all([askSentinels(others, cfg.SENTINEL_PASSWORD, cfg.MASTER_NAME), kube.record(cfg.CONFIGMAP_NAME)]);
-    const recordAddress = record.kind !== "record" ? undefined : record.pod ? await kube.podAddress(record.pod, record.port) : { host: record.host, port: record.port };
+    const recordAddress = await kube.recordAddress(record);
     const firstPodAddress = await kube.podAddress(`${cfg.REDIS_STATEFULSET}-0`, cfg.REDIS_PORT);
     return decideSentinel({ masterName: cfg.MASTER_NAME, sentinels: others.map((s) => `${s.host}:${s.port}`), answers, record, recordAddress, firstPodAddress });
   });

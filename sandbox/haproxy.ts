@@ -10,6 +10,7 @@ import { ManagedProcess } from "./process.ts";
 import { binaryPath } from "./paths.ts";
 import { assertFree, tcpOpen } from "./net.ts";
 import type { Address } from "./redis.ts";
+import { majority } from "../shared/sentinel-quorum.ts";
 
 export const HAPROXY_IP = "198.18.0.3";
 
@@ -67,7 +68,7 @@ export function haproxyConfig(spec: HaproxySpec): string {
     `  ${send("QUIT")}`,
     "  tcp-check expect string +OK",
   );
-  const quorum = Math.floor(spec.sentinels.length / 2) + 1;
+  const quorum = majority(spec.sentinels.length);
   spec.redis.forEach((r, i) => {
     lines.push(`  use-server R${i} if { srv_is_up(R${i}) } { nbsrv(check_if_redis_is_master_${i}) ge ${quorum} }`);
     lines.push(`  server R${i} ${r.host}:${r.port} check inter ${inter} fall ${fall} rise 1`);

@@ -15,7 +15,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { ConfigError, TimeoutError } from "../shared/errors.ts";
-import { fieldsToRecord, SentinelPool } from "../shared/sentinel-quorum.ts";
+import { fieldsToRecord, majority, SentinelPool } from "../shared/sentinel-quorum.ts";
 import type { MasterTruth } from "../shared/sentinel-quorum.ts";
 import { inSandboxNamespace, redisIp, sentinelIp } from "./addresses.ts";
 import { ControlPlane } from "./control-plane.ts";
@@ -100,7 +100,7 @@ export class Sandbox {
     this.options = {
       redisPerMaster: options.redisPerMaster ?? 3,
       sentinels,
-      quorum: options.quorum ?? Math.floor(sentinels / 2) + 1,
+      quorum: options.quorum ?? majority(sentinels),
       // Not 1000: a Sentinel that learns a failover from another re-links to the new master on its
       // 1 s reconnect period, while the other Sentinels' down-votes about the old master still
       // count for 5 s; at down-after 1000 it declares the new master ODOWN at once and fails it over

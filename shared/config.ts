@@ -47,6 +47,9 @@ export function hostPortList(defaultPort: number) {
   });
 }
 
+/** A Kubernetes object name (DNS subdomain). */
+export const dnsName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "expected a Kubernetes object name");
+
 /** A duration in ms from an integer string. */
 export const millis = (min = 0) => z.coerce.number().int().min(min);
 

@@ -32,6 +32,11 @@ export interface SentinelPoolOptions {
   commandTimeoutMs?: number;
 }
 
+/** Votes a majority of `n` Sentinels needs (the default quorum everywhere). */
+export function majority(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
+
 /** `[k1, v1, k2, v2, ...]` (Sentinel's reply shape) into a record. */
 export function fieldsToRecord(fields: unknown): Record<string, string> {
   const out: Record<string, string> = {};
@@ -49,7 +54,7 @@ export class SentinelPool {
     this.options = {
       sentinels: options.sentinels,
       password: options.password,
-      quorum: options.quorum ?? Math.floor(options.sentinels.length / 2) + 1,
+      quorum: options.quorum ?? majority(options.sentinels.length),
       commandTimeoutMs: options.commandTimeoutMs ?? 1000,
     };
     this.#clients = options.sentinels.map((s) => {

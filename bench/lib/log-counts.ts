@@ -16,14 +16,18 @@ export function logOffset(path: string): number {
   }
 }
 
+/** The text of `path` after byte `from` ("" when there is no such file). */
+function textAfter(path: string, from: number): string {
+  try {
+    return readFileSync(path).subarray(from).toString("utf8");
+  } catch {
+    return "";
+  }
+}
+
 /** Event counts in `path` after byte `from`. */
 export function sentinelLogCounts(path: string, from: number): Record<string, number> {
-  let text: string;
-  try {
-    text = readFileSync(path).subarray(from).toString("utf8");
-  } catch {
-    return {};
-  }
+  const text = textAfter(path, from);
   const counts: Record<string, number> = {};
   const add = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
   for (const line of text.split("\n")) {
@@ -53,12 +57,7 @@ export function addCounts(records: Record<string, number>[]): Record<string, num
  * an HTTP status text) is kept in the key, a long one (naming a master) is not.
  */
 export function jsonLogCounts(path: string, from: number, skip: string[] = []): Record<string, number> {
-  let text: string;
-  try {
-    text = readFileSync(path).subarray(from).toString("utf8");
-  } catch {
-    return {};
-  }
+  const text = textAfter(path, from);
   const counts: Record<string, number> = {};
   for (const line of text.split("\n")) {
     if (!line.startsWith("{")) continue;

@@ -209,24 +209,22 @@ export class ConvergenceTracker {
   }
 
   #onPod(type: string, pod: V1Pod): void {
-    this.events++;
     const master = pod.metadata?.labels?.[MASTER_LABEL];
-    const name = pod.metadata?.name;
-    const pods = master === undefined ? undefined : this.#pods.get(master);
-    if (!pods || !name || master === undefined) return;
-    if (type === "DELETED") pods.delete(name);
-    else pods.set(name, pod);
-    this.#evaluate(master);
+    this.#put(master, master === undefined ? undefined : this.#pods.get(master), type, pod);
   }
 
   #onSlice(type: string, slice: V1EndpointSlice): void {
-    this.events++;
     const master = this.#masterOfService.get(slice.metadata?.labels?.["kubernetes.io/service-name"] ?? "");
-    const name = slice.metadata?.name;
-    const slices = master === undefined ? undefined : this.#slices.get(master);
-    if (!slices || !name || master === undefined) return;
-    if (type === "DELETED") slices.delete(name);
-    else slices.set(name, slice);
+    this.#put(master, master === undefined ? undefined : this.#slices.get(master), type, slice);
+  }
+
+  /** A watch event into one master's objects of a kind, then re-evaluate that master. */
+  #put<T extends KubernetesObject>(master: string | undefined, objects: Map<string, T> | undefined, type: string, obj: T): void {
+    this.events++;
+    const name = obj.metadata?.name;
+    if (!objects || !name || master === undefined) return;
+    if (type === "DELETED") objects.delete(name);
+    else objects.set(name, obj);
     this.#evaluate(master);
   }
 

@@ -10,6 +10,7 @@ import type { ProbeServer } from "../../shared/http-server.ts";
 import { logger } from "../../shared/logger.ts";
 import { ensureStreams } from "../../shared/streams.ts";
 import { DEADLETTER_SUBJECT_PREFIX, eventSubject } from "../../shared/subjects.ts";
+import { majority } from "../../shared/sentinel-quorum.ts";
 import type { HostPort } from "../../shared/sentinel-quorum.ts";
 import type { RelayConfig } from "./config.ts";
 import { toCloudEvent } from "./cloudevent.ts";
@@ -39,7 +40,7 @@ export class Relay {
     const known = this.#sentinels?.known ?? 0;
     const subscribed = this.#sentinels?.subscribed ?? 0;
     const natsOk = this.#nc !== undefined && !this.#nc.isClosed() && this.#publisher?.healthy === true;
-    const quorum = Math.floor(known / 2) + 1;
+    const quorum = majority(known);
     return { ok: known > 0 && subscribed >= quorum && natsOk, detail: { sentinelsSubscribed: subscribed, sentinelsKnown: known, nats: natsOk, buffered: this.#publisher?.size ?? 0 } };
   }
 

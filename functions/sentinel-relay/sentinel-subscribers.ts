@@ -3,22 +3,12 @@
  * (a headless Service) at start and every SENTINEL_RESOLVE_INTERVAL_MS, so Sentinel pods that come
  * and go are followed; each connection reconnects with backoff on its own while the others relay.
  */
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import { Redis } from "ioredis";
+import { resolveAll } from "../../shared/resolve.ts";
 import type { HostPort } from "../../shared/sentinel-quorum.ts";
 import type { Logger } from "../../shared/logger.ts";
 
 export type OnMessage = (sentinel: HostPort, channel: string, message: string, receivedAt: Date) => void;
-
-async function resolveAll(entries: HostPort[]): Promise<HostPort[]> {
-  const out = new Map<string, HostPort>();
-  for (const e of entries) {
-    const addrs = isIP(e.host) ? [{ address: e.host }] : await lookup(e.host, { all: true }).catch(() => []);
-    for (const a of addrs) out.set(`${a.address}:${e.port}`, { host: a.address, port: e.port });
-  }
-  return [...out.values()];
-}
 
 export class SentinelSubscribers {
   readonly #clients = new Map<string, { address: HostPort; client: Redis; command: Redis; subscribed: boolean }>();

@@ -6,12 +6,11 @@
  * Masters not in MASTERS get the defaults (NAMESPACE, SERVICE_NAME, ...), which fit one master.
  */
 import { z } from "zod";
-import { boolFlag, hostPortList, millis, parseEnv } from "../config.ts";
+import { boolFlag, dnsName, hostPortList, millis, parseEnv } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { natsEnvSchema } from "../nats-connection.ts";
 import { DEFAULT_DEADLETTER_STREAM, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from "../subjects.ts";
 
-const dnsName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "expected a Kubernetes object name");
 
 export const masterMappingSchema = z.object({
   namespace: dnsName,

@@ -18,6 +18,7 @@ import type { ProbeServer } from "../http-server.ts";
 import { logger } from "../logger.ts";
 import { connectNats } from "../nats-connection.ts";
 import { SentinelPool } from "../sentinel-quorum.ts";
+import type { MasterTruth } from "../sentinel-quorum.ts";
 import { ensureStreams } from "../streams.ts";
 import { DEADLETTER_SUBJECT_PREFIX } from "../subjects.ts";
 import { Caches } from "./caches.ts";
@@ -36,6 +37,17 @@ const AHEAD_DELIVERIES = 3;
 /** nak delay for the n-th delivery: 100 ms doubling, at most 10 s. */
 export function backoffMs(deliveryCount: number): number {
   return Math.min(100 * 2 ** Math.max(0, deliveryCount - 1), 10_000);
+}
+
+/**
+ * How the master an event names stands against the quorum's: agrees (or names none), ahead (same
+ * or newer epoch, another address: the Sentinels may not have converged yet; under load a majority
+ * was seen naming the dead old master at the event's own epoch for a while), or stale (older epoch).
+ */
+function against(event: SentinelCloudEvent | undefined, truth: MasterTruth): "agrees" | "ahead" | "stale" {
+  const claimed = event?.data.newMaster;
+  if (!event || !claimed || (claimed.host === truth.host && claimed.port === truth.port)) return "agrees";
+  return (event.data.epoch ?? truth.epoch) >= truth.epoch ? "ahead" : "stale";
 }
 
 export class Runtime {
@@ -202,13 +214,14 @@ export class Runtime {
       throw err;
     }
     const claimed = event?.data.newMaster;
-    if (event && claimed && (claimed.host !== truth.host || claimed.port !== truth.port)) {
+    const verdict = against(event, truth);
+    if (event && claimed && verdict !== "agrees") {
       const epoch = event.data.epoch ?? truth.epoch;
-      if (epoch >= truth.epoch && delivery < AHEAD_DELIVERIES) {
+      if (verdict === "ahead" && delivery < AHEAD_DELIVERIES) {
         this.metrics.suspicious.inc({ fn: fn.name, kind: "ahead" });
         throw new RetryableError(`Sentinels say ${truth.host}:${truth.port} at epoch ${truth.epoch}, event ${event.attributes.id} says ${claimed.host}:${claimed.port} at epoch ${epoch}: waiting for them to converge`);
       }
-      const kind = epoch >= truth.epoch ? "forged" : "stale";
+      const kind = verdict === "ahead" ? "forged" : "stale";
       this.metrics.suspicious.inc({ fn: fn.name, kind });
       log.warn({ eventId: event.attributes.id, claimed, truth: { host: truth.host, port: truth.port, epoch: truth.epoch }, eventEpoch: event.data.epoch, kind }, "event contradicts the Sentinels, converging to their truth");
       if (kind === "forged") {
@@ -229,16 +242,12 @@ export class Runtime {
    * a nak with backoff would wait 100 ms, 200 ms, ... 3 s for it. Throws NoQuorumError, or returns
    * the last answer, after the deadline.
    */
-  async #settledTruth(masterName: string, event: SentinelCloudEvent | undefined) {
+  async #settledTruth(masterName: string, event: SentinelCloudEvent | undefined): Promise<MasterTruth> {
     const deadline = performance.now() + this.config.QUORUM_WAIT_MS;
     for (;;) {
       try {
         const truth = await this.sentinels.master(masterName);
-        const claimed = event?.data.newMaster;
-        // Same epoch, other address counts too: under load (bench:masters, 200 masters killed at
-        // once) a majority was seen naming the dead old master at the event's epoch for a while.
-        const ahead = !!claimed && (claimed.host !== truth.host || claimed.port !== truth.port) && (event.data.epoch ?? truth.epoch) >= truth.epoch;
-        if (!ahead || performance.now() >= deadline || this.#stopping) return truth;
+        if (against(event, truth) !== "ahead" || performance.now() >= deadline || this.#stopping) return truth;
       } catch (err) {
         if (!(err instanceof NoQuorumError) || performance.now() >= deadline || this.#stopping) throw err;
       }

@@ -18,6 +18,7 @@ import { apply } from "../../sandbox/cluster.ts";
 import { serviceAccountKubeconfig, startProject } from "../../sandbox/project.ts";
 import type { Project } from "../../sandbox/project.ts";
 import { redisCommand } from "../../sandbox/redis.ts";
+import { fieldsToRecord } from "../../shared/sentinel-quorum.ts";
 import type { RedisInstance, SentinelInstance } from "../../sandbox/redis.ts";
 import { Writer } from "../../sandbox/writer.ts";
 import { masterState } from "../support/kube-state.ts";
@@ -117,7 +118,7 @@ describe("init containers", () => {
     expect(res.config).toContain(`sentinel monitor mymaster ${m.host} 6379 2`);
     expect(res.config).toContain(`sentinel config-epoch mymaster ${m.epoch}`);
     await s0.restartFromConfig(res.config);
-    const fields = async () => Object.fromEntries(((await s0.command("SENTINEL", "MASTER", "mymaster")) as string[]).flatMap((v, i, a) => (i % 2 === 0 ? [[v, a[i + 1]]] : [])));
+    const fields = async () => fieldsToRecord(await s0.command("SENTINEL", "MASTER", "mymaster"));
     await waitFor("the restarted sentinel to know the others and the replicas", async () => {
       const f = await fields();
       return f.ip === m.host && Number(f["num-other-sentinels"]) === 2 && Number(f["num-slaves"]) === 2;

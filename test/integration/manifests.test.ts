@@ -177,10 +177,9 @@ describe("on the sandbox's kube-apiserver", () => {
     expect(sts.items.map((s) => `${s.metadata!.name}=${s.spec!.replicas}`).sort()).toEqual(["nats=1", "redis=3", "sentinel=3"]);
     const svc = JSON.parse(await sb.kubectl("get", "services", "-n", "m-dev", "-o", "json")) as { items: V1Service[] };
     expect(svc.items.find((s) => s.metadata!.name === "redis-master")!.spec!.selector).toBeUndefined();
-    for (const kind of ["serviceaccounts", "roles", "rolebindings", "deployments", "poddisruptionbudgets", "secrets", "configmaps"]) {
-      const names = (await sb.kubectl("get", kind, "-n", "m-dev", "-o", "name")).trim().split("\n");
-      const expected = objs.filter((o) => `${o.kind.toLowerCase()}s` === kind || (kind === "poddisruptionbudgets" && o.kind === "PodDisruptionBudget"));
-      for (const o of expected) expect(names, kind).toContain(`${kind === "poddisruptionbudgets" ? "poddisruptionbudget.policy" : kind === "roles" || kind === "rolebindings" ? `${o.kind.toLowerCase()}.rbac.authorization.k8s.io` : kind === "deployments" ? "deployment.apps" : o.kind.toLowerCase()}/${o.metadata.name}`);
+    for (const kind of ["ServiceAccount", "Role", "RoleBinding", "Deployment", "PodDisruptionBudget", "Secret", "ConfigMap"]) {
+      const names = (await sb.kubectl("get", kind, "-n", "m-dev", "-o", "jsonpath={.items[*].metadata.name}")).trim().split(" ");
+      for (const o of byKind(objs, kind)) expect(names, kind).toContain(o.metadata.name);
     }
     await waitFor("the StatefulSet controller to create the redis pods", async () => (await sb.kubectl("get", "pods", "-n", "m-dev", "-l", "app.kubernetes.io/name=redis", "-o", "name")).trim().split("\n").filter(Boolean).length === 3, { timeoutMs: 30_000 });
   });
