@@ -18,4 +18,19 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "error",
     },
   },
+  {
+    // What the image ships (the Dockerfile copies bin, shared, functions, init) never reaches dev code.
+    files: ["bin/**/*.ts", "shared/**/*.ts", "functions/**/*.ts", "init/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { regex: "(^|/)(sandbox|demo|bench|test)/", message: "the image ships bin, shared, functions and init only: this import breaks the production build" },
+          ],
+        },
+      ],
+    },
+  },
 );

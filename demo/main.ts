@@ -1,5 +1,5 @@
 /**
- * `npm run demo` (`failover demo`): the whole mission on this machine. Starts the sandbox with the
+ * `npm run demo` (`node demo/main.ts`): the whole mission on this machine. Starts the sandbox with the
  * relay and the functions as real processes, a sentinel-unaware writer that connects through
  * `redis-master` (its EndpointSlice, as kube-proxy would route it), kills the master, and prints
  * the live timeline, the topology and a summary. Stops everything it started (unless --keep).

@@ -1,5 +1,5 @@
 /**
- * `npm run sandbox` (`failover sandbox`): starts the whole stack, prints where everything listens
+ * `npm run sandbox` (`node sandbox/cli.ts`): starts the whole stack, prints where everything listens
  * and how to reach it, and stops everything on Ctrl-C / SIGTERM. Re-executes itself inside the
  * sandbox namespace when started outside it.
  */

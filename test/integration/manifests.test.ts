@@ -263,6 +263,16 @@ describe("the image", () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
   });
 
+  it("compiles from the directories the Dockerfile copies alone: nothing shipped reaches sandbox, demo, bench or test", async () => {
+    // tsc follows every import, dynamic ones too: a file outside what the image copies would be a TS2307 there.
+    const { stdout } = await exec(join(ROOT, "node_modules/.bin/tsc"), ["-p", join(ROOT, "tsconfig.build.json"), "--listFilesOnly"], { cwd: ROOT, maxBuffer: 16 << 20 });
+    const ours = stdout.split("\n").filter((f) => f.startsWith(ROOT) && !f.includes("/node_modules/")).map((f) => f.slice(ROOT.length));
+    const copied = [...dockerfile.matchAll(/^COPY (?:--chown=\S+ )?(bin|shared|functions|init) \1$/gm)].map((m) => m[1]);
+    expect(new Set(copied)).toEqual(new Set(["bin", "shared", "functions", "init"]));
+    expect(ours.length).toBeGreaterThan(20);
+    expect(ours.filter((f) => !copied.some((d) => f.startsWith(`${d}/`)))).toEqual([]);
+  });
+
   it("has a compiled entry point for every command the manifests run", async () => {
     // What the image's build stage does (npm run build -> dist/), next to node_modules as in the image.
     await exec(join(ROOT, "node_modules/.bin/tsc"), ["-p", join(ROOT, "tsconfig.build.json")], { cwd: ROOT });
@@ -272,6 +282,7 @@ describe("the image", () => {
       for (const { template } of templates(objs)) for (const c of containers(template)) if (/failover-functions/.test(c.image ?? "")) commands.add(JSON.stringify(c.args));
     }
     expect(commands.size).toBe(9); // init redis, init sentinel, relay, 6 functions
+    expect((await exec(process.execPath, [entry, "--help"])).stdout).toMatch(/usage: failover <command>/);
     for (const json of commands) {
       const args = JSON.parse(json) as string[];
       if (args[0] === "run") expect(Object.keys(registry), json).toContain(args[1]);
