@@ -1,0 +1,75 @@
+# Shared by sandbox/images/build.sh and the recipes (<image>/recipe.sh), sourced, not run.
+# Expects CACHE (the project's cache dir) and IMAGES_DIR (this directory); a recipe also gets
+# IMAGE (the full name to tag), WORK (a scratch dir, removed afterwards) and RECIPE_HASH.
+
+# The project's own image storage, never the machine's default /var/lib/containers.
+bh() {
+  buildah --root "$CACHE/images/storage" --runroot "$CACHE/images/run" --storage-driver overlay \
+    --registries-conf "$IMAGES_DIR/registries.conf" "$@"
+}
+
+# Debian bookworm as the official images see it: the release, its updates and its security
+# archive (so a package is at the version `apt-cache policy` shows on an up-to-date bookworm).
+# The keyring is named, so mmdebstrap needs no gpg to work it out (setup.sh installs none).
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+debian_sources=(
+  "deb [signed-by=$keyring] http://deb.debian.org/debian bookworm main"
+  "deb [signed-by=$keyring] http://deb.debian.org/debian bookworm-updates main"
+  "deb [signed-by=$keyring] http://deb.debian.org/debian-security bookworm-security main"
+)
+
+# debian_rootfs <dir|/dev/null> <variant> [mmdebstrap options...]: a bookworm root filesystem in
+# a new directory (mode root: real owners), slimmed like Docker's debian:*-slim images: no manual
+# pages, info pages, docs (copyright files stay) or translations, no recommended packages. The
+# dpkg excludes stay in the image (/etc/dpkg/dpkg.cfg.d/99mmdebstrap) for packages added later.
+# Merged /usr by directory symlinks, as debootstrap and Docker's debian images do it (mmdebstrap's
+# own hook; without it bookworm gets there by installing usrmerge, which pulls in all of perl).
+# mmdebstrap mounts /proc, /sys and /dev into it while it runs and unmounts them itself.
+debian_rootfs() {
+  local out=$1 variant=$2; shift 2
+  TMPDIR="$WORK" mmdebstrap --mode=root --variant="$variant" \
+    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+    --aptopt='APT::Install-Recommends "false"' \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+    --dpkgopt='path-exclude=/usr/share/groff/*' --dpkgopt='path-exclude=/usr/share/lintian/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    "$@" bookworm "$out" "${debian_sources[@]}"
+}
+
+# pack_rootfs <dir> <out.tar>: the directory as a tarball for `buildah add`, numeric owners kept.
+# Like the official images: /dev empty (the runtime provides it) and no trace of the build
+# machine (/etc/resolv.conf and /etc/hostname empty: the runtime bind-mounts its own).
+pack_rootfs() {
+  local dir=$1 out=$2
+  find "$dir/dev" -mindepth 1 -delete 2>/dev/null || true
+  for f in etc/resolv.conf etc/hostname; do [ ! -e "$dir/$f" ] || : >"$dir/$f"; done
+  tar --numeric-owner --xattrs --xattrs-include='security.capability' -C "$dir" -cf "$out" .
+}
+
+# npm_pack <package>@<version>: downloads the package's tarball from the npm registry with the
+# machine's npm (and its TLS settings) into $WORK/npm; prints the tarball's path.
+npm_pack() {
+  mkdir -p "$WORK/npm"
+  local file
+  file=$(cd "$WORK/npm" && npm pack --silent "$1" | tail -n 1)
+  [ -f "$WORK/npm/$file" ] || { echo "npm pack $1 produced no tarball" >&2; return 1; }
+  echo "$WORK/npm/$file"
+}
+
+# commit_rootfs <rootfs.tar> [buildah config options...]: a one-layer image FROM scratch holding
+# the tarball's files (`buildah add` keeps their owners and modes), tagged $IMAGE, Docker format
+# (so the image ID is the config digest that a docker-archive, and containerd, carry unchanged).
+commit_rootfs() {
+  local tar=$1; shift
+  local c
+  c=$(bh from --name "failover-images-$$" scratch)
+  if ! { bh add --quiet "$c" "$tar" / >/dev/null &&
+         bh config --label "io.failover-functions.stand-in-for=$IMAGE" \
+           --label "io.failover-functions.recipe=$RECIPE_HASH" \
+           --created-by "sandbox/images build.sh: stand-in for $IMAGE" "$@" "$c" &&
+         bh commit --quiet --format docker --rm "$c" "$IMAGE" >/dev/null; }; then
+    bh rm "$c" >/dev/null 2>&1 || true
+    return 1
+  fi
+}
