@@ -6,7 +6,8 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { inSandboxNamespace } from "./addresses.ts";
+import { parseArgs } from "node:util";
+import { DNS_SERVICE_IP, inSandboxNamespace, POD_CIDR, SERVICE_CIDR } from "./addresses.ts";
 import { startSandbox } from "./sandbox.ts";
 import type { Sandbox } from "./sandbox.ts";
 import { waitForSignal } from "../shared/signals.ts";
@@ -37,11 +38,13 @@ export async function stopOnSignal(sb: Sandbox): Promise<void> {
   console.log("sandbox: stopped");
 }
 
-export async function main(_args: string[]): Promise<number | void> {
+export async function main(args: string[]): Promise<number | void> {
+  const { values } = parseArgs({ args, options: { node: { type: "boolean", default: false } } });
   if (!inSandboxNamespace()) return reexecInSandbox();
   const started = Date.now();
-  console.log("sandbox: starting etcd, kube-apiserver, kube-controller-manager, nats-server, redis x3, sentinel x3 ...");
-  const sb = await startSandbox({ keepDir: true });
+  const node = values.node ? ", and a real node (containerd, kubelet, kube-proxy, kube-scheduler, CoreDNS)" : "";
+  console.log(`sandbox: starting etcd, kube-apiserver, kube-controller-manager, nats-server, redis x3, sentinel x3${node} ...`);
+  const sb = await startSandbox({ keepDir: true, node: values.node });
   const m = await sb.currentMaster(sb.masters[0]!.name);
   const redis = sb.masters.flatMap((ms) =>
     ms.redis.map((r) => `  redis             ${r.spec.ip}:6379   pod ${sb.podOf(r)}${r.spec.ip === m.address.host ? "   (master)" : ""}`),
@@ -49,7 +52,7 @@ export async function main(_args: string[]): Promise<number | void> {
   console.log(`sandbox: ready in ${((Date.now() - started) / 1000).toFixed(1)} s (logs and configs in ${sb.dir})
 
   kube-apiserver    ${sb.controlPlane?.server}   kubeconfig ${sb.kubeconfigPath}
-  nats              ${sb.nats?.url}   user ${sb.natsUser} password ${sb.natsPassword}   monitoring ${sb.nats?.monitorUrl}
+${sb.node ? `  node              ${sb.node.name} ${sb.node.ip}   pods ${POD_CIDR}   Services ${SERVICE_CIDR}   DNS ${DNS_SERVICE_IP}   crictl --runtime-endpoint unix://${sb.node.paths.containerdSocket}\n` : ""}  nats              ${sb.nats?.url}   user ${sb.natsUser} password ${sb.natsPassword}   monitoring ${sb.nats?.monitorUrl}
 ${redis.join("\n")}
 ${sb.sentinels.map((s) => `  sentinel          ${s.spec.ip}:26379`).join("\n")}
 

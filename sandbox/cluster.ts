@@ -34,7 +34,7 @@ export function podName(statefulSet: string, ordinal: number): string {
   return `${statefulSet}-${ordinal}`;
 }
 
-export async function applyNodes(kc: KubeConfig, count: number): Promise<string[]> {
+export async function applyNodes(kc: KubeConfig, count: number, options: { unschedulable?: boolean } = {}): Promise<string[]> {
   const core = kc.makeApiClient(CoreV1Api);
   const names: string[] = [];
   for (let n = 0; n < count; n++) {
@@ -44,6 +44,7 @@ export async function applyNodes(kc: KubeConfig, count: number): Promise<string[
       apiVersion: "v1",
       kind: "Node",
       metadata: { name, labels: { "kubernetes.io/hostname": name, "topology.kubernetes.io/zone": `zone-${n}` } },
+      ...(options.unschedulable ? { spec: { unschedulable: true } } : {}),
     });
     const now = new Date().toISOString();
     await core.patchNodeStatus(

@@ -4,7 +4,7 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { ManagedProcess } from "./process.ts";
 import { binaryPath } from "./paths.ts";
-import { APISERVER_IP, APISERVER_PORT } from "./addresses.ts";
+import { APISERVER_IP, APISERVER_PORT, SERVICE_CIDR } from "./addresses.ts";
 import { assertFree } from "./net.ts";
 import { makePki, writeKubeconfig } from "./pki.ts";
 import type { Pki } from "./pki.ts";
@@ -14,7 +14,7 @@ const ETCD_PEER_PORT = 2380;
 const KCM_PORT = 10257;
 
 /** GET over HTTPS with optional client certificate; resolves the status code (0 on error). */
-function httpsStatus(url: string, tls: { ca?: Buffer; cert?: Buffer; key?: Buffer }): Promise<number> {
+export function httpsStatus(url: string, tls: { ca?: Buffer; cert?: Buffer; key?: Buffer }): Promise<number> {
   return new Promise((resolve) => {
     const req = request(url, { ...tls, rejectUnauthorized: tls.ca !== undefined, timeout: 2000 }, (res) => {
       res.resume();
@@ -36,7 +36,12 @@ export class ControlPlane {
   readonly kubeconfigPath: string;
   readonly server = `https://${APISERVER_IP}:${APISERVER_PORT}`;
 
-  constructor(dir: string, options: { namespace: string }) {
+  /**
+   * `realNode`: a kubelet runs (sandbox/node/): the node-lifecycle controller then runs too (it
+   * lifts the kubelet's `not-ready` taint once the Node is Ready), with a grace period of an hour so
+   * that it leaves the sandbox's kubelet-less Node objects Ready.
+   */
+  constructor(dir: string, options: { namespace: string; realNode?: boolean }) {
     this.dir = dir;
     this.pki = makePki(join(dir, "pki"), [APISERVER_IP]);
     this.kubeconfigPath = writeKubeconfig(join(dir, "kubeconfig"), this.pki, this.server, { name: "sandbox-admin", ...this.pki.clients.admin }, options.namespace);
@@ -77,8 +82,14 @@ export class ControlPlane {
         `--client-ca-file=${this.pki.caCert}`,
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         `--service-account-key-file=${this.pki.saPub}`, `--service-account-signing-key-file=${this.pki.saKey}`,
-        "--service-cluster-ip-range=10.96.0.0/16",
-        "--authorization-mode=RBAC",
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        // Node: the sandbox node's kubelet acts as system:node:<name>, limited to its own pods.
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        `--kubelet-client-certificate=${this.pki.clients["apiserver-kubelet-client"].cert}`,
+        `--kubelet-client-key=${this.pki.clients["apiserver-kubelet-client"].key}`,
+        // exec/logs/port-forward reach the kubelet by its InternalIP (there is no DNS for node names).
+        "--kubelet-preferred-address-types=InternalIP",
         "--allow-privileged=true",
         "--v=1",
       ],
@@ -98,9 +109,11 @@ export class ControlPlane {
         // Each controller acts as its own ServiceAccount with the bootstrap RBAC roles, as in a
         // real cluster (the controller-manager's own identity may not write EndpointSlices).
         "--use-service-account-credentials=true",
-        // No kubelet heartbeats the Nodes: without this the node-lifecycle controller marks every
-        // pod NotReady after the grace period (~50 s).
-        "--controllers=*,-node-lifecycle-controller",
+        ...(options.realNode
+          ? ["--controllers=*", "--node-monitor-grace-period=1h"]
+          : // No kubelet heartbeats the Nodes: without this the node-lifecycle controller marks every
+            // pod NotReady after the grace period (~50 s).
+            ["--controllers=*,-node-lifecycle-controller"]),
         `--root-ca-file=${this.pki.caCert}`,
         `--service-account-private-key-file=${this.pki.saKey}`,
         `--cluster-signing-cert-file=${this.pki.caCert}`, `--cluster-signing-key-file=${this.pki.caKey}`,

@@ -25,17 +25,26 @@ export function pinnedVersion(dir: string, module: string): string {
   throw new MissingBinaryError(module, `no version pinned in sandbox/tools/${dir}/go.mod`);
 }
 
+/** binary -> [tools dir, module, cache directory name] (build-binaries.sh builds the same). */
 const goBuilt = {
-  "kube-apiserver": ["kubernetes", "k8s.io/kubernetes"],
-  "kube-controller-manager": ["kubernetes", "k8s.io/kubernetes"],
-  kubectl: ["kubernetes", "k8s.io/kubernetes"],
-  etcd: ["etcd", "go.etcd.io/etcd/server/v3"],
-  "nats-server": ["nats", "github.com/nats-io/nats-server/v2"],
-  skaffold: ["skaffold", "github.com/GoogleContainerTools/skaffold/v2"],
+  "kube-apiserver": ["kubernetes", "k8s.io/kubernetes", "kubernetes"],
+  "kube-controller-manager": ["kubernetes", "k8s.io/kubernetes", "kubernetes"],
+  kubectl: ["kubernetes", "k8s.io/kubernetes", "kubernetes"],
+  kubelet: ["kubernetes", "k8s.io/kubernetes", "kubernetes-node"],
+  "kube-proxy": ["kubernetes", "k8s.io/kubernetes", "kubernetes-node"],
+  "kube-scheduler": ["kubernetes", "k8s.io/kubernetes", "kubernetes-node"],
+  etcd: ["etcd", "go.etcd.io/etcd/server/v3", "etcd"],
+  "nats-server": ["nats", "github.com/nats-io/nats-server/v2", "nats"],
+  skaffold: ["skaffold", "github.com/GoogleContainerTools/skaffold/v2", "skaffold"],
+  containerd: ["containerd", "github.com/containerd/containerd/v2", "containerd"],
+  "containerd-shim-runc-v2": ["containerd", "github.com/containerd/containerd/v2", "containerd"],
+  ctr: ["containerd", "github.com/containerd/containerd/v2", "containerd"],
+  coredns: ["coredns", "github.com/coredns/coredns", "coredns"],
+  crictl: ["cri-tools", "sigs.k8s.io/cri-tools", "cri-tools"],
 } as const;
 
 export type GoBinary = keyof typeof goBuilt;
-export type Binary = GoBinary | "redis-server" | "redis-sentinel" | "redis-cli" | "haproxy";
+export type Binary = GoBinary | "redis-server" | "redis-sentinel" | "redis-cli" | "haproxy" | "runc" | "iptables" | "conntrack" | "buildah";
 
 function executable(path: string): boolean {
   try {
@@ -49,8 +58,8 @@ function executable(path: string): boolean {
 /** Absolute path of a binary; throws MissingBinaryError naming the setup step when absent. */
 export function binaryPath(name: Binary): string {
   if (name in goBuilt) {
-    const [dir, module] = goBuilt[name as GoBinary];
-    const path = join(cacheDir(), "bin", `${dir}-${pinnedVersion(dir, module)}`, name);
+    const [dir, module, cacheName] = goBuilt[name as GoBinary];
+    const path = join(cacheDir(), "bin", `${cacheName}-${pinnedVersion(dir, module)}`, name);
     if (!executable(path)) throw new MissingBinaryError(name, `expected at ${path}; run 'npm run setup'`);
     return path;
   }

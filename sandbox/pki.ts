@@ -1,11 +1,26 @@
 /**
  * The sandbox's PKI, made with the openssl CLI on every start (EC P-256: milliseconds): a CA, the
- * apiserver's serving certificate, client certificates for the admin and the controller-manager,
- * and the service-account signing key pair.
+ * apiserver's serving certificate, client certificates for the admin, the controller-manager and
+ * the node's components (scheduler, kubelet, kube-proxy, CoreDNS, the apiserver as the kubelet's
+ * client), and the service-account signing key pair.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+
+/** Each client identity, as the apiserver's RBAC / Node authorizer sees it. */
+const CLIENT_SUBJECTS = {
+  admin: "/O=system:masters/CN=sandbox-admin",
+  "controller-manager": "/CN=system:kube-controller-manager",
+  scheduler: "/CN=system:kube-scheduler",
+  "kube-proxy": "/CN=system:kube-proxy",
+  coredns: "/CN=system:coredns",
+  // The kubelet of the sandbox's node (the Node authorizer's system:node:<name>).
+  kubelet: "/O=system:nodes/CN=system:node:sandbox-node-0",
+  // The apiserver talking to the kubelet (exec, logs, port-forward).
+  "apiserver-kubelet-client": "/O=system:masters/CN=kube-apiserver-kubelet-client",
+} as const;
+export type ClientName = keyof typeof CLIENT_SUBJECTS;
 
 export interface Pki {
   dir: string;
@@ -16,7 +31,7 @@ export interface Pki {
   saKey: string;
   saPub: string;
   /** Client certificate/key file pairs by user name. */
-  clients: Record<"admin" | "controller-manager", { cert: string; key: string }>;
+  clients: Record<ClientName, { cert: string; key: string }>;
 }
 
 function openssl(dir: string, args: string[]): void {
@@ -53,8 +68,9 @@ export function makePki(dir: string, serverIps: string[]): Pki {
     `subjectAltName=${sans.join(",")}`,
   ]);
   const clientExt = ["keyUsage=critical,digitalSignature,keyEncipherment", "extendedKeyUsage=clientAuth"];
-  const admin = leaf(dir, "admin", "/O=system:masters/CN=sandbox-admin", clientExt);
-  const kcm = leaf(dir, "controller-manager", "/CN=system:kube-controller-manager", clientExt);
+  const clients = Object.fromEntries(
+    Object.entries(CLIENT_SUBJECTS).map(([name, subject]) => [name, leaf(dir, name, subject, clientExt)]),
+  ) as Pki["clients"];
   openssl(dir, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key"]);
   openssl(dir, ["ec", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
   return {
@@ -65,7 +81,7 @@ export function makePki(dir: string, serverIps: string[]): Pki {
     serverKey: server.key,
     saKey: join(dir, "sa.key"),
     saPub: join(dir, "sa.pub"),
-    clients: { admin, "controller-manager": kcm },
+    clients,
   };
 }
 

@@ -21,6 +21,8 @@ export interface ProcessSpec {
   ready: () => Promise<boolean>;
   readyTimeoutMs?: number;
   stopTimeoutMs?: number;
+  /** Called with the pid right after spawning, before the readiness probe (e.g. to enter a cgroup). */
+  onSpawn?: (pid: number) => void;
 }
 
 const live = new Set<ChildProcess>();
@@ -77,6 +79,14 @@ export class ManagedProcess {
     this.#child = child;
     this.#paused = false;
     live.add(child);
+    if (child.pid !== undefined && this.spec.onSpawn) {
+      try {
+        this.spec.onSpawn(child.pid);
+      } catch (err) {
+        child.kill("SIGKILL");
+        throw new ProcessStartError(name, `could not be set up after spawning (${(err as Error).message})`, "", { cause: err });
+      }
+    }
     let spawnError: Error | undefined;
     this.#exited = new Promise<void>((resolve) => {
       child.once("error", (err) => {

@@ -19,6 +19,7 @@ import { fieldsToRecord, majority, SentinelPool } from "../shared/sentinel-quoru
 import type { MasterTruth } from "../shared/sentinel-quorum.ts";
 import { inSandboxNamespace, redisIp, sentinelIp } from "./addresses.ts";
 import { ControlPlane } from "./control-plane.ts";
+import { SandboxNode } from "./node/node.ts";
 import { applyHeadlessService, applyNamespace, applyNodes, applyPod, applyStatefulSet, setPodStatus } from "./cluster.ts";
 import { NatsInstance } from "./nats.ts";
 import type { ManagedProcess } from "./process.ts";
@@ -51,8 +52,13 @@ export interface SandboxOptions {
   nats?: boolean;
   /** Start etcd + apiserver + controller-manager and write the objects (default true). */
   kube?: boolean;
-  /** Number of Node objects (default 3). */
+  /** Number of Node objects written by the sandbox for its processes' Pods (default 3). */
   nodes?: number;
+  /**
+   * Also run a real node (kubelet, containerd, kube-proxy, kube-scheduler, CoreDNS; sandbox/node/):
+   * pods then really run, from images built on this machine. Default false. One at a time per machine.
+   */
+  node?: boolean;
   /** Extra redis.conf directives for every redis. */
   redisConfig?: Record<string, string>;
   /** Extra sentinel.conf lines per master (e.g. a client-reconfig-script for the benchmark). */
@@ -86,6 +92,10 @@ export class Sandbox {
   readonly sentinels: SentinelInstance[];
   readonly nats: NatsInstance | undefined;
   readonly controlPlane: ControlPlane | undefined;
+  /** The real node, when started with `node: true`. */
+  readonly node: SandboxNode | undefined;
+  /** What the node's stop could not undo (empty when clean); set by stop(). */
+  nodeLeftovers: string[] = [];
   readonly haproxies: HaproxyInstance[] = [];
   #kc: KubeConfig | undefined;
   #stopped = false;
@@ -112,6 +122,7 @@ export class Sandbox {
       nats: options.nats ?? true,
       kube: options.kube ?? true,
       nodes: options.nodes ?? 3,
+      node: options.node ?? false,
       redisConfig: options.redisConfig ?? {},
       sentinelConfig: options.sentinelConfig ?? (() => []),
       keepDir: options.keepDir ?? process.env.FAILOVER_KEEP_DIR === "1",
@@ -156,7 +167,9 @@ export class Sandbox {
       }),
     );
     this.nats = this.options.nats ? new NatsInstance({ dir: join(dir, "nats"), user: this.natsUser, password: this.natsPassword }) : undefined;
-    this.controlPlane = this.options.kube ? new ControlPlane(join(dir, "kube"), { namespace: this.options.namespace }) : undefined;
+    this.controlPlane = this.options.kube ? new ControlPlane(join(dir, "kube"), { namespace: this.options.namespace, realNode: this.options.node }) : undefined;
+    if (this.options.node && !this.controlPlane) throw new ConfigError("node", "a real node needs Kubernetes (kube: true)");
+    this.node = this.options.node && this.controlPlane ? new SandboxNode(join(dir, "node"), this.controlPlane, this.kubeConfig) : undefined;
   }
 
   /** Every process of the sandbox, in start order. */
@@ -164,6 +177,7 @@ export class Sandbox {
     return [
       ...this.haproxies.map((h) => h.process),
       ...(this.controlPlane ? [this.controlPlane.etcd, this.controlPlane.apiserver, this.controlPlane.controllerManager] : []),
+      ...(this.node?.processes ?? []),
       ...(this.nats ? [this.nats.process] : []),
       ...this.masters.flatMap((ms) => ms.redis.map((r) => r.process)),
       ...this.sentinels.map((s) => s.process),
@@ -207,6 +221,7 @@ export class Sandbox {
 
   async start(): Promise<void> {
     if (this.controlPlane) await this.controlPlane.start();
+    if (this.node) await this.node.start();
     if (this.nats) await this.nats.start();
     await Promise.all(this.masters.flatMap((ms) => ms.redis.map((r) => r.start())));
     await Promise.all(this.sentinels.map((s) => s.start()));
@@ -218,7 +233,8 @@ export class Sandbox {
   private async writeClusterObjects(): Promise<void> {
     const kc = this.kubeConfig;
     const ns = this.namespace;
-    const nodes = await applyNodes(kc, this.options.nodes);
+    // With a real node, the scheduler must never place a pod on a Node no kubelet runs.
+    const nodes = await applyNodes(kc, this.options.nodes, { unschedulable: this.node !== undefined });
     await applyNamespace(kc, ns);
     const node = (i: number) => nodes[i % nodes.length]!;
     for (const ms of this.masters) {
@@ -405,6 +421,7 @@ export class Sandbox {
     await Promise.all(this.sentinels.map((s) => s.process.stop()));
     await Promise.all(this.masters.flatMap((ms) => ms.redis.map((r) => r.process.stop())));
     await this.nats?.stop();
+    if (this.node) this.nodeLeftovers = await this.node.stop();
     await this.controlPlane?.stop();
     if (!this.options.keepDir) rmSync(this.dir, { recursive: true, force: true });
   }

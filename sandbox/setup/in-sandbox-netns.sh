@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a command inside a network + PID namespace of its own (needs root or user namespaces):
-#  - network: only `lo`, with 198.18.0.0/15 on it, so every sandbox process gets its own
+#  - network: only `lo`, with 198.18.0.0/16 on it, so every sandbox process gets its own
 #    non-loopback address (Kubernetes refuses loopback addresses in EndpointSlices) and no
 #    sandbox traffic can leave the machine;
 #  - PID: when the command ends (or is killed), the kernel kills every process left in the
@@ -22,7 +22,8 @@ export FAILOVER_NETNS_PID=$$
 exec unshare "${flags[@]}" bash -c '
   set -e
   ip link set lo up
-  ip addr add 198.18.0.1/15 dev lo
+  # /16, not /15: 198.19.0.0/16 (pods, Services) must stay routable to the node'"'"'s bridge.
+  ip addr add 198.18.0.1/16 dev lo
   "$@" <&0 &
   child=$!
   trap "kill -TERM $child 2>/dev/null" TERM INT

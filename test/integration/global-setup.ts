@@ -6,8 +6,13 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { binaryPath } from "../../sandbox/paths.ts";
 import { inSandboxNamespace } from "../../sandbox/addresses.ts";
+import { nodeCgroupTrees, sweepStaleNodeCgroups } from "../../sandbox/node/cgroups.ts";
 
-const SANDBOX_COMMANDS = ["redis-server", "redis-sentinel", "nats-server", "etcd", "kube-apiserver", "kube-controller", "haproxy"];
+const SANDBOX_COMMANDS = [
+  "redis-server", "redis-sentinel", "nats-server", "etcd", "kube-apiserver", "kube-controller", "haproxy",
+  // the node: its daemons, containerd's shims (comm is cut at 15 characters) and the pause process
+  "containerd", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause",
+];
 
 /** Processes (pid, command) of the sandbox's kinds visible in /proc. */
 export function sandboxProcesses(): { pid: number; comm: string }[] {
@@ -29,13 +34,20 @@ export function setup(): () => void {
   if (!inSandboxNamespace()) {
     throw new Error("integration tests must run inside the sandbox namespace: use `npm test` (or `bash sandbox/setup/in-sandbox-netns.sh npm run test:integration`)");
   }
-  for (const b of ["redis-server", "redis-sentinel", "nats-server", "etcd", "kube-apiserver", "kube-controller-manager", "kubectl"] as const) {
+  for (const b of [
+    "redis-server", "redis-sentinel", "nats-server", "etcd", "kube-apiserver", "kube-controller-manager", "kubectl",
+    "kubelet", "kube-proxy", "kube-scheduler", "containerd", "containerd-shim-runc-v2", "ctr", "coredns", "runc",
+  ] as const) {
     binaryPath(b); // throws MissingBinaryError naming `npm run setup`
   }
+  // A run killed before it could clean up leaves empty node cgroups (its processes died with its PID namespace).
+  sweepStaleNodeCgroups();
   const before = sandboxProcesses();
   if (before.length > 0) throw new Error(`sandbox processes already running before the tests: ${JSON.stringify(before)}`);
   return () => {
     const left = sandboxProcesses();
     if (left.length > 0) throw new Error(`the tests left sandbox processes running: ${JSON.stringify(left)}`);
+    const cgroups = nodeCgroupTrees();
+    if (cgroups.length > 0) throw new Error(`the tests left node cgroups: ${JSON.stringify(cgroups)}`);
   };
 }
