@@ -4,7 +4,7 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { ManagedProcess } from "./process.ts";
 import { binaryPath } from "./paths.ts";
-import { APISERVER_IP, APISERVER_PORT, SERVICE_CIDR } from "./addresses.ts";
+import { APISERVER_IP, APISERVER_PORT, KUBERNETES_SERVICE_IP, SERVICE_CIDR } from "./addresses.ts";
 import { assertFree } from "./net.ts";
 import { makePki, writeKubeconfig } from "./pki.ts";
 import type { Pki } from "./pki.ts";
@@ -43,7 +43,8 @@ export class ControlPlane {
    */
   constructor(dir: string, options: { namespace: string; realNode?: boolean }) {
     this.dir = dir;
-    this.pki = makePki(join(dir, "pki"), [APISERVER_IP]);
+    // The `kubernetes` Service's ClusterIP too: pods reach the apiserver through it (kube-proxy).
+    this.pki = makePki(join(dir, "pki"), [APISERVER_IP, KUBERNETES_SERVICE_IP]);
     this.kubeconfigPath = writeKubeconfig(join(dir, "kubeconfig"), this.pki, this.server, { name: "sandbox-admin", ...this.pki.clients.admin }, options.namespace);
     const kcmKubeconfig = writeKubeconfig(join(dir, "controller-manager.kubeconfig"), this.pki, this.server, {
       name: "system:kube-controller-manager",

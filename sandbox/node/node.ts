@@ -50,6 +50,9 @@ const run = promisify(execFile);
 /** One node per machine: its bridge, iptables chains and the kubelet's fixed paths are shared. */
 export const NODE_LOCK = "/tmp/failover-sandbox-node.lock";
 const CNI_BIN_DIR = "/usr/lib/cni";
+export const LOCAL_STORAGE_CLASS = "sandbox-local";
+/** Enough for the shipped stack twice over (3 redis + NATS, or 3 NATS in production). */
+export const LOCAL_VOLUMES = 8;
 const CNI_PLUGINS = ["bridge", "host-local", "loopback", "portmap"];
 
 /** Status code of a plain HTTP GET (0 on error). */
@@ -264,6 +267,7 @@ export class SandboxNode {
     );
     const tImages = performance.now();
     await this.#applyClusterDns();
+    await this.#applyLocalVolumes();
     await this.scheduler.start();
     await this.coredns.start();
     await this.kubelet.start();
@@ -331,6 +335,39 @@ export class SandboxNode {
       endpoints: [{ addresses: [COREDNS_IP], conditions: { ready: true } }],
       ports,
     });
+  }
+
+  /**
+   * Storage as a local cluster has it: a default StorageClass, here `sandbox-local` (no
+   * provisioner, bound when the pod is scheduled) with LOCAL_VOLUMES `local` PersistentVolumes in
+   * the sandbox dir, so StatefulSets' claims bind. A user's cluster brings its own default class.
+   */
+  async #applyLocalVolumes(): Promise<void> {
+    await apply(this.#kc, {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: { name: LOCAL_STORAGE_CLASS, annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+      provisioner: "kubernetes.io/no-provisioner",
+      volumeBindingMode: "WaitForFirstConsumer",
+      reclaimPolicy: "Retain",
+    });
+    for (let i = 0; i < LOCAL_VOLUMES; i++) {
+      const path = join(this.paths.dir, "volumes", `pv-${i}`);
+      mkdirSync(path, { recursive: true });
+      await apply(this.#kc, {
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name: `sandbox-local-${i}` },
+        spec: {
+          capacity: { storage: "5Gi" },
+          accessModes: ["ReadWriteOnce"],
+          persistentVolumeReclaimPolicy: "Retain",
+          storageClassName: LOCAL_STORAGE_CLASS,
+          local: { path },
+          nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [REAL_NODE_NAME] }] }] } },
+        },
+      });
+    }
   }
 
   /** Ready as the kubelet's own heartbeats say (nothing here writes Node status). */

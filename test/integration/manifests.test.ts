@@ -72,7 +72,6 @@ describe("the overlays as rendered", () => {
       expect(redis.spec?.podManagementPolicy).toBe("Parallel");
       expect(redis.spec?.volumeClaimTemplates?.[0]?.metadata?.name).toBe("data");
       const pod = redis.spec!.template.spec!;
-      expect(pod.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey).toBe("kubernetes.io/hostname");
       expect(pod.initContainers?.[0]?.args).toEqual(["init", "redis"]);
       expect(pod.containers[0]?.lifecycle?.preStop?.exec?.command).toEqual(["sh", "/etc/redis-scripts/prestop.sh"]);
       expect(pod.containers[0]?.readinessProbe?.exec?.command).toContain("readiness");
@@ -89,6 +88,13 @@ describe("the overlays as rendered", () => {
       const conf = named<V1ConfigMap>(objs, "ConfigMap", "redis-config")!.data!;
       expect(conf["redis.conf"]).toMatch(/appendonly yes[\s\S]*save /);
       expect(conf["write-fence.conf"]).toMatch(/^min-replicas-to-write 1$/m);
+    }
+    // Production spreads redis and sentinel over nodes (required); dev must fit one node (preferred).
+    for (const name of ["redis", "sentinel"]) {
+      const anti = (objs: Obj[]) => named<V1StatefulSet>(objs, "StatefulSet", name)!.spec!.template.spec!.affinity!.podAntiAffinity!;
+      expect(anti(production).requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey, name).toBe("kubernetes.io/hostname");
+      expect(anti(dev).requiredDuringSchedulingIgnoredDuringExecution, name).toBeUndefined();
+      expect(anti(dev).preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm.topologyKey, name).toBe("kubernetes.io/hostname");
     }
     expect((named<V1StatefulSet>(dev, "StatefulSet", "nats")!).spec?.replicas).toBe(1);
     expect((named<V1StatefulSet>(production, "StatefulSet", "nats")!).spec?.replicas).toBe(3);

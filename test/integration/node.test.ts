@@ -231,6 +231,18 @@ describe("DNS and Services through kube-proxy", () => {
     expect(resolvConf).toMatch(new RegExp(`^search ${NS}\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local$`, "m"));
   });
 
+  it("reaches the apiserver from a pod through the kubernetes Service, verifying its certificate", async () => {
+    const version = await exec(
+      "client",
+      "env",
+      "NODE_EXTRA_CA_CERTS=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+      "node",
+      "-e",
+      'fetch("https://kubernetes.default.svc/version").then((r) => r.json()).then((j) => console.log(j.gitVersion))',
+    );
+    expect(version.trim()).toBe("v1.37.2");
+  });
+
   it("reaches a selector Service's ClusterIP from a pod (by name) and from the sandbox namespace", async () => {
     const svc = await core.readNamespacedService({ name: "web", namespace: NS });
     const ip = svc.spec!.clusterIP!;
