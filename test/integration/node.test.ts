@@ -143,7 +143,7 @@ function readdirCgroups(): string[] {
 }
 
 describe("the node", () => {
-  it("is Ready from the kubelet's own heartbeats, at the pinned version, with its pod range", async () => {
+  it("is Ready from the kubelet's own heartbeats (its Lease renews), at the pinned version, with the pause image pinned", async () => {
     const first = await core.readNode({ name: REAL_NODE_NAME });
     const ready = first.status!.conditions!.find((c) => c.type === "Ready")!;
     expect(ready).toMatchObject({ status: "True", reason: "KubeletReady" });
@@ -346,7 +346,8 @@ describe("the kubelet's lifecycle", () => {
           {
             name: "c",
             image: NODE_IMAGE,
-            command: ["node", "-e", `process.on("SIGTERM", () => { ${say("sigterm")}.on("close", () => process.exit(0)); }); setInterval(() => {}, 1000); console.log("up")`],
+            // On SIGTERM: report it, then let the event loop empty (the process ends by itself).
+            command: ["node", "-e", `const t = setInterval(() => {}, 1000); process.on("SIGTERM", () => { ${say("sigterm")}.on("close", () => clearInterval(t)); }); console.log("up")`],
             lifecycle: { preStop: { exec: { command: ["node", "-e", `${say("prestop-start")}; setTimeout(() => { ${say("prestop-end")}; }, 1500)`] } } },
             securityContext: restricted(1000),
           },
