@@ -53,6 +53,15 @@ function ownMemoryPath(): string {
 
 const NODE_PREFIX = "failover-node-";
 
+/** Pids in one cgroup directory (none when it is gone). */
+function procsIn(dir: string): number[] {
+  try {
+    return readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+  } catch {
+    return []; // removed while we looked
+  }
+}
+
 /** Directories below `dir` (itself included), deepest first. */
 function treeOf(dir: string): string[] {
   const out: string[] = [];
@@ -102,14 +111,7 @@ export function sweepStaleNodeCgroups(): string[] {
   const removed: string[] = [];
   for (const top of nodeCgroupTrees()) {
     const tree = treeOf(top);
-    const busy = tree.some((d) => {
-      try {
-        return readFileSync(join(d, "cgroup.procs"), "utf8").trim() !== "";
-      } catch {
-        return false;
-      }
-    });
-    if (busy) continue;
+    if (tree.some((d) => procsIn(d).length > 0)) continue;
     for (const d of tree) {
       try {
         rmdirSync(d);
@@ -143,30 +145,27 @@ export class NodeCgroups {
     for (const h of this.#hierarchies) {
       let path = h.mount;
       for (const part of this.root.split("/").filter(Boolean)) {
-        const parent = path;
-        path = join(path, part);
-        if (existsSync(path)) continue;
-        mkdirSync(path);
-        this.#created.push(path);
-        if (h.key.split(",").includes("cpuset")) {
-          for (const file of ["cpuset.cpus", "cpuset.mems"]) writeFileSync(join(path, file), readFileSync(join(parent, file)));
-        }
+        path = this.#mkdir(h, path, part);
       }
     }
+  }
+
+  /** `parent/part`, created if missing (and remembered); a cpuset level gets its parent's cpus and mems. */
+  #mkdir(h: Hierarchy, parent: string, part: string): string {
+    const path = join(parent, part);
+    if (existsSync(path)) return path;
+    mkdirSync(path);
+    this.#created.push(path);
+    if (h.key.split(",").includes("cpuset")) {
+      for (const file of ["cpuset.cpus", "cpuset.mems"]) writeFileSync(join(path, file), readFileSync(join(parent, file)));
+    }
+    return path;
   }
 
   /** Moves process `pid` (one the sandbox started) into `<root>/<leaf>` in every hierarchy. */
   enter(pid: number, leaf: string): void {
     for (const h of this.#hierarchies) {
-      const dir = join(h.mount, this.root, leaf);
-      if (!existsSync(dir)) {
-        mkdirSync(dir);
-        this.#created.push(dir);
-        if (h.key.split(",").includes("cpuset")) {
-          for (const file of ["cpuset.cpus", "cpuset.mems"]) writeFileSync(join(dir, file), readFileSync(join(h.mount, this.root, file)));
-        }
-      }
-      writeFileSync(join(dir, "cgroup.procs"), String(pid));
+      writeFileSync(join(this.#mkdir(h, join(h.mount, this.root), leaf), "cgroup.procs"), String(pid));
     }
   }
 
@@ -177,17 +176,7 @@ export class NodeCgroups {
 
   /** Pids still inside the node's tree (any hierarchy). */
   pids(): number[] {
-    const pids = new Set<number>();
-    for (const h of this.#hierarchies) {
-      for (const dir of this.#tree(h)) {
-        try {
-          for (const p of readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n")) if (p) pids.add(Number(p));
-        } catch {
-          // removed while we looked
-        }
-      }
-    }
-    return [...pids];
+    return [...new Set(this.#hierarchies.flatMap((h) => this.#tree(h).flatMap(procsIn)))];
   }
 
   /**

@@ -12,7 +12,6 @@
  */
 import { execFile, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { get } from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
@@ -56,16 +55,14 @@ export const LOCAL_VOLUMES = 8;
 const CNI_PLUGINS = ["bridge", "host-local", "loopback", "portmap"];
 
 /** Status code of a plain HTTP GET (0 on error). */
-function httpStatus(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = get(url, { timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(0));
-  });
-}
+const httpStatus = (url: string): Promise<number> =>
+  fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+    async (r) => {
+      await r.body?.cancel();
+      return r.status;
+    },
+    () => 0,
+  );
 
 /** Runs `ip`/`iptables`-like commands; throws with stderr. */
 async function sh(command: string, args: string[]): Promise<string> {

@@ -19,6 +19,7 @@ import { KUBERNETES_SERVICE_IP, REAL_NODE_NAME } from "../../sandbox/addresses.t
 import { PROJECT_IMAGE } from "../../sandbox/images.ts";
 import { NODE_LOCK } from "../../sandbox/node/node.ts";
 import { PAUSE_IMAGE } from "../../sandbox/node/config.ts";
+import { hierarchies } from "../../sandbox/node/cgroups.ts";
 
 const run = promisify(execFile);
 const NS = "node-test";
@@ -127,20 +128,13 @@ afterAll(async () => {
   expect(sb.nodeLeftovers).toEqual([]);
   expect(node.processes.filter((p) => p.running).map((p) => p.name)).toEqual([]);
   expect(node.cgroups.pids()).toEqual([]);
-  for (const h of readdirCgroups()) expect(existsSync(`${h}${node.cgroups.root}`), `${h}${node.cgroups.root}`).toBe(false);
+  for (const { mount } of hierarchies()) expect(existsSync(`${mount}${node.cgroups.root}`), `${mount}${node.cgroups.root}`).toBe(false);
   expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(sandboxDir);
   expect((await run("ip", ["-o", "link", "show"])).stdout).not.toMatch(/cni0|veth/);
   expect((await run("iptables-save", [])).stdout).not.toMatch(/KUBE-SVC|KUBE-SERVICES/);
   // The lock is free again.
   expect((await run("flock", ["--nonblock", NODE_LOCK, "true"]).then(() => 0, () => 1))).toBe(0);
 });
-
-function readdirCgroups(): string[] {
-  return readFileSync("/proc/self/mountinfo", "utf8")
-    .split("\n")
-    .map((l) => l.split(" ")[4] ?? "")
-    .filter((m) => m.startsWith("/sys/fs/cgroup/"));
-}
 
 describe("the node", () => {
   it("is Ready from the kubelet's own heartbeats (its Lease renews), at the pinned version, with the pause image pinned", async () => {
