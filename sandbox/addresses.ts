@@ -6,6 +6,7 @@
  *     198.18.0.1           kube-apiserver (etcd and the controller-manager stay on 127.0.0.1)
  *     198.18.0.2           nats-server (4222, monitoring 8222)
  *     198.18.0.10+j        sentinel j (26379)
+ *     198.18.0.5           the node's image registry (5000; skaffold pushes, containerd pulls)
  *     198.18.0.53          CoreDNS (the node's cluster DNS, behind Service kube-dns)
  *     198.18.0.200+n       Node n's InternalIP (Node objects written by the sandbox)
  *     198.18.0.254         the real node's InternalIP (kubelet, kube-proxy)
@@ -29,6 +30,10 @@ export const SERVICE_CIDR = "198.19.128.0/17";
 export const KUBERNETES_SERVICE_IP = "198.19.128.1";
 export const DNS_SERVICE_IP = "198.19.128.10";
 export const COREDNS_IP = "198.18.0.53";
+export const REGISTRY_IP = "198.18.0.5";
+export const REGISTRY_PORT = 5000;
+/** The sandbox registry as skaffold's --default-repo names it (plain HTTP: --insecure-registry). */
+export const REGISTRY = `${REGISTRY_IP}:${REGISTRY_PORT}`;
 export const REAL_NODE_IP = "198.18.0.254";
 export const REAL_NODE_NAME = "sandbox-node-0";
 

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { DNS_SERVICE_IP, inSandboxNamespace, POD_CIDR, SERVICE_CIDR } from "./addresses.ts";
+import { DNS_SERVICE_IP, inSandboxNamespace, POD_CIDR, REGISTRY, SERVICE_CIDR } from "./addresses.ts";
 import { startSandbox } from "./sandbox.ts";
 import type { Sandbox } from "./sandbox.ts";
 import { waitForSignal } from "../shared/signals.ts";
@@ -30,6 +30,12 @@ export function howToReach(sb: Sandbox, masterHost: string): string {
   return lines.join("\n");
 }
 
+/** `skaffold dev` against the sandbox's node, as a user types it. */
+export function skaffoldCommand(sb: Sandbox): string {
+  const nsenter = `nsenter --target ${process.env.FAILOVER_NETNS_PID ?? process.pid} --net`;
+  return `${nsenter} env KUBECONFIG=${sb.kubeconfigPath} skaffold dev -p sandbox --default-repo ${REGISTRY} --insecure-registry ${REGISTRY} --port-forward`;
+}
+
 /** Blocks until SIGINT/SIGTERM, then stops the sandbox. */
 export async function stopOnSignal(sb: Sandbox): Promise<void> {
   await waitForSignal();
@@ -44,7 +50,8 @@ export async function main(args: string[]): Promise<number | void> {
   const started = Date.now();
   const node = values.node ? ", and a real node (containerd, kubelet, kube-proxy, kube-scheduler, CoreDNS)" : "";
   console.log(`sandbox: starting etcd, kube-apiserver, kube-controller-manager, nats-server, redis x3, sentinel x3${node} ...`);
-  const sb = await startSandbox({ keepDir: true, node: values.node });
+  // With the node, namespace redis is left to the stack a user deploys (skaffold dev -p sandbox).
+  const sb = await startSandbox({ keepDir: true, node: values.node, ...(values.node ? { namespace: "sandbox-processes" } : {}) });
   const m = await sb.currentMaster(sb.masters[0]!.name);
   const redis = sb.masters.flatMap((ms) =>
     ms.redis.map((r) => `  redis             ${r.spec.ip}:6379   pod ${sb.podOf(r)}${r.spec.ip === m.address.host ? "   (master)" : ""}`),
@@ -62,6 +69,7 @@ ${sb.sentinels.map((s) => `  sentinel          ${s.spec.ip}:26379`).join("\n")}
 From another shell (the sandbox has a network namespace of its own):
 ${howToReach(sb, m.address.host)}
 
+${sb.node ? `\nDeploy the stack onto the node (from this checkout; the images are built with buildah, pushed to its registry):\n  ${skaffoldCommand(sb)}\n` : ""}
 Ctrl-C stops everything.`);
   await stopOnSignal(sb);
 }

@@ -41,6 +41,7 @@ const goBuilt = {
   ctr: ["containerd", "github.com/containerd/containerd/v2", "containerd"],
   coredns: ["coredns", "github.com/coredns/coredns", "coredns"],
   crictl: ["cri-tools", "sigs.k8s.io/cri-tools", "cri-tools"],
+  registry: ["registry", "github.com/distribution/distribution/v3", "registry"],
 } as const;
 
 export type GoBinary = keyof typeof goBuilt;

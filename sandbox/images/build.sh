@@ -158,26 +158,9 @@ build_standin() {
 for entry in "${standins[@]}"; do build_standin ${entry}; done
 
 # ---- 2. the project's image, both Dockerfile targets ------------------------------------------
-# This machine reaches the npm registry through a TLS-intercepting proxy whose CA is only in the
-# machine's CA bundle; the Dockerfile's `RUN npm ci` would fail certificate checks. As a user
-# behind a corporate proxy does, npm is told at build time and the Dockerfile stays as it is: a
-# directory with the machine's CA bundle and an npmrc naming it is bind-mounted read-only over
-# /usr/local/etc, npm's global config directory in the node image (empty there), for the RUN
-# steps only. A mount is never part of a layer; build_project checks each new image for it.
-# FAILOVER_BUILD_CA_FILE names another bundle; set but empty, builds without the mount.
-if [ -n "${FAILOVER_BUILD_CA_FILE+set}" ]; then ca_file=$FAILOVER_BUILD_CA_FILE
-elif [ -r /etc/ssl/certs/ca-certificates.crt ]; then ca_file=/etc/ssl/certs/ca-certificates.crt
-else ca_file=""; fi
-npm_etc=$CACHE/images/npm-etc
-mount_args=()
-if [ -n "$ca_file" ]; then
-  [ -r "$ca_file" ] || fail "CA bundle $ca_file (FAILOVER_BUILD_CA_FILE) is not readable"
-  mkdir -p "$npm_etc"
-  cp "$ca_file" "$npm_etc/ca-certificates.crt.tmp" && mv -f "$npm_etc/ca-certificates.crt.tmp" "$npm_etc/ca-certificates.crt"
-  printf '%s\n' "# Build-time only (sandbox/images/build.sh): the build machine's CA bundle, for its TLS proxy." \
-    "cafile=/usr/local/etc/ca-certificates.crt" >"$npm_etc/npmrc"
-  mount_args=(--volume "$npm_etc:/usr/local/etc:ro")
-fi
+# The build-time npm CA mount (lib.sh's npm_ca_mount explains it); build_project checks each new
+# image for its files.
+npm_ca_mount || fail "cannot prepare the build-time npm CA mount"
 
 # no_build_mounts <name> <id>: fails if the build-time npm config ended up in the image.
 no_build_mounts() {

@@ -73,3 +73,26 @@ commit_rootfs() {
     return 1
   fi
 }
+
+# npm_ca_mount: sets the array mount_args to what `buildah bud` needs for the Dockerfile's
+# `RUN npm ci` on this machine. It reaches the npm registry through a TLS-intercepting proxy whose
+# CA is only in the machine's CA bundle, so npm would fail its certificate checks. As a user behind
+# a corporate proxy does, npm is told at build time and the Dockerfile stays as it is: a directory
+# with the machine's CA bundle and an npmrc naming it is bind-mounted read-only over /usr/local/etc,
+# npm's global config directory in the node image (empty there), for the RUN steps only. A mount
+# is never part of a layer. FAILOVER_BUILD_CA_FILE names another bundle; set but empty, no mount.
+npm_ca_mount() {
+  local ca_file npm_etc=$CACHE/images/npm-etc
+  if [ -n "${FAILOVER_BUILD_CA_FILE+set}" ]; then ca_file=$FAILOVER_BUILD_CA_FILE
+  elif [ -r /etc/ssl/certs/ca-certificates.crt ]; then ca_file=/etc/ssl/certs/ca-certificates.crt
+  else ca_file=""; fi
+  mount_args=()
+  [ -n "$ca_file" ] || return 0
+  [ -r "$ca_file" ] || { echo "images: CA bundle $ca_file (FAILOVER_BUILD_CA_FILE) is not readable" >&2; return 1; }
+  mkdir -p "$npm_etc"
+  cmp -s "$ca_file" "$npm_etc/ca-certificates.crt" ||
+    { cp "$ca_file" "$npm_etc/ca-certificates.crt.tmp" && mv -f "$npm_etc/ca-certificates.crt.tmp" "$npm_etc/ca-certificates.crt"; }
+  printf '%s\n' "# Build-time only (sandbox/images/lib.sh): the build machine's CA bundle, for its TLS proxy." \
+    "cafile=/usr/local/etc/ca-certificates.crt" >"$npm_etc/npmrc.tmp" && mv -f "$npm_etc/npmrc.tmp" "$npm_etc/npmrc"
+  mount_args=(--volume "$npm_etc:/usr/local/etc:ro")
+}

@@ -3,7 +3,7 @@
  * (CRI), the CNI bridge, the kubelet, kube-proxy and CoreDNS. Pure functions: the values that
  * matter on this machine are explained where they are set.
  */
-import { BRIDGE_IP, COREDNS_IP, DNS_SERVICE_IP, NODE_POD_SUBNET, POD_CIDR, REAL_NODE_IP, REAL_NODE_NAME } from "../addresses.ts";
+import { BRIDGE_IP, COREDNS_IP, DNS_SERVICE_IP, NODE_POD_SUBNET, POD_CIDR, REAL_NODE_IP, REAL_NODE_NAME, REGISTRY, REGISTRY_IP, REGISTRY_PORT } from "../addresses.ts";
 
 /** Every path of one node, all under the sandbox's own directory. */
 export interface NodePaths {
@@ -20,6 +20,10 @@ export interface NodePaths {
   resolvConf: string;
   kubeProxyConfig: string;
   corefile: string;
+  /** containerd's registry hosts directory (`<host:port>/hosts.toml`). */
+  registryHosts: string;
+  registryRoot: string;
+  registryConfig: string;
 }
 
 /** The pause image containerd keeps pinned (image garbage collection never removes it). */
@@ -50,6 +54,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    # Per-registry hosts.toml files: the sandbox registry is plain HTTP (registryHostsToml).
+    config_path = "${p.registryHosts}"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "${PAUSE_IMAGE}"
 
@@ -181,6 +188,34 @@ export function corefile(kubeconfig: string): string {
     cache 5
     loadbalance
 }
+`;
+}
+
+/** containerd's hosts.toml for the sandbox registry: plain HTTP, as kind's local-registry recipe sets it. */
+export function registryHostsToml(): { dir: string; toml: string } {
+  return {
+    dir: REGISTRY,
+    toml: `server = "http://${REGISTRY}"\n\n[host."http://${REGISTRY}"]\n  capabilities = ["pull", "resolve"]\n`,
+  };
+}
+
+/**
+ * The CNCF Distribution registry's configuration: blobs on disk in the sandbox dir, deletes on (so
+ * a test can remove what it pushed), quiet logs, no auth (it listens on the sandbox's own network).
+ */
+export function registryConfig(rootDir: string): string {
+  return `version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: ${rootDir}
+  delete:
+    enabled: true
+http:
+  addr: ${REGISTRY_IP}:${REGISTRY_PORT}
 `;
 }
 

@@ -2,7 +2,8 @@
  * A real Kubernetes node inside the sandbox's network + PID namespace: containerd 2.x with runc and
  * the CNI bridge, the kubelet, kube-proxy (iptables), kube-scheduler, and CoreDNS serving
  * cluster.local behind Service `kube-dns`. Images come from archives built on this machine
- * (sandbox/images/build.sh), imported into containerd's `k8s.io` namespace: no registry.
+ * (sandbox/images/build.sh), imported into containerd's `k8s.io` namespace; what skaffold builds is
+ * pushed to the node's own registry (CNCF Distribution, plain HTTP on REGISTRY) and pulled from it.
  *
  * What stays off the machine: containerd, the kubelet and kube-proxy run in a mount namespace of
  * the node's own, with tmpfs on /run, /var/lib and /var/log (the paths they use whatever their
@@ -17,7 +18,7 @@ import { promisify } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ProcessStartError } from "../../shared/errors.ts";
-import { BRIDGE_IP, COREDNS_IP, DNS_SERVICE_IP, NODE_POD_SUBNET, REAL_NODE_IP, REAL_NODE_NAME, SERVICE_CIDR } from "../addresses.ts";
+import { BRIDGE_IP, COREDNS_IP, DNS_SERVICE_IP, NODE_POD_SUBNET, REAL_NODE_IP, REAL_NODE_NAME, REGISTRY, REGISTRY_IP, REGISTRY_PORT, SERVICE_CIDR } from "../addresses.ts";
 import { apply } from "../cluster.ts";
 import { httpsStatus } from "../control-plane.ts";
 import type { ControlPlane } from "../control-plane.ts";
@@ -39,6 +40,8 @@ import {
   KUBELET_PORT,
   kubeletConfig,
   kubeProxyConfig,
+  registryConfig,
+  registryHostsToml,
   resolvConf,
   SCHEDULER_PORT,
 } from "./config.ts";
@@ -89,6 +92,7 @@ export class SandboxNode {
   readonly kubeProxy: ManagedProcess;
   readonly scheduler: ManagedProcess;
   readonly coredns: ManagedProcess;
+  readonly registry: ManagedProcess;
   figures: NodeStartFigures | undefined;
   readonly #kc: KubeConfig;
   #holderPid: number | undefined;
@@ -113,13 +117,20 @@ export class SandboxNode {
       resolvConf: join(dir, "resolv.conf"),
       kubeProxyConfig: join(dir, "kube-proxy.json"),
       corefile: join(dir, "Corefile"),
+      registryHosts: join(dir, "containerd", "certs.d"),
+      registryRoot: join(dir, "registry"),
+      registryConfig: join(dir, "registry.yaml"),
     };
     this.paths = p;
     this.cgroups = new NodeCgroups(`${process.pid}-${Date.now().toString(36)}`);
     const pki = controlPlane.pki;
     const kubeconfig = (who: "kubelet" | "kube-proxy" | "scheduler" | "coredns") =>
       writeKubeconfig(join(dir, `${who}.kubeconfig`), pki, controlPlane.server, { name: who, ...pki.clients[who] });
-    for (const d of [p.containerdRoot, p.containerdState, p.cniConfDir, p.kubeletRoot, p.podLogs]) mkdirSync(d, { recursive: true });
+    for (const d of [p.containerdRoot, p.containerdState, p.cniConfDir, p.kubeletRoot, p.podLogs, p.registryRoot]) mkdirSync(d, { recursive: true });
+    const hosts = registryHostsToml();
+    mkdirSync(join(p.registryHosts, hosts.dir), { recursive: true });
+    writeFileSync(join(p.registryHosts, hosts.dir, "hosts.toml"), hosts.toml);
+    writeFileSync(p.registryConfig, registryConfig(p.registryRoot));
     writeFileSync(p.containerdConfig, containerdConfig(p));
     writeFileSync(join(p.cniConfDir, "10-sandbox.conflist"), cniConflist());
     writeFileSync(p.kubeletConfig, kubeletConfig(p, { cgroupRoot: this.cgroups.root, clientCaFile: pki.caCert }));
@@ -202,11 +213,19 @@ export class SandboxNode {
       ready: async () => (await httpStatus(`http://${COREDNS_IP}:${COREDNS_READY_PORT}/ready`)) === 200,
       readyTimeoutMs: 60_000,
     });
+    this.registry = new ManagedProcess({
+      name: "registry",
+      command: binaryPath("registry"),
+      args: ["serve", p.registryConfig],
+      logFile: join(dir, "registry.log"),
+      ready: async () => (await httpStatus(`http://${REGISTRY}/v2/`)) === 200,
+      readyTimeoutMs: 30_000,
+    });
   }
 
   /** Every process of the node, in start order. */
   get processes(): ManagedProcess[] {
-    return [this.holder, this.containerd, this.scheduler, this.kubelet, this.kubeProxy, this.coredns];
+    return [this.holder, this.containerd, this.registry, this.scheduler, this.kubelet, this.kubeProxy, this.coredns];
   }
 
   /** `ctr` against this node's containerd, namespace k8s.io. */
@@ -227,7 +246,7 @@ export class SandboxNode {
     need(existsSync("/proc/sys/net/bridge/bridge-nf-call-iptables"), "kernel", "br_netfilter is missing (/proc/sys/net/bridge/bridge-nf-call-iptables); the node needs bridged traffic to pass iptables");
     need(readFileSync("/proc/filesystems", "utf8").includes("overlay"), "kernel", "overlayfs is missing (/proc/filesystems); containerd's snapshotter needs it");
     for (const plugin of CNI_PLUGINS) need(existsSync(join(CNI_BIN_DIR, plugin)), "cni", `plugin ${plugin} is missing in ${CNI_BIN_DIR}; run 'npm run setup' (Debian containernetworking-plugins)`);
-    for (const b of ["containerd", "containerd-shim-runc-v2", "ctr", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "runc", "iptables", "conntrack"] as const) binaryPath(b);
+    for (const b of ["containerd", "containerd-shim-runc-v2", "ctr", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "registry", "runc", "iptables", "conntrack"] as const) binaryPath(b);
     const held = spawnSync("flock", ["--nonblock", "--conflict-exit-code", "75", NODE_LOCK, "true"]);
     need(held.status !== 75, "node", `another sandbox node runs on this machine (lock ${NODE_LOCK} is held); one node at a time: stop it first`);
   }
@@ -242,6 +261,7 @@ export class SandboxNode {
     await assertFree("kube-proxy metrics", "127.0.0.1", KUBE_PROXY_METRICS_PORT);
     await assertFree("kube-scheduler", "127.0.0.1", SCHEDULER_PORT);
     await assertFree("coredns", COREDNS_IP, 53);
+    await assertFree("registry", REGISTRY_IP, REGISTRY_PORT);
     // Per network namespace: bridged pod traffic passes iptables (Services), and the node routes.
     writeFileSync("/proc/sys/net/bridge/bridge-nf-call-iptables", "1");
     writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
@@ -265,6 +285,7 @@ export class SandboxNode {
     const tImages = performance.now();
     await this.#applyClusterDns();
     await this.#applyLocalVolumes();
+    await this.registry.start();
     await this.scheduler.start();
     await this.coredns.start();
     await this.kubelet.start();
@@ -388,6 +409,7 @@ export class SandboxNode {
     await this.kubelet.stop();
     await this.kubeProxy.stop();
     await this.coredns.stop();
+    await this.registry.stop();
     await this.scheduler.stop();
     await this.containerd.stop();
     const left: string[] = [];

@@ -2,7 +2,8 @@
 # Builds the sandbox's Go-built binaries from the pinned modules under sandbox/tools/, once per
 # machine, into "$FAILOVER_CACHE_DIR/bin/<name>-<version>/" (default ~/.cache/failover-functions):
 #   control plane: kube-apiserver, kube-controller-manager, kubectl, etcd, nats-server, skaffold;
-#   the node:      kubelet, kube-proxy, kube-scheduler, containerd (+ shim, ctr), CoreDNS, crictl.
+#   the node:      kubelet, kube-proxy, kube-scheduler, containerd (+ shim, ctr), CoreDNS, crictl,
+#                  and the registry skaffold pushes to (CNCF Distribution).
 # Idempotent: a directory that exists is a finished build (each is built in a temp dir and renamed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,4 +77,7 @@ build coredns github.com/coredns/coredns "-X github.com/coredns/coredns/coremain
 
 crictl=$(version_of cri-tools sigs.k8s.io/cri-tools)
 build cri-tools sigs.k8s.io/cri-tools "-X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl" crictl sigs.k8s.io/cri-tools/cmd/crictl
+registry=$(version_of registry github.com/distribution/distribution/v3)
+build registry github.com/distribution/distribution/v3 "-X github.com/distribution/distribution/v3/version.version=$registry" registry \
+  github.com/distribution/distribution/v3/cmd/registry
 echo "setup: Go-built binaries ready under $cache/bin"

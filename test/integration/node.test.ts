@@ -15,7 +15,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { binaryPath, startSandbox, waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { apply } from "../../sandbox/cluster.ts";
-import { KUBERNETES_SERVICE_IP, REAL_NODE_NAME } from "../../sandbox/addresses.ts";
+import { KUBERNETES_SERVICE_IP, REAL_NODE_NAME, REGISTRY } from "../../sandbox/addresses.ts";
 import { PROJECT_IMAGE } from "../../sandbox/images.ts";
 import { NODE_LOCK } from "../../sandbox/node/node.ts";
 import { PAUSE_IMAGE } from "../../sandbox/node/config.ts";
@@ -356,3 +356,71 @@ describe("the kubelet's lifecycle", () => {
     }
   });
 });
+
+describe("what a user sees when a deployment is wrong (README: Troubleshooting)", () => {
+  /** The first waiting reason and message of a pod's (init) container, as the kubelet reports them. */
+  const waiting = async (name: string, init = false) =>
+    waitFor(
+      `pod ${name} to report why its container waits`,
+      async () => {
+        const st = await pod(name);
+        const cs = (init ? st.status?.initContainerStatuses : st.status?.containerStatuses)?.[0];
+        const w = cs?.state?.waiting ?? cs?.lastState?.terminated;
+        return w?.reason && w.reason !== "ContainerCreating" && w.reason !== "PodInitializing" ? { reason: w.reason, message: w.message ?? "" } : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+
+  it("a missing Secret: CreateContainerConfigError naming the Secret", async () => {
+    await createPod("no-secret", {
+      containers: [{ name: "c", image: NODE_IMAGE, command: ["sleep", "60"], env: [{ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: "redis-auth", key: "password" } } }], securityContext: restricted(1000) }],
+    });
+    expect(await waiting("no-secret")).toEqual({ reason: "CreateContainerConfigError", message: 'secret "redis-auth" not found' });
+  });
+
+  it("a wrong image name: ErrImagePull / ImagePullBackOff naming the image, and an event", async () => {
+    const image = `${REGISTRY}/failover-functions:no-such-tag`;
+    await createPod("bad-image", { containers: [{ name: "c", image, securityContext: restricted(1000) }] });
+    const w = await waiting("bad-image");
+    expect(["ErrImagePull", "ImagePullBackOff"]).toContain(w.reason);
+    expect(w.message).toContain(image);
+    const described = await sb.kubectl("describe", "pod", "-n", NS, "bad-image");
+    expect(described).toMatch(/Failed to pull image ".*no-such-tag"/);
+  });
+
+  it("a PVC that cannot bind: the pod stays Pending, unschedulable, and the claim's event names the missing StorageClass", async () => {
+    await apply(sb.kubeConfig, {
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: "no-class", namespace: NS },
+      spec: { storageClassName: "fast-ssd", accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+    });
+    await createPod("unbound", {
+      containers: [{ name: "c", image: NODE_IMAGE, command: ["sleep", "60"], volumeMounts: [{ name: "data", mountPath: "/data" }], securityContext: restricted(1000) }],
+      volumes: [{ name: "data", persistentVolumeClaim: { claimName: "no-class" } }],
+    });
+    const scheduled = await waitFor(
+      "the scheduler to give up on the pod",
+      async () => (await pod("unbound")).status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False"),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(scheduled.reason).toBe("Unschedulable");
+    expect(scheduled.message).toContain("unbound immediate PersistentVolumeClaims");
+    await waitFor("the claim's event", async () => (await sb.kubectl("describe", "pvc", "-n", NS, "no-class")).includes('storageclass.storage.k8s.io "fast-ssd" not found'), { timeoutMs: 30_000 });
+    expect((await pod("unbound")).status?.phase).toBe("Pending");
+  });
+
+  it("an init container refusing its config: Init:Error, and one log line naming the variable", async () => {
+    await createPod("bad-init", {
+      restartPolicy: "Never",
+      initContainers: [{ name: "init", image: PROJECT_IMAGE.production, args: ["init", "sentinel"], env: [{ name: "DOWN_AFTER_MS", value: "500" }], securityContext: restricted(65532) }],
+      containers: [{ name: "c", image: NODE_IMAGE, command: ["true"], securityContext: restricted(1000) }],
+    });
+    const w = await waiting("bad-init", true);
+    expect(w.reason).toBe("Error");
+    const logs = (await sb.kubectl("logs", "-n", NS, "bad-init", "-c", "init")).trim().split("\n");
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toContain("DOWN_AFTER_MS");
+  });
+});
+

@@ -1,0 +1,284 @@
+/**
+ * `skaffold dev` on the sandbox's real node, as a user runs it against a local cluster: skaffold
+ * builds the Dockerfile's dev target (buildah, profile `sandbox`: no Docker daemon here), pushes it
+ * to the node's registry (`--default-repo`), renders manifests/overlays/dev, applies it, and its own
+ * status check waits for every rollout. Then: every pod runs in containers, the init containers
+ * decide the roles, the functions write labels, the EndpointSlice of `redis-master` and its
+ * ConfigMap; skaffold's port-forward of localhost:6379 reaches the master, also after a failover;
+ * a `.ts` edit is synced into the running pods and restarts the function without a rebuild; and a
+ * sentinel-unaware client writing through the ClusterIP (kube-proxy) follows a failover. Nothing
+ * here writes a pod's status. skaffold runs in a copy of the checkout (the test edits a file).
+ */
+import { execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { appendFileSync, createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
+import { Redis } from "ioredis";
+import { binaryPath, startSandbox, waitFor } from "../../sandbox/index.ts";
+import type { Sandbox } from "../../sandbox/index.ts";
+import { REGISTRY } from "../../sandbox/addresses.ts";
+import { Writer } from "../../sandbox/writer.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const run = promisify(execFile);
+const NS = "redis"; // the dev overlay's namespace
+const PODS = 16; // redis x3, sentinel x3, nats, relay x2, six functions, the master-forward relay
+const FORWARD = { host: "127.0.0.1", port: 6379 }; // skaffold.yaml's portForward of redis-master-forward
+
+let sb: Sandbox;
+let core: CoreV1Api;
+let workdir: string;
+let skaffold: ChildProcess | undefined;
+let output = "";
+let password: string;
+let sentinelPassword: string;
+
+const ready = (p: V1Pod) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+const count = (text: string, needle: string) => text.split(needle).length - 1;
+
+async function pods(): Promise<V1Pod[]> {
+  return (await core.listNamespacedPod({ namespace: NS })).items;
+}
+
+/** The cluster's picture of the master: labels, the EndpointSlice's addresses, the ConfigMap. */
+async function picture(): Promise<{ labelled: string[]; endpoints: string[]; configMapPod: string | undefined; ipOf: Record<string, string> }> {
+  const all = await pods();
+  const slices = await sb.kubeConfig.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: NS, labelSelector: "kubernetes.io/service-name=redis-master" });
+  const cm = await core.readNamespacedConfigMap({ name: "redis-master", namespace: NS }).catch(() => undefined);
+  return {
+    labelled: all.filter((p) => p.metadata?.labels?.["redis-role"] === "master").map((p) => p.metadata!.name!),
+    endpoints: slices.items.flatMap((s) => (s.endpoints ?? []).flatMap((e) => e.addresses)),
+    configMapPod: cm?.data?.pod,
+    ipOf: Object.fromEntries(all.map((p) => [p.metadata!.name!, p.status?.podIP ?? ""])),
+  };
+}
+
+/** One write through skaffold's port-forward on a new connection; the value read back on `pod`. */
+async function writeViaForward(key: string): Promise<boolean> {
+  const client = new Redis({ ...FORWARD, password, lazyConnect: true, connectTimeout: 1000, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    return (await client.set(key, "1")) === "OK";
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function onPod(pod: string, ...cmd: string[]): Promise<string> {
+  return (await sb.kubectl("exec", "-n", NS, pod, "-c", "redis", "--", "redis-cli", "-a", password, "--no-auth-warning", ...cmd)).trim();
+}
+
+beforeAll(async () => {
+  // The sandbox's own process pods go elsewhere (namespace redis is the overlay's), and its redis
+  // and sentinel processes are stopped: skaffold gives localhost:6379 to the forward only when no
+  // address of the machine has port 6379 taken.
+  sb = await startSandbox({ node: true, nats: false, masters: 1, redisPerMaster: 1, sentinels: 1, namespace: "sandbox-processes" });
+  for (const p of [...sb.masters.flatMap((m) => m.redis.map((r) => r.process)), ...sb.sentinels.map((s) => s.process)]) await p.stop();
+  core = sb.kubeConfig.makeApiClient(CoreV1Api);
+  password = "dev-redis-password-change-me"; // overlays/dev's secretGenerator
+  sentinelPassword = "dev-sentinel-password-change-me";
+
+  // A copy of the checkout's files (tracked and new, not ignored ones) for skaffold to build and watch.
+  workdir = mkdtempSync(join(tmpdir(), "skaffold-e2e-"));
+  const { stdout: files } = await run("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: ROOT, maxBuffer: 16 << 20 });
+  await new Promise<void>((resolve, reject) => {
+    const tar = spawn("bash", ["-c", `tar -C "${ROOT}" --null -T - -cf - | tar -C "${workdir}" -xf -`], { stdio: ["pipe", "ignore", "inherit"] });
+    tar.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`copying the checkout: tar exited ${code}`))));
+    tar.stdin.end(files);
+  });
+
+  const log = createWriteStream(join(sb.dir, "skaffold-dev.log"));
+  const t0 = performance.now();
+  skaffold = spawn(
+    binaryPath("skaffold"),
+    ["dev", "-p", "sandbox", "--default-repo", REGISTRY, "--insecure-registry", REGISTRY, "--port-forward=user", "--tag", "e2e", "--cleanup=true"],
+    {
+      cwd: workdir,
+      env: { ...process.env, KUBECONFIG: sb.kubeconfigPath, PATH: `${join(binaryPath("kubectl"), "..")}:${process.env.PATH ?? ""}`, SKAFFOLD_UPDATE_CHECK: "false", SKAFFOLD_INTERACTIVE: "false" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  for (const stream of [skaffold.stdout!, skaffold.stderr!]) {
+    stream.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      log.write(chunk);
+    });
+  }
+  let exited: string | undefined;
+  skaffold.on("exit", (code, signal) => (exited = `skaffold dev exited (${code ?? signal})`));
+  await waitFor(
+    "skaffold dev to build, deploy, pass its status check and watch",
+    () => {
+      if (exited) throw new Error(`${exited} before it was ready:\n${output.slice(-4000)}`);
+      return output.includes("Watching for changes...");
+    },
+    { timeoutMs: 420_000, intervalMs: 250 },
+  ).catch((err: unknown) => {
+    throw new Error(`skaffold dev did not get ready: ${(err as Error).message}\n${output.slice(-4000)}`, { cause: err });
+  });
+  const stabilized = /Deployments stabilized in ([^\n]+)/.exec(output);
+  console.log(`[figure] skaffold dev -p sandbox (build+push, deploy overlays/dev, status check) -> watching: ${Math.round(performance.now() - t0)} ms; skaffold's own "Deployments stabilized in ${stabilized?.[1] ?? "?"}"`);
+}, 600_000);
+
+afterAll(async () => {
+  if (skaffold && skaffold.exitCode === null) {
+    // Ctrl-C: skaffold deletes what it deployed, then exits.
+    const gone = new Promise((r) => skaffold!.once("exit", r));
+    skaffold.kill("SIGINT");
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 120_000))]);
+    if (skaffold.exitCode === null) skaffold.kill("SIGKILL");
+  }
+  if (workdir) rmSync(workdir, { recursive: true, force: true });
+  await sb?.stop();
+  expect(sb?.nodeLeftovers ?? []).toEqual([]);
+}, 240_000);
+
+describe("skaffold dev -p sandbox on the real node", () => {
+  it("builds once, deploys overlays/dev complete on one node, volumes bound, with exactly one master in every picture", async () => {
+    expect(count(output, "Building [failover-functions]...")).toBe(1);
+    expect(output).toContain(`${REGISTRY}/failover-functions:e2e`);
+    expect(output).toMatch(/Deployments stabilized in/);
+    const all = await pods();
+    expect(all.length).toBe(PODS);
+    expect(all.filter((p) => !ready(p)).map((p) => p.metadata!.name)).toEqual([]);
+    // Every project container runs what skaffold pushed to the node's registry.
+    const images = new Set(all.flatMap((p) => [...(p.spec!.initContainers ?? []), ...p.spec!.containers].map((c) => c.image!)));
+    expect([...images].filter((i) => i.includes("failover-functions")).every((i) => i.startsWith(`${REGISTRY}/failover-functions:e2e@sha256:`))).toBe(true);
+    const claims = (await core.listNamespacedPersistentVolumeClaim({ namespace: NS })).items;
+    expect(claims.map((c) => c.status?.phase)).toEqual(claims.map(() => "Bound"));
+    expect(claims.length).toBe(4); // redis x3, nats
+    const p = await waitFor(
+      "the functions to name the master",
+      async () => {
+        const now = await picture();
+        return now.labelled.length === 1 && now.endpoints.length === 1 && now.configMapPod === now.labelled[0] ? now : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    expect(p.endpoints).toEqual([p.ipOf[p.labelled[0]!]]);
+    // The master the Sentinels name is the one Kubernetes names.
+    const sentinelSays = await sb.kubectl("exec", "-n", NS, "sentinel-0", "-c", "sentinel", "--", "redis-cli", "-p", "26379", "-a", sentinelPassword, "--no-auth-warning", "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster");
+    expect(sentinelSays.split("\n")[0]).toBe(p.ipOf[p.labelled[0]!]);
+  });
+
+  it("forwards localhost:6379 to the master (through redis-master-forward and Service redis-master)", async () => {
+    expect(output).toMatch(/Port forwarding service\/redis-master-forward in namespace redis, remote port 6379 -> http:\/\/127\.0\.0\.1:6379/);
+    const key = `forward-${Date.now()}`;
+    expect(await writeViaForward(key)).toBe(true);
+    const master = (await picture()).labelled[0]!;
+    expect(await onPod(master, "GET", key)).toBe("1");
+  });
+
+  it("syncs an edited function file into its pod and restarts it there, without a rebuild", async () => {
+    const builds = count(output, "Building [failover-functions]...");
+    const syncs = count(output, "Syncing 1 files for");
+    const marker = `sync-${Date.now()}`;
+    const t0 = performance.now();
+    let syncingMs: number | undefined;
+    const seen = setInterval(() => {
+      if (syncingMs === undefined && count(output, "Syncing 1 files for") > syncs) syncingMs = performance.now() - t0;
+    }, 20);
+    appendFileSync(join(workdir, "functions/label-master/index.ts"), `console.log(JSON.stringify({ msg: "file sync e2e", marker: "${marker}" }));\n`);
+    await waitFor("label-master to log the edited file's line", async () => (await sb.kubectl("logs", "-n", NS, "deploy/label-master", "--tail=200")).includes(marker), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
+    const ms = performance.now() - t0;
+    clearInterval(seen);
+    await new Promise((r) => setTimeout(r, 3000)); // a rebuild would have started by now
+    console.log(
+      `[figure] skaffold dev file sync: edit of functions/label-master/index.ts -> skaffold "Syncing" ${syncingMs === undefined ? "?" : Math.round(syncingMs)} ms -> the restarted function's new log line ${Math.round(ms)} ms`,
+    );
+    expect(count(output, "Building [failover-functions]...")).toBe(builds);
+    expect(output).toMatch(/Syncing 1 files for/);
+    expect(output).not.toMatch(/sync error/);
+    // The synced function still works: its pod is Ready again and the master is labelled.
+    await waitFor("label-master Ready again", async () => (await pods()).filter((p) => p.metadata!.name!.startsWith("label-master-")).every(ready), { timeoutMs: 60_000 });
+  });
+
+  it("hands the master over when its pod is deleted: a plain client through the ClusterIP loses no acknowledged write, and the forward follows", async () => {
+    const before = await picture();
+    const oldMaster = before.labelled[0]!;
+    const oldUid = (await core.readNamespacedPod({ name: oldMaster, namespace: NS })).metadata!.uid!;
+    const clusterIp = (await core.readNamespacedService({ name: "redis-master", namespace: NS })).spec!.clusterIP!;
+    const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password, keyPrefix: "e2e", commandTimeoutMs: 500 });
+    const violations: string[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const now = await picture().catch(() => undefined);
+        if (now && (now.labelled.length > 1 || now.endpoints.length > 1)) violations.push(JSON.stringify({ labelled: now.labelled, endpoints: now.endpoints }));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    writer.start();
+    await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
+    const t0 = performance.now();
+    await sb.kubectl("delete", "pod", "-n", NS, oldMaster, "--wait=false");
+    // Through skaffold's forward, a new connection every 100 ms until one lands on the new master.
+    let forwardMs: number | undefined;
+    let forwardKey = "";
+    const forwarding = (async () => {
+      for (let i = 0; forwardMs === undefined && performance.now() - t0 < 90_000; i++) {
+        const key = `forward-failover-${i}`;
+        if (await writeViaForward(key)) {
+          const now = await picture().catch(() => undefined);
+          const m = now?.labelled[0];
+          if (m && m !== oldMaster && (await onPod(m, "GET", key).catch(() => "")) === "1") {
+            forwardMs = performance.now() - t0;
+            forwardKey = key;
+          }
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const after = await waitFor(
+      "a new master in every picture",
+      async () => {
+        const now = await picture();
+        const m = now.labelled[0];
+        return m && m !== oldMaster && now.labelled.length === 1 && now.endpoints[0] === now.ipOf[m] && now.configMapPod === m ? now : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 100 },
+    );
+    const movedMs = performance.now() - t0;
+    await forwarding;
+    // The deleted pod comes back (StatefulSet) and its init container makes it a replica.
+    await waitFor(
+      "the old master's pod recreated and Ready",
+      async () => {
+        const p = await core.readNamespacedPod({ name: oldMaster, namespace: NS }).catch(() => undefined);
+        return p !== undefined && p.metadata!.uid !== oldUid && ready(p);
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    const role = await onPod(oldMaster, "ROLE");
+    expect(role.split("\n")[0]).toBe("slave");
+    await new Promise((r) => setTimeout(r, 1000));
+    await writer.stop();
+    sampling = false;
+    await sampler;
+    const lost = await writer.checkLost({ host: clusterIp, port: 6379 }, password);
+    let gap = 0;
+    for (let i = 1; i < writer.acks.length; i++) gap = Math.max(gap, writer.acks[i]!.at - writer.acks[i - 1]!.at);
+    console.log(
+      `[figure] kubectl delete pod (master, preStop handover), plain client via kube-proxy: ${writer.acks.length} acknowledged, ${lost.length} lost, longest gap ${Math.round(gap)} ms; labels+slice+ConfigMap on the new master after ${Math.round(movedMs)} ms; localhost:6379 (skaffold port-forward) wrote to the new master ${forwardMs === undefined ? "never" : `${Math.round(forwardMs)} ms`} after the delete`,
+    );
+    expect(after.labelled[0]).not.toBe(oldMaster);
+    expect(violations).toEqual([]);
+    expect(lost).toEqual([]);
+    expect(writer.acks.length).toBeGreaterThan(100);
+    expect(forwardKey).not.toBe("");
+    // Still through the same skaffold session: its forward never had to be restarted by hand.
+    expect(skaffold!.exitCode).toBeNull();
+  });
+});
