@@ -11,7 +11,9 @@ import { nodeCgroupTrees, sweepStaleNodeCgroups } from "../../sandbox/node/cgrou
 const SANDBOX_COMMANDS = [
   "redis-server", "redis-sentinel", "nats-server", "etcd", "kube-apiserver", "kube-controller", "haproxy",
   // the node: its daemons, containerd's shims (comm is cut at 15 characters) and the pause process
-  "containerd", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause",
+  "containerd", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause", "registry",
+  // skaffold dev (skaffold-on-node.test.ts) and the port-forwards it runs
+  "skaffold", "kubectl",
 ];
 
 /** Processes (pid, command) of the sandbox's kinds visible in /proc. */
@@ -37,6 +39,7 @@ export function setup(): () => void {
   for (const b of [
     "redis-server", "redis-sentinel", "nats-server", "etcd", "kube-apiserver", "kube-controller-manager", "kubectl",
     "kubelet", "kube-proxy", "kube-scheduler", "containerd", "containerd-shim-runc-v2", "ctr", "coredns", "runc",
+    "registry", "skaffold", "buildah",
   ] as const) {
     binaryPath(b); // throws MissingBinaryError naming `npm run setup`
   }
