@@ -126,8 +126,18 @@ describe("decideSentinel", () => {
     expect(decideSentinel({ ...base, answers: [names("10.0.0.12", 7), down] })).toMatchObject({ kind: "monitor", master: { host: "10.0.0.12" }, epoch: 7 });
   });
 
-  it("waits while the other Sentinels disagree", () => {
-    expect(decideSentinel({ ...base, answers: [names("10.0.0.12", 7), names("10.0.0.11", 6)] }).kind).toBe("wait");
+  it("monitors the highest epoch's master when the other Sentinels disagree (one may be stuck on an address no pod has)", () => {
+    // Measured on the sandbox node: a rolling restart of redis and sentinel together left one
+    // Sentinel on the old master's IP at epoch 0 and another on the new master at epoch 1; waiting
+    // for them to agree never ended.
+    expect(decideSentinel({ ...base, answers: [names("10.0.0.18", 0), names("10.0.0.27", 1)] })).toMatchObject({ kind: "monitor", master: { host: "10.0.0.27" }, epoch: 1 });
+    expect(decideSentinel({ ...base, answers: [names("10.0.0.12", 7), names("10.0.0.11", 6)] })).toMatchObject({ kind: "monitor", master: { host: "10.0.0.12" }, epoch: 7 });
+  });
+
+  it("waits when two Sentinels name different masters at the same epoch, or the record is newer than both", () => {
+    expect(decideSentinel({ ...base, answers: [names("10.0.0.12", 7), names("10.0.0.11", 7)] }).kind).toBe("wait");
+    const d = decideSentinel({ ...base, answers: [names("10.0.0.12", 3), names("10.0.0.11", 2)], record: record("redis-0", "10.0.0.10", 5), recordAddress: { host: "10.0.0.10", port: 6379 } });
+    expect(d).toMatchObject({ kind: "monitor", master: { host: "10.0.0.10" }, epoch: 5 });
   });
 
   it("prefers the record when it is newer than what a rebuilt Sentinel names", () => {

@@ -1,5 +1,5 @@
 /**
- * The start-up rules of DESIGN.md as pure functions: what a redis pod starts as, and which master
+ * The init containers' start-up rules as pure functions: what a redis pod starts as, and which master
  * a sentinel pod monitors, from what the Sentinels say, what ConfigMap `redis-master` records and
  * who this pod is. No I/O here: `init/redis.ts` and `init/sentinel.ts` gather the inputs, loop on
  * `wait`, and write the config. The order is fixed: a Sentinel quorum first, then the record,
@@ -139,6 +139,15 @@ function sameMaster(t: Tally, r: { host: string; port: number }, current: HostPo
   return (t.host === r.host || t.host === current?.host) && t.port === r.port;
 }
 
+/** The master named at the highest config epoch; undefined when two addresses share that epoch. */
+function highestEpoch(answers: readonly SentinelAnswer[]): { host: string; port: number; epoch: number } | undefined {
+  const named = answers.filter((a): a is Extract<SentinelAnswer, { kind: "master" }> => a.kind === "master");
+  const epoch = Math.max(...named.map((a) => a.epoch));
+  const at = new Set(named.filter((a) => a.epoch === epoch).map((a) => `${a.host}:${a.port}`));
+  const first = named.find((a) => a.epoch === epoch);
+  return at.size === 1 && first ? { host: first.host, port: first.port, epoch } : undefined;
+}
+
 export interface SentinelInputs {
   masterName: string;
   /** The other Sentinels (this one excluded). */
@@ -154,8 +163,15 @@ export function decideSentinel(i: SentinelInputs): SentinelStart | Undecided {
   const { best, distinct } = tally(i.answers);
   const seen = describeAnswers(i.sentinels, i.answers);
   const recordEpoch = i.record.kind === "record" ? i.record.epoch : -1;
-  if (best) {
-    if (distinct > 1) return { kind: "wait", because: `the other Sentinels disagree on the master of ${i.masterName}: ${seen}` };
+  if (best && distinct > 1) {
+    // Sentinels that disagree converge on the highest config epoch once they hear each other, and
+    // so does this one if it monitors that master. Monitoring a lower one could leave it on an
+    // address that no pod has any more (a rolling restart moves every pod's IP): it would never
+    // hear another Sentinel again, and waiting here for the others to agree could wait forever.
+    const top = highestEpoch(i.answers);
+    if (!top) return { kind: "wait", because: `the other Sentinels disagree on the master of ${i.masterName}, two at the same epoch: ${seen}` };
+    if (top.epoch >= recordEpoch || i.record.kind !== "record") return { kind: "monitor", master: { host: top.host, port: top.port }, epoch: top.epoch, because: `the other Sentinels disagree (${seen}); the highest config epoch wins, as among Sentinels: ${top.host}:${top.port} (epoch ${top.epoch})` };
+  } else if (best) {
     // A Sentinel rebuilt from an older record could name an older master than the record: the
     // higher epoch wins (the record's epoch is a Sentinel epoch too).
     if (best.epoch >= recordEpoch || i.record.kind !== "record") return { kind: "monitor", master: { host: best.host, port: best.port }, epoch: best.epoch, because: `the other Sentinels name ${best.host}:${best.port} (epoch ${best.epoch})` };

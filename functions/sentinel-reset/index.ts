@@ -1,10 +1,20 @@
 /**
- * sentinel-reset: a replica pod that comes back with a new IP without a failover (rescheduled)
- * leaves a stale replica entry in every Sentinel, which counts it forever and may try to promote
- * an address that is gone. Once every pod of the set replicates from the master again, each
- * Sentinel that still lists an address no pod has is sent `SENTINEL RESET <name>`, one Sentinel
- * at a time, waiting for it to rediscover the replicas before the next, so a quorum always knows
- * the set. Woken by +sdown / +slave (the stale entry going down, the new one appearing) and resync.
+ * sentinel-reset: keeps every Sentinel's view of the set true, in two steps.
+ *
+ * 1. A Sentinel left on a master that is gone: a Sentinel that (re)starts monitoring an address
+ *    that no pod has any more (a rolling restart of redis and sentinel together moves every pod's
+ *    IP) never connects to an instance again, so it never hears the other Sentinels' hello
+ *    messages and stays on its old epoch for good. When the quorum names another master at a
+ *    higher epoch and that Sentinel cannot reach its own (s_down), it is re-pointed: `SENTINEL
+ *    REMOVE` + `MONITOR` of the quorum's master with the settings an agreeing Sentinel reports
+ *    (quorum, down-after, failover-timeout, parallel-syncs) and the redis password.
+ * 2. A replica pod that comes back with a new IP without a failover (rescheduled) leaves a stale
+ *    replica entry in every Sentinel, which counts it forever and may try to promote an address
+ *    that is gone. Once every pod of the set replicates from the master again, each Sentinel that
+ *    still lists an address no pod has is sent `SENTINEL RESET <name>`, one Sentinel at a time,
+ *    waiting for it to rediscover the replicas before the next, so a quorum always knows the set.
+ *
+ * Woken by +sdown / +slave (the stale entry going down, the new one appearing) and resync.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { withRedis } from "../../shared/redis-probe.ts";
@@ -23,6 +33,12 @@ async function listedReplicas(ctx: { sentinels: { sentinel(i: number, ...a: stri
   return Array.isArray(reply) ? reply.map((r) => fieldsToRecord(r).ip ?? "") : undefined;
 }
 
+/** What Sentinel `i` says of `name` (`SENTINEL MASTER`), or undefined if it does not answer it. */
+async function masterView(ctx: { sentinels: { sentinel(i: number, ...a: string[]): Promise<unknown> } }, i: number, name: string): Promise<Record<string, string> | undefined> {
+  const reply = await ctx.sentinels.sentinel(i, "MASTER", name);
+  return Array.isArray(reply) ? fieldsToRecord(reply) : undefined;
+}
+
 export default defineFunction({
   name: "sentinel-reset",
   on: ["sdown", "slave"],
@@ -31,6 +47,33 @@ export default defineFunction({
     const pods = await ctx.caches.pods(namespace, podSelector);
     const podIps = new Set(pods.map((p) => p.status?.podIP).filter((ip): ip is string => !!ip));
     const replicas = [...podIps].filter((ip) => ip !== master.host);
+
+    // 1. Sentinels left on a master that is gone (or that lost it: they answer, but not for it).
+    const views = await Promise.all(Array.from({ length: ctx.sentinels.size }, (_, i) => masterView(ctx, i, master.name)));
+    const agreeing = views.find((v) => v?.ip === master.host && Number(v.port) === master.port);
+    for (const [i, v] of views.entries()) {
+      if (!agreeing || (v?.ip === master.host && Number(v.port) === master.port)) continue;
+      let was: string;
+      if (v) {
+        const epoch = Number(v["config-epoch"] ?? 0);
+        if (epoch >= master.epoch || !(v.flags ?? "").includes("s_down")) continue; // not stale: a failover in flight, or it still reaches its master
+        was = `${v.ip ?? "?"}:${v.port ?? "?"}@${epoch}, unreachable`;
+        if ((await ctx.sentinels.sentinel(i, "REMOVE", master.name)) !== "OK") throw new RetryableError(`sentinel ${i}: SENTINEL REMOVE ${master.name} failed`);
+      } else {
+        const all = await ctx.sentinels.sentinel(i, "MASTERS");
+        if (!Array.isArray(all) || all.some((m) => fieldsToRecord(m).name === master.name)) continue; // no answer, or it answers for it after all
+        was = "nothing";
+      }
+      const monitored = await ctx.sentinels.sentinel(i, "MONITOR", master.name, master.host, String(master.port), agreeing.quorum ?? "2");
+      if (monitored !== "OK") throw new RetryableError(`sentinel ${i}: SENTINEL MONITOR ${master.name} ${master.host} ${master.port} failed`);
+      const settings = ["down-after-milliseconds", "failover-timeout", "parallel-syncs"].flatMap((k) => (agreeing[k] ? [k, agreeing[k]] : []));
+      const auth = ctx.config.REDIS_PASSWORD ? ["auth-pass", ctx.config.REDIS_PASSWORD] : [];
+      if (settings.length + auth.length > 0) await ctx.sentinels.sentinel(i, "SET", master.name, ...settings, ...auth);
+      ctx.log.warn({ sentinel: i, was, now: `${master.host}:${master.port}`, epoch: master.epoch }, "sentinel re-pointed to the quorum's master");
+      await ctx.recordEvent({ kind: "StatefulSet", name: master.mapping.statefulSet, namespace }, "Warning", "SentinelRepointed", `sentinel ${i} monitored ${was}; the quorum names ${master.host}:${master.port} at epoch ${master.epoch}`);
+    }
+
+    // 2. Stale replica entries.
     for (let i = 0; i < ctx.sentinels.size; i++) {
       const listed = await listedReplicas(ctx, i, master.name);
       if (!listed) continue; // this Sentinel does not answer; the next resync tries again

@@ -377,7 +377,7 @@ export class SandboxNode {
         kind: "PersistentVolume",
         metadata: { name: `sandbox-local-${i}` },
         spec: {
-          capacity: { storage: "5Gi" },
+          capacity: { storage: "20Gi" },
           accessModes: ["ReadWriteOnce"],
           persistentVolumeReclaimPolicy: "Retain",
           storageClassName: LOCAL_STORAGE_CLASS,

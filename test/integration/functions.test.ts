@@ -192,6 +192,37 @@ describe("failover functions", () => {
     await sb.waitSettled();
   });
 
+  it("re-point a Sentinel left on a master that no pod has (at an older epoch), and one that lost the name", async () => {
+    await sb.waitSettled();
+    if ((await sb.currentMaster("mymaster")).epoch === 0) await failover();
+    await sb.waitSettled();
+    const m = await sb.currentMaster("mymaster");
+    const stale = sb.sentinels[2]!;
+    const names = async () => String(((await stale.command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")) as string[] | null)?.[0] ?? "");
+    // What a rolling restart leaves: a new Sentinel pod monitoring the old master's address at
+    // epoch 0, which no other Sentinel knows (so none of their hello messages reach it). Here: it
+    // is pointed at an address nobody has while the others forget every Sentinel (RESET), at once.
+    await Promise.all([
+      stale
+        .command("SENTINEL", "REMOVE", "mymaster")
+        .then(() => stale.command("SENTINEL", "MONITOR", "mymaster", "198.18.1.99", "6379", "2"))
+        .then(() => stale.command("SENTINEL", "SET", "mymaster", "down-after-milliseconds", "2000")),
+      sb.sentinels[0]!.command("SENTINEL", "RESET", "mymaster"),
+      sb.sentinels[1]!.command("SENTINEL", "RESET", "mymaster"),
+    ]);
+    expect(await names()).toBe("198.18.1.99");
+    await waitFor("the stale Sentinel re-pointed to the quorum's master, knowing its replicas and the other Sentinels", async () => {
+      if ((await names()) !== m.host) return false;
+      const f = ((await stale.command("SENTINEL", "MASTER", "mymaster")) as string[]).reduce<Record<string, string>>((acc, x, i, a) => (i % 2 ? acc : { ...acc, [x]: a[i + 1]! }), {});
+      return Number(f["num-slaves"]) === 2 && Number(f["num-other-sentinels"]) === 2 && !f.flags!.includes("down");
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor("a SentinelRepointed Event", async () => (await eventsFor(sb, "redis")).some((e) => e.reason === "SentinelRepointed" && e.note.includes("198.18.1.99:6379@0")));
+    // A Sentinel that lost the name altogether is given it back too.
+    await stale.command("SENTINEL", "REMOVE", "mymaster");
+    await waitFor("the Sentinel that lost mymaster monitoring it again", async () => (await names().catch(() => "")) === m.host, { timeoutMs: 30_000, intervalMs: 250 });
+    await sb.waitSettled();
+  });
+
   it("run with least privilege: each ServiceAccount is denied what its function does not need", async () => {
     const can = (sa: string, ...args: string[]) => sb.kubectl("auth", "can-i", ...args, "-n", sb.namespace, "--as", `system:serviceaccount:${sb.namespace}:${sa}`).then((o) => o.trim(), (e: { stdout?: string }) => (e.stdout ?? "").trim());
     expect(await can("label-master", "patch", "pods")).toBe("yes");

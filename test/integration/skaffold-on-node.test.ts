@@ -9,57 +9,34 @@
  * sentinel-unaware client writing through the ClusterIP (kube-proxy) follows a failover. Nothing
  * here writes a pod's status. skaffold runs in a copy of the checkout (the test edits a file).
  */
-import { execFile, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { appendFileSync, createWriteStream, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
-import type { V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
-import { binaryPath, startSandbox, waitFor } from "../../sandbox/index.ts";
+import { waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { REGISTRY } from "../../sandbox/addresses.ts";
 import { Writer } from "../../sandbox/writer.ts";
+import { copyCheckout, NS, picture as pictureOf, podsIn, ready, skaffold as startSkaffold, startNodeSandbox, watchForTwoMasters } from "../support/stack.ts";
+import type { Skaffold } from "../support/stack.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const run = promisify(execFile);
-const NS = "redis"; // the dev overlay's namespace
 const PODS = 16; // redis x3, sentinel x3, nats, relay x2, six functions, the master-forward relay
 const FORWARD = { host: "127.0.0.1", port: 6379 }; // skaffold.yaml's portForward of redis-master-forward
+// overlays/dev's secretGenerator
+const password = "dev-redis-password-change-me";
+const sentinelPassword = "dev-sentinel-password-change-me";
 
 let sb: Sandbox;
 let core: CoreV1Api;
 let workdir: string;
-let skaffold: ChildProcess | undefined;
-let output = "";
-let password: string;
-let sentinelPassword: string;
-
-const ready = (p: V1Pod) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+let dev: Skaffold | undefined;
+const output = () => dev?.output() ?? "";
 const count = (text: string, needle: string) => text.split(needle).length - 1;
+const pods = () => podsIn(sb);
+const picture = () => pictureOf(sb);
 
-async function pods(): Promise<V1Pod[]> {
-  return (await core.listNamespacedPod({ namespace: NS })).items;
-}
-
-/** The cluster's picture of the master: labels, the EndpointSlice's addresses, the ConfigMap. */
-async function picture(): Promise<{ labelled: string[]; endpoints: string[]; configMapPod: string | undefined; ipOf: Record<string, string> }> {
-  const all = await pods();
-  const slices = await sb.kubeConfig.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: NS, labelSelector: "kubernetes.io/service-name=redis-master" });
-  const cm = await core.readNamespacedConfigMap({ name: "redis-master", namespace: NS }).catch(() => undefined);
-  return {
-    labelled: all.filter((p) => p.metadata?.labels?.["redis-role"] === "master").map((p) => p.metadata!.name!),
-    endpoints: slices.items.flatMap((s) => (s.endpoints ?? []).flatMap((e) => e.addresses)),
-    configMapPod: cm?.data?.pod,
-    ipOf: Object.fromEntries(all.map((p) => [p.metadata!.name!, p.status?.podIP ?? ""])),
-  };
-}
-
-/** One write through skaffold's port-forward on a new connection; the value read back on `pod`. */
+/** One write through skaffold's port-forward on a new connection. */
 async function writeViaForward(key: string): Promise<boolean> {
   const client = new Redis({ ...FORWARD, password, lazyConnect: true, connectTimeout: 1000, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on("error", () => {});
@@ -78,65 +55,18 @@ async function onPod(pod: string, ...cmd: string[]): Promise<string> {
 }
 
 beforeAll(async () => {
-  // The sandbox's own process pods go elsewhere (namespace redis is the overlay's), and its redis
-  // and sentinel processes are stopped: skaffold gives localhost:6379 to the forward only when no
-  // address of the machine has port 6379 taken.
-  sb = await startSandbox({ node: true, nats: false, masters: 1, redisPerMaster: 1, sentinels: 1, namespace: "sandbox-processes" });
-  for (const p of [...sb.masters.flatMap((m) => m.redis.map((r) => r.process)), ...sb.sentinels.map((s) => s.process)]) await p.stop();
+  sb = await startNodeSandbox();
   core = sb.kubeConfig.makeApiClient(CoreV1Api);
-  password = "dev-redis-password-change-me"; // overlays/dev's secretGenerator
-  sentinelPassword = "dev-sentinel-password-change-me";
-
-  // A copy of the checkout's files (tracked and new, not ignored ones) for skaffold to build and watch.
-  workdir = mkdtempSync(join(tmpdir(), "skaffold-e2e-"));
-  const { stdout: files } = await run("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: ROOT, maxBuffer: 16 << 20 });
-  await new Promise<void>((resolve, reject) => {
-    const tar = spawn("bash", ["-c", `tar -C "${ROOT}" --null -T - -cf - | tar -C "${workdir}" -xf -`], { stdio: ["pipe", "ignore", "inherit"] });
-    tar.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`copying the checkout: tar exited ${code}`))));
-    tar.stdin.end(files);
-  });
-
-  const log = createWriteStream(join(sb.dir, "skaffold-dev.log"));
+  workdir = await copyCheckout();
   const t0 = performance.now();
-  skaffold = spawn(
-    binaryPath("skaffold"),
-    ["dev", "-p", "sandbox", "--default-repo", REGISTRY, "--insecure-registry", REGISTRY, "--port-forward=user", "--tag", "e2e", "--cleanup=true"],
-    {
-      cwd: workdir,
-      env: { ...process.env, KUBECONFIG: sb.kubeconfigPath, PATH: `${join(binaryPath("kubectl"), "..")}:${process.env.PATH ?? ""}`, SKAFFOLD_UPDATE_CHECK: "false", SKAFFOLD_INTERACTIVE: "false" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  for (const stream of [skaffold.stdout!, skaffold.stderr!]) {
-    stream.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      log.write(chunk);
-    });
-  }
-  let exited: string | undefined;
-  skaffold.on("exit", (code, signal) => (exited = `skaffold dev exited (${code ?? signal})`));
-  await waitFor(
-    "skaffold dev to build, deploy, pass its status check and watch",
-    () => {
-      if (exited) throw new Error(`${exited} before it was ready:\n${output.slice(-4000)}`);
-      return output.includes("Watching for changes...");
-    },
-    { timeoutMs: 420_000, intervalMs: 250 },
-  ).catch((err: unknown) => {
-    throw new Error(`skaffold dev did not get ready: ${(err as Error).message}\n${output.slice(-4000)}`, { cause: err });
-  });
-  const stabilized = /Deployments stabilized in ([^\n]+)/.exec(output);
+  dev = startSkaffold(sb, workdir, ["dev", "-p", "sandbox", "--port-forward=user", "--tag", "e2e", "--cleanup=true"], "skaffold-dev.log");
+  await dev.waitOutput("Watching for changes...", "skaffold dev to build, deploy, pass its status check and watch", 420_000);
+  const stabilized = /Deployments stabilized in ([^\n]+)/.exec(output());
   console.log(`[figure] skaffold dev -p sandbox (build+push, deploy overlays/dev, status check) -> watching: ${Math.round(performance.now() - t0)} ms; skaffold's own "Deployments stabilized in ${stabilized?.[1] ?? "?"}"`);
 }, 600_000);
 
 afterAll(async () => {
-  if (skaffold && skaffold.exitCode === null) {
-    // Ctrl-C: skaffold deletes what it deployed, then exits.
-    const gone = new Promise((r) => skaffold!.once("exit", r));
-    skaffold.kill("SIGINT");
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 120_000))]);
-    if (skaffold.exitCode === null) skaffold.kill("SIGKILL");
-  }
+  await dev?.interrupt(); // Ctrl-C: skaffold deletes what it deployed, then exits
   if (workdir) rmSync(workdir, { recursive: true, force: true });
   await sb?.stop();
   expect(sb?.nodeLeftovers ?? []).toEqual([]);
@@ -144,9 +74,9 @@ afterAll(async () => {
 
 describe("skaffold dev -p sandbox on the real node", () => {
   it("builds once, deploys overlays/dev complete on one node, volumes bound, with exactly one master in every picture", async () => {
-    expect(count(output, "Building [failover-functions]...")).toBe(1);
-    expect(output).toContain(`${REGISTRY}/failover-functions:e2e`);
-    expect(output).toMatch(/Deployments stabilized in/);
+    expect(count(output(), "Building [failover-functions]...")).toBe(1);
+    expect(output()).toContain(`${REGISTRY}/failover-functions:e2e`);
+    expect(output()).toMatch(/Deployments stabilized in/);
     const all = await pods();
     expect(all.length).toBe(PODS);
     expect(all.filter((p) => !ready(p)).map((p) => p.metadata!.name)).toEqual([]);
@@ -171,7 +101,7 @@ describe("skaffold dev -p sandbox on the real node", () => {
   });
 
   it("forwards localhost:6379 to the master (through redis-master-forward and Service redis-master)", async () => {
-    expect(output).toMatch(/Port forwarding service\/redis-master-forward in namespace redis, remote port 6379 -> http:\/\/127\.0\.0\.1:6379/);
+    expect(output()).toMatch(/Port forwarding service\/redis-master-forward in namespace redis, remote port 6379 -> http:\/\/127\.0\.0\.1:6379/);
     const key = `forward-${Date.now()}`;
     expect(await writeViaForward(key)).toBe(true);
     const master = (await picture()).labelled[0]!;
@@ -179,13 +109,13 @@ describe("skaffold dev -p sandbox on the real node", () => {
   });
 
   it("syncs an edited function file into its pod and restarts it there, without a rebuild", async () => {
-    const builds = count(output, "Building [failover-functions]...");
-    const syncs = count(output, "Syncing 1 files for");
+    const builds = count(output(), "Building [failover-functions]...");
+    const syncs = count(output(), "Syncing 1 files for");
     const marker = `sync-${Date.now()}`;
     const t0 = performance.now();
     let syncingMs: number | undefined;
     const seen = setInterval(() => {
-      if (syncingMs === undefined && count(output, "Syncing 1 files for") > syncs) syncingMs = performance.now() - t0;
+      if (syncingMs === undefined && count(output(), "Syncing 1 files for") > syncs) syncingMs = performance.now() - t0;
     }, 20);
     appendFileSync(join(workdir, "functions/label-master/index.ts"), `console.log(JSON.stringify({ msg: "file sync e2e", marker: "${marker}" }));\n`);
     await waitFor("label-master to log the edited file's line", async () => (await sb.kubectl("logs", "-n", NS, "deploy/label-master", "--tail=200")).includes(marker), {
@@ -198,9 +128,9 @@ describe("skaffold dev -p sandbox on the real node", () => {
     console.log(
       `[figure] skaffold dev file sync: edit of functions/label-master/index.ts -> skaffold "Syncing" ${syncingMs === undefined ? "?" : Math.round(syncingMs)} ms -> the restarted function's new log line ${Math.round(ms)} ms`,
     );
-    expect(count(output, "Building [failover-functions]...")).toBe(builds);
-    expect(output).toMatch(/Syncing 1 files for/);
-    expect(output).not.toMatch(/sync error/);
+    expect(count(output(), "Building [failover-functions]...")).toBe(builds);
+    expect(output()).toMatch(/Syncing 1 files for/);
+    expect(output()).not.toMatch(/sync error/);
     // The synced function still works: its pod is Ready again and the master is labelled.
     await waitFor("label-master Ready again", async () => (await pods()).filter((p) => p.metadata!.name!.startsWith("label-master-")).every(ready), { timeoutMs: 60_000 });
   });
@@ -211,15 +141,7 @@ describe("skaffold dev -p sandbox on the real node", () => {
     const oldUid = (await core.readNamespacedPod({ name: oldMaster, namespace: NS })).metadata!.uid!;
     const clusterIp = (await core.readNamespacedService({ name: "redis-master", namespace: NS })).spec!.clusterIP!;
     const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password, keyPrefix: "e2e", commandTimeoutMs: 500 });
-    const violations: string[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const now = await picture().catch(() => undefined);
-        if (now && (now.labelled.length > 1 || now.endpoints.length > 1)) violations.push(JSON.stringify({ labelled: now.labelled, endpoints: now.endpoints }));
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
+    const watch = watchForTwoMasters(sb);
     writer.start();
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const t0 = performance.now();
@@ -265,8 +187,7 @@ describe("skaffold dev -p sandbox on the real node", () => {
     expect(role.split("\n")[0]).toBe("slave");
     await new Promise((r) => setTimeout(r, 1000));
     await writer.stop();
-    sampling = false;
-    await sampler;
+    const violations = await watch.stop();
     const lost = await writer.checkLost({ host: clusterIp, port: 6379 }, password);
     let gap = 0;
     for (let i = 1; i < writer.acks.length; i++) gap = Math.max(gap, writer.acks[i]!.at - writer.acks[i - 1]!.at);
@@ -279,6 +200,6 @@ describe("skaffold dev -p sandbox on the real node", () => {
     expect(writer.acks.length).toBeGreaterThan(100);
     expect(forwardKey).not.toBe("");
     // Still through the same skaffold session: its forward never had to be restarted by hand.
-    expect(skaffold!.exitCode).toBeNull();
+    expect(dev!.exited()).toBeUndefined();
   });
 });

@@ -1,0 +1,172 @@
+/**
+ * `skaffold run -p sandbox-production` on the sandbox's real node: the distroless production target,
+ * overlays/production (NATS cluster of 3, stream replicas 3, the write fence, NetworkPolicies) with
+ * only its scheduling relaxed for one node (sandbox/overlays/production-one-node), Secrets created
+ * first as the README says. Then what users do to it and what they lose, through kube-proxy: a
+ * sentinel-unaware client writes through the `redis-master` ClusterIP while the master's redis is
+ * SIGKILLed, frozen past down-after, and while redis and sentinel are rolled together. Each
+ * scenario prints a [figure] line (acknowledged, lost, longest time without an acknowledged write)
+ * and asserts what the project promises there.
+ */
+import { readFileSync, rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CoreV1Api } from "@kubernetes/client-node";
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import { waitFor } from "../../sandbox/index.ts";
+import type { Sandbox } from "../../sandbox/index.ts";
+import { REGISTRY } from "../../sandbox/addresses.ts";
+import { Writer } from "../../sandbox/writer.ts";
+import { containerProcesses, copyCheckout, NS, picture, podsIn, ready, skaffoldRun, startNodeSandbox, waitOneMaster, watchForTwoMasters } from "../support/stack.ts";
+
+const PODS = 17; // redis x3, sentinel x3, nats x3, relay x2, six functions
+const PASSWORD = "e2e-production-redis-password";
+const SENTINEL_PASSWORD = "e2e-production-sentinel-password";
+
+let sb: Sandbox;
+let core: CoreV1Api;
+let workdir: string;
+let clusterIp: string;
+
+const redisCli = async (pod: string, ...cmd: string[]) => (await sb.kubectl("exec", "-n", NS, pod, "-c", "redis", "--", "redis-cli", "-a", PASSWORD, "--no-auth-warning", ...cmd)).trim();
+const sentinelCli = async (pod: string, ...cmd: string[]) => (await sb.kubectl("exec", "-n", NS, pod, "-c", "sentinel", "--", "redis-cli", "-p", "26379", "-a", SENTINEL_PASSWORD, "--no-auth-warning", ...cmd)).trim();
+
+/** The longest time between two acknowledged writes. */
+function longestGap(w: Writer): number {
+  let gap = 0;
+  for (let i = 1; i < w.acks.length; i++) gap = Math.max(gap, w.acks[i]!.at - w.acks[i - 1]!.at);
+  return Math.round(gap);
+}
+
+/** The main process of `pod`'s container `container` (pid in this PID namespace). */
+async function pidOf(pod: string, container: string): Promise<number> {
+  const found = (await containerProcesses(sb)).find((c) => c.pod === pod && c.container === container);
+  if (!found) throw new Error(`no running container ${container} in pod ${pod}`);
+  return found.pid;
+}
+
+/** Every Sentinel pod names `host` master. */
+async function sentinelsAgree(host: string): Promise<boolean> {
+  const named = await Promise.all([0, 1, 2].map((j) => sentinelCli(`sentinel-${j}`, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").catch(() => "")));
+  return named.every((n) => n.split("\n")[0] === host);
+}
+
+beforeAll(async () => {
+  sb = await startNodeSandbox();
+  core = sb.kubeConfig.makeApiClient(CoreV1Api);
+  workdir = await copyCheckout();
+  // What the README tells a production user to do before applying.
+  await sb.kubectl("create", "namespace", NS);
+  await sb.kubectl("-n", NS, "create", "secret", "generic", "redis-auth", `--from-literal=password=${PASSWORD}`, `--from-literal=sentinel-password=${SENTINEL_PASSWORD}`);
+  await sb.kubectl("-n", NS, "create", "secret", "generic", "nats-auth", "--from-literal=user=failover", "--from-literal=password=e2e-production-nats-password");
+  const t0 = performance.now();
+  const out = await skaffoldRun(sb, workdir, ["-p", "sandbox-production", "--tag", "prod-e2e"], "skaffold-run-production.log", 900_000);
+  console.log(`[figure] skaffold run -p sandbox-production (build+push of the production target, deploy, status check): ${Math.round(performance.now() - t0)} ms; skaffold's own "Deployments stabilized in ${/Deployments stabilized in ([^\n]+)/.exec(out)?.[1] ?? "?"}"`);
+  clusterIp = (await core.readNamespacedService({ name: "redis-master", namespace: NS })).spec!.clusterIP!;
+}, 1_200_000);
+
+afterAll(async () => {
+  if (workdir) rmSync(workdir, { recursive: true, force: true });
+  await sb?.stop();
+  expect(sb?.nodeLeftovers ?? []).toEqual([]);
+}, 300_000);
+
+describe("overlays/production on the real node (skaffold run -p sandbox-production)", () => {
+  it("comes up complete from the distroless image skaffold pushed, with one master in every picture", async () => {
+    const all = await podsIn(sb);
+    expect(all.length).toBe(PODS);
+    expect(all.filter((p) => !ready(p)).map((p) => p.metadata!.name)).toEqual([]);
+    const images = all.flatMap((p) => [...(p.spec!.initContainers ?? []), ...p.spec!.containers].map((c) => c.image!)).filter((i) => i.includes("failover-functions"));
+    expect(images.length).toBeGreaterThan(0);
+    expect(images.every((i) => i.startsWith(`${REGISTRY}/`) && i.includes(":prod-e2e@sha256:"))).toBe(true);
+    const p = await waitOneMaster(sb, "the functions to name the master");
+    expect(await sentinelsAgree(p.ipOf[p.master]!)).toBe(true);
+  });
+
+  it("runs every container as the non-root user its manifest names, on a read-only root filesystem (checked on the processes)", async () => {
+    const specOf = new Map<string, { pod: V1Pod; c: V1Container }>();
+    for (const pod of await podsIn(sb)) for (const c of pod.spec!.containers) specOf.set(`${pod.metadata!.name}/${c.name}`, { pod, c });
+    const procs = await containerProcesses(sb);
+    expect(procs.length).toBe([...specOf.keys()].length);
+    const wrong: string[] = [];
+    for (const { pod, container, pid } of procs) {
+      const { pod: spec, c } = specOf.get(`${pod}/${container}`)!;
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+      const want = c.securityContext?.runAsUser ?? spec.spec!.securityContext?.runAsUser;
+      // The container's root mount, as its own mount namespace sees it.
+      const root = readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n").find((l) => l.split(" ")[4] === "/");
+      const readOnly = root?.split(" ")[5]?.split(",").includes("ro") ?? false;
+      if (uid === 0 || uid !== want || !readOnly) wrong.push(`${pod}/${container}: uid ${uid} (manifest ${want}), root ${readOnly ? "ro" : "rw"}`);
+    }
+    expect(wrong).toEqual([]);
+    // And a write attempt where the image has a shell (distroless has none: its mount said ro above).
+    const write = await sb.kubectl("exec", "-n", NS, "redis-0", "-c", "redis", "--", "sh", "-c", "touch /probe 2>&1 || true");
+    expect(write).toContain("Read-only file system");
+  });
+
+  it("SIGKILL of the master's redis: the kubelet restarts it, never two masters; what the plain client lost is reported", async () => {
+    const before = await waitOneMaster(sb, "one master before the kill");
+    const restarts = (await core.readNamespacedPod({ name: before.master, namespace: NS })).status!.containerStatuses!.find((c) => c.name === "redis")!.restartCount;
+    const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: "sigkill", commandTimeoutMs: 500 });
+    const watch = watchForTwoMasters(sb);
+    writer.start();
+    await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
+    const t0 = performance.now();
+    process.kill(await pidOf(before.master, "redis"), "SIGKILL");
+    await waitFor("the killed container restarted", async () => {
+      const st = (await core.readNamespacedPod({ name: before.master, namespace: NS })).status!.containerStatuses!.find((c) => c.name === "redis")!;
+      return st.restartCount > restarts && st.ready;
+    }, { timeoutMs: 120_000, intervalMs: 250 });
+    const after = await waitOneMaster(sb, "one master after the restart");
+    await waitFor("a write acknowledged after the kill", () => writer.firstAckAfter(t0 + 1) !== undefined, { timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 2000));
+    await writer.stop();
+    const violations = await watch.stop();
+    const lost = await writer.checkLost({ host: after.ipOf[after.master]!, port: 6379 }, PASSWORD);
+    console.log(
+      `[figure] SIGKILL of the master's redis (production: down-after 5000 ms, appendfsync everysec), plain client via kube-proxy: ${writer.acks.length} acknowledged, ${lost.length} lost, longest gap ${longestGap(writer)} ms; master after: ${after.master === before.master ? "the same pod (restarted before down-after, no failover)" : `${after.master} (failed over)`}`,
+    );
+    expect(violations).toEqual([]);
+    expect(await sentinelsAgree(after.ipOf[after.master]!)).toBe(true);
+  });
+
+  it("a master frozen past down-after and resumed: the fence and fence-old-master drop it; with the write fence the plain client loses nothing", async () => {
+    const before = await waitOneMaster(sb, "one master before the freeze");
+    // A long command timeout: the client keeps its connection (conntrack keeps it on the old pod)
+    // through the freeze, as a client with default timeouts would.
+    const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: "freeze", commandTimeoutMs: 15_000 });
+    const watch = watchForTwoMasters(sb);
+    writer.start();
+    await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
+    const pid = await pidOf(before.master, "redis");
+    process.kill(pid, "SIGSTOP");
+    let moved;
+    try {
+      moved = await waitOneMaster(sb, "a new master in every picture while the old one is frozen", { not: before.master, timeoutMs: 90_000 });
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    const tResume = performance.now();
+    await waitFor("the resumed old master to become a replica", async () => (await redisCli(before.master, "ROLE")).split("\n")[0] === "slave", { timeoutMs: 60_000, intervalMs: 250 });
+    await waitFor("a write acknowledged after the resume", () => writer.firstAckAfter(tResume) !== undefined, { timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 2000));
+    await writer.stop();
+    const violations = await watch.stop();
+    const lost = await writer.checkLost({ host: moved.ipOf[moved.master]!, port: 6379 }, PASSWORD);
+    console.log(`[figure] master frozen (SIGSTOP) past down-after, then resumed (production, write fence on), plain client via kube-proxy: ${writer.acks.length} acknowledged, ${lost.length} lost, longest gap ${longestGap(writer)} ms`);
+    expect(violations).toEqual([]);
+    expect(lost).toEqual([]);
+    expect(await sentinelsAgree(moved.ipOf[moved.master]!)).toBe(true);
+  });
+
+  it("redis and sentinel rolled together (what a second skaffold run does): every pod comes back, the Sentinels agree, one master", async () => {
+    const t0 = performance.now();
+    await sb.kubectl("-n", NS, "rollout", "restart", "statefulset/redis", "statefulset/sentinel");
+    for (const s of ["redis", "sentinel"]) await sb.kubectl("-n", NS, "rollout", "status", `statefulset/${s}`, "--timeout=600s");
+    const after = await waitOneMaster(sb, "one master after the rolling restart", { timeoutMs: 120_000 });
+    await waitFor("every Sentinel to name it", () => sentinelsAgree(after.ipOf[after.master]!), { timeoutMs: 120_000, intervalMs: 1000 });
+    const all = await podsIn(sb);
+    expect(all.filter((p) => !ready(p)).map((p) => p.metadata!.name)).toEqual([]);
+    console.log(`[figure] rolling restart of redis + sentinel together -> all Ready, one master, every Sentinel agreeing: ${Math.round(performance.now() - t0)} ms`);
+    expect((await picture(sb)).labelled).toEqual([after.master]);
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * The shipped stack on the sandbox's real node, driven as a user drives it: skaffold in a copy of
+ * the checkout, kubectl, and the cluster's picture of the master read back from the apiserver.
+ * Shared by test/integration/skaffold-on-node.test.ts and test/e2e/.
+ */
+import { execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { createWriteStream, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
+import { binaryPath, startSandbox, waitFor } from "../../sandbox/index.ts";
+import type { Sandbox } from "../../sandbox/index.ts";
+import { REGISTRY } from "../../sandbox/addresses.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const run = promisify(execFile);
+
+/** The namespace both overlays deploy into. */
+export const NS = "redis";
+
+export const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+
+/**
+ * A sandbox with the real node, for deploying the stack: its own process pods go to namespace
+ * `sandbox-processes`, and its redis and sentinel processes are stopped (skaffold gives
+ * localhost:6379 to a forward only when no address of the machine has port 6379 taken).
+ */
+export async function startNodeSandbox(): Promise<Sandbox> {
+  const sb = await startSandbox({ node: true, nats: false, masters: 1, redisPerMaster: 1, sentinels: 1, namespace: "sandbox-processes" });
+  for (const p of [...sb.masters.flatMap((m) => m.redis.map((r) => r.process)), ...sb.sentinels.map((s) => s.process)]) await p.stop();
+  return sb;
+}
+
+/** A copy of the checkout's files (tracked and new, not ignored ones), for skaffold to build and watch. */
+export async function copyCheckout(): Promise<string> {
+  const workdir = mkdtempSync(join(tmpdir(), "skaffold-e2e-"));
+  const { stdout: files } = await run("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: ROOT, maxBuffer: 16 << 20 });
+  await new Promise<void>((resolve, reject) => {
+    const tar = spawn("bash", ["-c", `tar -C "${ROOT}" --null -T - -cf - | tar -C "${workdir}" -xf -`], { stdio: ["pipe", "ignore", "inherit"] });
+    tar.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`copying the checkout: tar exited ${code}`))));
+    tar.stdin.end(files);
+  });
+  return workdir;
+}
+
+/** A running skaffold command: its whole output so far, and its exit once it has one. */
+export interface Skaffold {
+  process: ChildProcess;
+  output(): string;
+  exited(): string | undefined;
+  /** Resolves when the output contains `text`; rejects with the output's tail if skaffold exits first. */
+  waitOutput(text: string, what: string, timeoutMs: number): Promise<void>;
+  /** Ctrl-C (skaffold dev then deletes what it deployed), SIGKILL after `timeoutMs`. */
+  interrupt(timeoutMs?: number): Promise<void>;
+}
+
+/** `skaffold <args>` in `workdir` against the sandbox, pushing to the node's registry; output also in `<sb.dir>/<logName>`. */
+export function skaffold(sb: Sandbox, workdir: string, args: string[], logName: string): Skaffold {
+  const log = createWriteStream(join(sb.dir, logName));
+  let output = "";
+  let exited: string | undefined;
+  const child = spawn(binaryPath("skaffold"), [...args, "--default-repo", REGISTRY, "--insecure-registry", REGISTRY], {
+    cwd: workdir,
+    env: { ...process.env, KUBECONFIG: sb.kubeconfigPath, PATH: `${join(binaryPath("kubectl"), "..")}:${process.env.PATH ?? ""}`, SKAFFOLD_UPDATE_CHECK: "false", SKAFFOLD_INTERACTIVE: "false" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      log.write(chunk);
+    });
+  }
+  const done = new Promise<void>((resolve) =>
+    child.on("exit", (code, signal) => {
+      exited = `skaffold ${args[0] ?? ""} exited (${code ?? signal})`;
+      log.end();
+      resolve();
+    }),
+  );
+  return {
+    process: child,
+    output: () => output,
+    exited: () => exited,
+    waitOutput: (text, what, timeoutMs) =>
+      waitFor(
+        what,
+        () => {
+          if (output.includes(text)) return true;
+          if (exited) throw new Error(`${exited} before ${what}:\n${output.slice(-4000)}`);
+          return false;
+        },
+        { timeoutMs, intervalMs: 250 },
+      ).then(
+        () => undefined,
+        (err: unknown) => {
+          throw new Error(`${(err as Error).message}\n${output.slice(-4000)}`, { cause: err });
+        },
+      ),
+    interrupt: async (timeoutMs = 120_000) => {
+      if (exited) return;
+      child.kill("SIGINT");
+      await Promise.race([done, new Promise((r) => setTimeout(r, timeoutMs))]);
+      if (!exited) child.kill("SIGKILL");
+      await done;
+    },
+  };
+}
+
+/** Runs `skaffold run` to its end; returns its output, throws with the output's tail if it fails. */
+export async function skaffoldRun(sb: Sandbox, workdir: string, args: string[], logName: string, timeoutMs = 600_000): Promise<string> {
+  const s = skaffold(sb, workdir, ["run", ...args], logName);
+  await waitFor("skaffold run to finish", () => s.exited() !== undefined, { timeoutMs, intervalMs: 250 }).catch(async (err: unknown) => {
+    await s.interrupt(5_000);
+    throw err;
+  });
+  if (s.process.exitCode !== 0) throw new Error(`${s.exited() ?? "skaffold run failed"}:\n${s.output().slice(-4000)}`);
+  return s.output();
+}
+
+export async function podsIn(sb: Sandbox, namespace = NS): Promise<V1Pod[]> {
+  return (await sb.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace })).items;
+}
+
+/** The cluster's picture of the master: labels, the EndpointSlice's addresses, the ConfigMap. */
+export interface Picture {
+  labelled: string[];
+  endpoints: string[];
+  configMapPod: string | undefined;
+  ipOf: Record<string, string>;
+}
+
+export async function picture(sb: Sandbox, namespace = NS): Promise<Picture> {
+  const all = await podsIn(sb, namespace);
+  const slices = await sb.kubeConfig.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace, labelSelector: "kubernetes.io/service-name=redis-master" });
+  const cm = await sb.kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "redis-master", namespace }).catch(() => undefined);
+  return {
+    labelled: all.filter((p) => p.metadata?.labels?.["redis-role"] === "master").map((p) => p.metadata!.name!),
+    endpoints: slices.items.flatMap((s) => (s.endpoints ?? []).flatMap((e) => e.addresses)),
+    configMapPod: cm?.data?.pod,
+    ipOf: Object.fromEntries(all.map((p) => [p.metadata!.name!, p.status?.podIP ?? ""])),
+  };
+}
+
+/** One master in every picture (labels, EndpointSlice, ConfigMap), other than `not` if given. */
+export async function waitOneMaster(sb: Sandbox, what: string, opts: { not?: string; timeoutMs?: number } = {}): Promise<Picture & { master: string }> {
+  return waitFor(
+    what,
+    async () => {
+      const now = await picture(sb);
+      const m = now.labelled[0];
+      return m && m !== opts.not && now.labelled.length === 1 && now.endpoints.length === 1 && now.endpoints[0] === now.ipOf[m] && now.configMapPod === m ? { ...now, master: m } : undefined;
+    },
+    { timeoutMs: opts.timeoutMs ?? 90_000, intervalMs: 100 },
+  );
+}
+
+/** Samples the picture every 100 ms until stopped; what it returns lists every moment with two masters or two endpoints. */
+export function watchForTwoMasters(sb: Sandbox): { stop(): Promise<string[]> } {
+  const violations: string[] = [];
+  let sampling = true;
+  const loop = (async () => {
+    while (sampling) {
+      const now = await picture(sb).catch(() => undefined);
+      if (now && (now.labelled.length > 1 || now.endpoints.length > 1)) violations.push(JSON.stringify({ labelled: now.labelled, endpoints: now.endpoints }));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    stop: async () => {
+      sampling = false;
+      await loop;
+      return violations;
+    },
+  };
+}
+
+/** Every running container of the node in `namespace`: pod, container and its main process's pid (this PID namespace). */
+export async function containerProcesses(sb: Sandbox, namespace = NS): Promise<{ pod: string; container: string; pid: number }[]> {
+  const listed = JSON.parse(await sb.node!.crictl(["ps", "-o", "json", "--label", `io.kubernetes.pod.namespace=${namespace}`])) as {
+    containers: { id: string; metadata: { name: string }; labels: Record<string, string> }[];
+  };
+  return Promise.all(
+    listed.containers.map(async (c) => {
+      const inspected = JSON.parse(await sb.node!.crictl(["inspect", c.id])) as { info: { pid: number } };
+      return { pod: c.labels["io.kubernetes.pod.name"] ?? "?", container: c.metadata.name, pid: inspected.info.pid };
+    }),
+  );
+}
