@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DNS_SERVICE_IP, inSandboxNamespace, POD_CIDR, REGISTRY, SERVICE_CIDR } from "./addresses.ts";
+import { binaryPath } from "./paths.ts";
 import { startSandbox } from "./sandbox.ts";
 import type { Sandbox } from "./sandbox.ts";
 import { waitForSignal } from "../shared/signals.ts";
@@ -33,7 +34,8 @@ export function howToReach(sb: Sandbox, masterHost: string): string {
 /** `skaffold dev` against the sandbox's node, as a user types it. */
 export function skaffoldCommand(sb: Sandbox): string {
   const nsenter = `nsenter --target ${process.env.FAILOVER_NETNS_PID ?? process.pid} --net`;
-  return `${nsenter} env KUBECONFIG=${sb.kubeconfigPath} skaffold dev -p sandbox --default-repo ${REGISTRY} --insecure-registry ${REGISTRY} --port-forward`;
+  const kubectlDir = dirname(binaryPath("kubectl"));
+  return `${nsenter} env KUBECONFIG=${sb.kubeconfigPath} PATH=${kubectlDir}:$PATH ${binaryPath("skaffold")} dev -p sandbox --default-repo ${REGISTRY} --insecure-registry ${REGISTRY} --port-forward=user`;
 }
 
 /** Blocks until SIGINT/SIGTERM, then stops the sandbox. */

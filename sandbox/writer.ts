@@ -20,6 +20,12 @@ export interface Ack {
 export interface WriterOptions {
   /** Where to connect now (re-asked after every failure). */
   target: () => Address | undefined;
+  /**
+   * A sentinel-aware client instead (ioredis `sentinels` + failoverDetector, one client that finds
+   * the master itself and reconnects on its own; `target` is not used): the reference a plain
+   * client through redis-master is compared with.
+   */
+  sentinel?: { sentinels: Address[]; name: string; password: string | undefined };
   password: string | undefined;
   keyPrefix: string;
   /** Per-command deadline (default 250 ms): a hung master must not stall the writer for long. */
@@ -68,9 +74,9 @@ export class Writer {
 
   #connect(target: Address): Redis {
     const timeout = this.options.commandTimeoutMs ?? 250;
+    const s = this.options.sentinel;
     const client = new Redis({
-      host: target.host,
-      port: target.port,
+      ...(s ? { sentinels: s.sentinels, name: s.name, sentinelPassword: s.password, failoverDetector: true, retryStrategy: () => 10 } : { host: target.host, port: target.port, retryStrategy: () => null }),
       password: this.options.password,
       lazyConnect: false,
       enableReadyCheck: false,
@@ -78,7 +84,6 @@ export class Writer {
       connectTimeout: timeout,
       commandTimeout: timeout,
       maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
       autoResendUnfulfilledCommands: false,
     });
     client.on("error", () => undefined);
@@ -88,7 +93,7 @@ export class Writer {
   async #run(): Promise<void> {
     const interval = this.options.intervalMs ?? 2;
     while (this.#running) {
-      const target = this.options.target();
+      const target = this.options.sentinel ? { host: "sentinel-aware", port: 0 } : this.options.target();
       if (!target) {
         this.failures++;
         await sleep(5);
@@ -111,7 +116,8 @@ export class Writer {
         if (interval > 0) await sleep(interval);
       } catch {
         this.failures++;
-        this.#drop();
+        // The sentinel-aware client reconnects (and re-asks the Sentinels) by itself.
+        if (!this.options.sentinel) this.#drop();
         await sleep(5);
       }
     }

@@ -37,6 +37,15 @@ function longestGap(w: Writer): number {
   return Math.round(gap);
 }
 
+/** A sentinel-aware ioredis writer (the reference), asking the Sentinel pods directly. */
+async function sentinelAwareWriter(keyPrefix: string, commandTimeoutMs: number): Promise<Writer> {
+  const p = await picture(sb);
+  const sentinels = [0, 1, 2].map((j) => ({ host: p.ipOf[`sentinel-${j}`]!, port: 26379 }));
+  return new Writer({ target: () => undefined, sentinel: { sentinels, name: "mymaster", password: SENTINEL_PASSWORD }, password: PASSWORD, keyPrefix, commandTimeoutMs });
+}
+
+const summary = (w: Writer, lost: number[]) => `${w.acks.length} acknowledged, ${lost.length} lost, longest gap ${longestGap(w)} ms`;
+
 /** The main process of `pod`'s container `container` (pid in this PID namespace). */
 async function pidOf(pod: string, container: string): Promise<number> {
   const found = (await containerProcesses(sb)).find((c) => c.pod === pod && c.container === container);
@@ -107,8 +116,10 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     const before = await waitOneMaster(sb, "one master before the kill");
     const restarts = (await core.readNamespacedPod({ name: before.master, namespace: NS })).status!.containerStatuses!.find((c) => c.name === "redis")!.restartCount;
     const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: "sigkill", commandTimeoutMs: 500 });
+    const aware = await sentinelAwareWriter("sigkill-aware", 500);
     const watch = watchForTwoMasters(sb);
     writer.start();
+    aware.start();
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const t0 = performance.now();
     process.kill(await pidOf(before.master, "redis"), "SIGKILL");
@@ -119,11 +130,12 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     const after = await waitOneMaster(sb, "one master after the restart");
     await waitFor("a write acknowledged after the kill", () => writer.firstAckAfter(t0 + 1) !== undefined, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 2000));
-    await writer.stop();
+    await Promise.all([writer.stop(), aware.stop()]);
     const violations = await watch.stop();
     const lost = await writer.checkLost({ host: after.ipOf[after.master]!, port: 6379 }, PASSWORD);
+    const awareLost = await aware.checkLost({ host: after.ipOf[after.master]!, port: 6379 }, PASSWORD);
     console.log(
-      `[figure] SIGKILL of the master's redis (production: down-after 5000 ms, appendfsync everysec), plain client via kube-proxy: ${writer.acks.length} acknowledged, ${lost.length} lost, longest gap ${longestGap(writer)} ms; master after: ${after.master === before.master ? "the same pod (restarted before down-after, no failover)" : `${after.master} (failed over)`}`,
+      `[figure] SIGKILL of the master's redis (production: down-after 5000 ms, appendfsync everysec): plain client via kube-proxy ${summary(writer, lost)}; sentinel-aware ioredis ${summary(aware, awareLost)}; master after: ${after.master === before.master ? "the same pod (restarted before down-after, no failover)" : `${after.master} (failed over)`}`,
     );
     expect(violations).toEqual([]);
     expect(await sentinelsAgree(after.ipOf[after.master]!)).toBe(true);
@@ -134,8 +146,10 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     // A long command timeout: the client keeps its connection (conntrack keeps it on the old pod)
     // through the freeze, as a client with default timeouts would.
     const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: "freeze", commandTimeoutMs: 15_000 });
+    const aware = await sentinelAwareWriter("freeze-aware", 15_000);
     const watch = watchForTwoMasters(sb);
     writer.start();
+    aware.start();
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const pid = await pidOf(before.master, "redis");
     process.kill(pid, "SIGSTOP");
@@ -149,10 +163,11 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     await waitFor("the resumed old master to become a replica", async () => (await redisCli(before.master, "ROLE")).split("\n")[0] === "slave", { timeoutMs: 60_000, intervalMs: 250 });
     await waitFor("a write acknowledged after the resume", () => writer.firstAckAfter(tResume) !== undefined, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 2000));
-    await writer.stop();
+    await Promise.all([writer.stop(), aware.stop()]);
     const violations = await watch.stop();
     const lost = await writer.checkLost({ host: moved.ipOf[moved.master]!, port: 6379 }, PASSWORD);
-    console.log(`[figure] master frozen (SIGSTOP) past down-after, then resumed (production, write fence on), plain client via kube-proxy: ${writer.acks.length} acknowledged, ${lost.length} lost, longest gap ${longestGap(writer)} ms`);
+    const awareLost = await aware.checkLost({ host: moved.ipOf[moved.master]!, port: 6379 }, PASSWORD);
+    console.log(`[figure] master frozen (SIGSTOP) past down-after, then resumed (production, write fence on): plain client via kube-proxy ${summary(writer, lost)}; sentinel-aware ioredis ${summary(aware, awareLost)}`);
     expect(violations).toEqual([]);
     expect(lost).toEqual([]);
     expect(await sentinelsAgree(moved.ipOf[moved.master]!)).toBe(true);
@@ -168,5 +183,69 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     expect(all.filter((p) => !ready(p)).map((p) => p.metadata!.name)).toEqual([]);
     console.log(`[figure] rolling restart of redis + sentinel together -> all Ready, one master, every Sentinel agreeing: ${Math.round(performance.now() - t0)} ms`);
     expect((await picture(sb)).labelled).toEqual([after.master]);
+  });
+
+  it("a Sentinel pod, then a function pod, deleted during a failover, and NATS restarted before one: everything converges", async () => {
+    const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: "during", commandTimeoutMs: 500 });
+    const watch = watchForTwoMasters(sb);
+    writer.start();
+    const figures: string[] = [];
+    const round = async (what: string, disturb: () => Promise<unknown>) => {
+      const before = await waitOneMaster(sb, `one master before: ${what}`, { timeoutMs: 180_000 });
+      const t0 = performance.now();
+      await Promise.all([sentinelCli("sentinel-0", "SENTINEL", "FAILOVER", "mymaster"), disturb()]);
+      const after = await waitOneMaster(sb, `a new master after: ${what}`, { not: before.master, timeoutMs: 180_000 });
+      await waitFor(`every Sentinel names the new master after: ${what}`, () => sentinelsAgree(after.ipOf[after.master]!), { timeoutMs: 180_000, intervalMs: 1000 });
+      await waitFor(`every pod Ready after: ${what}`, async () => (await podsIn(sb)).every(ready), { timeoutMs: 180_000, intervalMs: 1000 });
+      figures.push(`${what}: converged in ${Math.round(performance.now() - t0)} ms`);
+      return after;
+    };
+    await round("sentinel-1 deleted", () => sb.kubectl("-n", NS, "delete", "pod", "sentinel-1", "--wait=false"));
+    const fn = (await podsIn(sb)).find((p) => p.metadata!.name!.startsWith("master-endpoints-"))!.metadata!.name!;
+    await round("the master-endpoints pod deleted", () => sb.kubectl("-n", NS, "delete", "pod", fn, "--wait=false"));
+    await sb.kubectl("-n", NS, "rollout", "restart", "statefulset/nats");
+    await sb.kubectl("-n", NS, "rollout", "status", "statefulset/nats", "--timeout=300s");
+    const last = await round("NATS restarted (rolled) just before", () => Promise.resolve());
+    await new Promise((r) => setTimeout(r, 2000));
+    await writer.stop();
+    const violations = await watch.stop();
+    const lost = await writer.checkLost({ host: last.ipOf[last.master]!, port: 6379 }, PASSWORD);
+    console.log(`[figure] SENTINEL FAILOVER x3 with a Sentinel pod / a function pod deleted, NATS rolled (production): ${figures.join("; ")}; plain client via kube-proxy over all three: ${summary(writer, lost)}`);
+    expect(violations).toEqual([]);
+  });
+
+  it("the StatefulSets deleted (not the PVCs) and applied again, then every container of the stack killed at once: one master, the last recorded one, data kept", async () => {
+    const before = await waitOneMaster(sb, "one master before");
+    const key = `kept-${Date.now()}`;
+    expect(await redisCli(before.master, "SET", key, "v")).toBe("OK");
+    expect(Number(await redisCli(before.master, "WAIT", "2", "5000"))).toBe(2);
+    await sb.kubectl("-n", NS, "delete", "statefulset", "redis", "sentinel", "nats", "--wait=true", "--timeout=300s");
+    await waitFor("the stack's pods gone", async () => !(await podsIn(sb)).some((p) => /^(redis|sentinel|nats)-\d$/.test(p.metadata!.name!)), { timeoutMs: 300_000, intervalMs: 1000 });
+    // The master the functions recorded last (the deletion ran the master's preStop, which may
+    // have handed over to a replica that was being deleted too).
+    const recorded = (await picture(sb)).configMapPod;
+    const t0 = performance.now();
+    await skaffoldRun(sb, workdir, ["-p", "sandbox-production", "--tag", "prod-e2e"], "skaffold-run-production-again.log", 900_000);
+    const reapplied = await waitOneMaster(sb, "one master after re-applying", { timeoutMs: 180_000 });
+    const reappliedMs = performance.now() - t0;
+    // Every container of the stack at once, as a node crash would (the kubelet restarts them).
+    const recordedBeforeKill = (await picture(sb)).configMapPod;
+    const t1 = performance.now();
+    for (const c of await containerProcesses(sb)) {
+      try {
+        process.kill(c.pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    await waitFor("every pod Ready again", async () => (await podsIn(sb)).every(ready), { timeoutMs: 600_000, intervalMs: 1000 });
+    const after = await waitOneMaster(sb, "one master after the kill", { timeoutMs: 180_000 });
+    await waitFor("every Sentinel names it", () => sentinelsAgree(after.ipOf[after.master]!), { timeoutMs: 180_000, intervalMs: 1000 });
+    console.log(
+      `[figure] StatefulSets deleted + skaffold run again: one master after ${Math.round(reappliedMs)} ms (${reapplied.master}; before the deletion ${before.master}, recorded last ${recorded ?? "none"}); every container SIGKILLed at once: all Ready with one master after ${Math.round(performance.now() - t1)} ms (${after.master}; recorded before the kill ${recordedBeforeKill ?? "none"})`,
+    );
+    expect(reapplied.master).toBe(recorded);
+    expect(await redisCli(after.master, "GET", key)).toBe("v");
   });
 });
