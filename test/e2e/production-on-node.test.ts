@@ -141,7 +141,7 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     expect(await sentinelsAgree(after.ipOf[after.master]!)).toBe(true);
   });
 
-  it("a master frozen past down-after and resumed: the fence and fence-old-master drop it; with the write fence the plain client loses nothing", async () => {
+  it("a master frozen past down-after and resumed: fence-old-master and the write fence drop it; nothing sent after the freeze is lost", async () => {
     const before = await waitOneMaster(sb, "one master before the freeze");
     // A long command timeout: the client keeps its connection (conntrack keeps it on the old pod)
     // through the freeze, as a client with default timeouts would.
@@ -152,6 +152,7 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     aware.start();
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const pid = await pidOf(before.master, "redis");
+    const tFreeze = performance.now();
     process.kill(pid, "SIGSTOP");
     let moved;
     try {
@@ -169,7 +170,17 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     const awareLost = await aware.checkLost({ host: moved.ipOf[moved.master]!, port: 6379 }, PASSWORD);
     console.log(`[figure] master frozen (SIGSTOP) past down-after, then resumed (production, write fence on): plain client via kube-proxy ${summary(writer, lost)}; sentinel-aware ioredis ${summary(aware, awareLost)}`);
     expect(violations).toEqual([]);
-    expect(lost).toEqual([]);
+    // The write fence (min-replicas-to-write 1, max-lag 3) refuses what the resumed master is sent
+    // after the freeze. What it cannot cover, replication being asynchronous: a write acknowledged
+    // just before the freeze whose replication had not left yet, or the command already waiting in
+    // the socket when it froze, served on resume before Redis's once-a-second cron recounts its
+    // good replicas (and acknowledged to a client whose timeout outlasted the freeze). One per
+    // connection at most: this writer sends one command at a time.
+    const sentBeforeFreeze = (w: Writer, ids: number[]) => ids.every((id) => (w.acks.find((a) => a.id === id)?.sentAt ?? Infinity) < tFreeze);
+    expect(sentBeforeFreeze(writer, lost)).toBe(true);
+    expect(sentBeforeFreeze(aware, awareLost)).toBe(true);
+    expect(lost.length).toBeLessThanOrEqual(1);
+    expect(awareLost.length).toBeLessThanOrEqual(1);
     expect(await sentinelsAgree(moved.ipOf[moved.master]!)).toBe(true);
   });
 

@@ -183,10 +183,13 @@ export async function containerProcesses(sb: Sandbox, namespace = NS): Promise<{
   const listed = JSON.parse(await sb.node!.crictl(["ps", "-o", "json", "--label", `io.kubernetes.pod.namespace=${namespace}`])) as {
     containers: { id: string; metadata: { name: string }; labels: Record<string, string> }[];
   };
-  return Promise.all(
+  const found = await Promise.all(
     listed.containers.map(async (c) => {
       const inspected = JSON.parse(await sb.node!.crictl(["inspect", c.id])) as { info: { pid: number } };
       return { pod: c.labels["io.kubernetes.pod.name"] ?? "?", container: c.metadata.name, pid: inspected.info.pid };
     }),
   );
+  // A container between exit and restart reports pid 0, and kill(0) would signal this process's
+  // whole group: only real pids.
+  return found.filter((c) => Number.isInteger(c.pid) && c.pid > 1);
 }
