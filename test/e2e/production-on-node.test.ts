@@ -152,15 +152,15 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     aware.start();
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const pid = await pidOf(before.master, "redis");
-    const tFreeze = performance.now();
     process.kill(pid, "SIGSTOP");
     let moved;
+    let tResume = Infinity;
     try {
       moved = await waitOneMaster(sb, "a new master in every picture while the old one is frozen", { not: before.master, timeoutMs: 90_000 });
     } finally {
+      tResume = performance.now();
       process.kill(pid, "SIGCONT");
     }
-    const tResume = performance.now();
     await waitFor("the resumed old master to become a replica", async () => (await redisCli(before.master, "ROLE")).split("\n")[0] === "slave", { timeoutMs: 60_000, intervalMs: 250 });
     await waitFor("a write acknowledged after the resume", () => writer.firstAckAfter(tResume) !== undefined, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 2000));
@@ -171,14 +171,14 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     console.log(`[figure] master frozen (SIGSTOP) past down-after, then resumed (production, write fence on): plain client via kube-proxy ${summary(writer, lost)}; sentinel-aware ioredis ${summary(aware, awareLost)}`);
     expect(violations).toEqual([]);
     // The write fence (min-replicas-to-write 1, max-lag 3) refuses what the resumed master is sent
-    // after the freeze. What it cannot cover, replication being asynchronous: a write acknowledged
-    // just before the freeze whose replication had not left yet, or the command already waiting in
-    // the socket when it froze, served on resume before Redis's once-a-second cron recounts its
-    // good replicas (and acknowledged to a client whose timeout outlasted the freeze). One per
-    // connection at most: this writer sends one command at a time.
-    const sentBeforeFreeze = (w: Writer, ids: number[]) => ids.every((id) => (w.acks.find((a) => a.id === id)?.sentAt ?? Infinity) < tFreeze);
-    expect(sentBeforeFreeze(writer, lost)).toBe(true);
-    expect(sentBeforeFreeze(aware, awareLost)).toBe(true);
+    // after it is resumed. What it cannot cover, replication being asynchronous: a write
+    // acknowledged just before the freeze whose replication had not left yet, or the command that
+    // reached its socket while it was frozen, served on resume before Redis's once-a-second cron
+    // recounts its good replicas (and acknowledged to a client whose timeout outlasted the freeze).
+    // One per connection at most: this writer sends one command at a time.
+    const sentBeforeResume = (w: Writer, ids: number[]) => ids.every((id) => (w.acks.find((a) => a.id === id)?.sentAt ?? Infinity) < tResume);
+    expect(sentBeforeResume(writer, lost)).toBe(true);
+    expect(sentBeforeResume(aware, awareLost)).toBe(true);
     expect(lost.length).toBeLessThanOrEqual(1);
     expect(awareLost.length).toBeLessThanOrEqual(1);
     expect(await sentinelsAgree(moved.ipOf[moved.master]!)).toBe(true);
@@ -203,8 +203,17 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     const figures: string[] = [];
     const round = async (what: string, disturb: () => Promise<unknown>) => {
       const before = await waitOneMaster(sb, `one master before: ${what}`, { timeoutMs: 180_000 });
+      // SENTINEL FAILOVER is refused while no replica qualifies yet (NOGOODSLAVE, right after pods
+      // came back): ask again every second, keeping the replies for the failure message.
+      const replies: string[] = [];
       const t0 = performance.now();
-      await Promise.all([sentinelCli("sentinel-0", "SENTINEL", "FAILOVER", "mymaster"), disturb()]);
+      await waitFor(`SENTINEL FAILOVER accepted (${what}; replies so far: ${replies.join(" | ")})`, async () => {
+        const reply = await sentinelCli("sentinel-0", "SENTINEL", "FAILOVER", "mymaster").catch((err: unknown) => `error: ${(err as Error).message}`);
+        replies.push(reply);
+        if (reply !== "OK") await new Promise((r) => setTimeout(r, 1000));
+        return reply === "OK";
+      }, { timeoutMs: 90_000, intervalMs: 0 });
+      await disturb();
       const after = await waitOneMaster(sb, `a new master after: ${what}`, { not: before.master, timeoutMs: 180_000 });
       await waitFor(`every Sentinel names the new master after: ${what}`, () => sentinelsAgree(after.ipOf[after.master]!), { timeoutMs: 180_000, intervalMs: 1000 });
       await waitFor(`every pod Ready after: ${what}`, async () => (await podsIn(sb)).every(ready), { timeoutMs: 180_000, intervalMs: 1000 });

@@ -141,8 +141,12 @@ describe("skaffold dev -p sandbox on the real node", () => {
     const oldUid = (await core.readNamespacedPod({ name: oldMaster, namespace: NS })).metadata!.uid!;
     const clusterIp = (await core.readNamespacedService({ name: "redis-master", namespace: NS })).spec!.clusterIP!;
     const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password, keyPrefix: "e2e", commandTimeoutMs: 500 });
+    // The reference in the same failover: a sentinel-aware ioredis asking the Sentinel pods.
+    const sentinels = [0, 1, 2].map((j) => ({ host: before.ipOf[`sentinel-${j}`]!, port: 26379 }));
+    const aware = new Writer({ target: () => undefined, sentinel: { sentinels, name: "mymaster", password: sentinelPassword }, password, keyPrefix: "e2e-aware", commandTimeoutMs: 500 });
     const watch = watchForTwoMasters(sb);
     writer.start();
+    aware.start();
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const t0 = performance.now();
     await sb.kubectl("delete", "pod", "-n", NS, oldMaster, "--wait=false");
@@ -186,17 +190,21 @@ describe("skaffold dev -p sandbox on the real node", () => {
     const role = await onPod(oldMaster, "ROLE");
     expect(role.split("\n")[0]).toBe("slave");
     await new Promise((r) => setTimeout(r, 1000));
-    await writer.stop();
+    await Promise.all([writer.stop(), aware.stop()]);
     const violations = await watch.stop();
     const lost = await writer.checkLost({ host: clusterIp, port: 6379 }, password);
+    const awareLost = await aware.checkLost({ host: clusterIp, port: 6379 }, password);
+    let awareGap = 0;
+    for (let i = 1; i < aware.acks.length; i++) awareGap = Math.max(awareGap, aware.acks[i]!.at - aware.acks[i - 1]!.at);
     let gap = 0;
     for (let i = 1; i < writer.acks.length; i++) gap = Math.max(gap, writer.acks[i]!.at - writer.acks[i - 1]!.at);
     console.log(
-      `[figure] kubectl delete pod (master, preStop handover), plain client via kube-proxy: ${writer.acks.length} acknowledged, ${lost.length} lost, longest gap ${Math.round(gap)} ms; labels+slice+ConfigMap on the new master after ${Math.round(movedMs)} ms; localhost:6379 (skaffold port-forward) wrote to the new master ${forwardMs === undefined ? "never" : `${Math.round(forwardMs)} ms`} after the delete`,
+      `[figure] kubectl delete pod (master, preStop handover), plain client via kube-proxy: ${writer.acks.length} acknowledged, ${lost.length} lost, longest gap ${Math.round(gap)} ms; sentinel-aware ioredis: ${aware.acks.length} acknowledged, ${awareLost.length} lost, longest gap ${Math.round(awareGap)} ms; labels+slice+ConfigMap on the new master after ${Math.round(movedMs)} ms; localhost:6379 (skaffold port-forward) wrote to the new master ${forwardMs === undefined ? "never" : `${Math.round(forwardMs)} ms`} after the delete`,
     );
     expect(after.labelled[0]).not.toBe(oldMaster);
     expect(violations).toEqual([]);
     expect(lost).toEqual([]);
+    expect(awareLost).toEqual([]);
     expect(writer.acks.length).toBeGreaterThan(100);
     expect(forwardKey).not.toBe("");
     // Still through the same skaffold session: its forward never had to be restarted by hand.
