@@ -3,7 +3,12 @@
  * another (a paused or partitioned master that came back) is fenced at once: `REPLICAOF` the
  * quorum's master and `CLIENT KILL TYPE normal`, so long-lived clients reconnect through
  * redis-master instead of writing into a master that Sentinel would demote only 8-11 s later.
- * Woken by switch-master and by -sdown (the moment a hung instance answers again).
+ * A replica that follows an address that is not a master (it started while the set was moving,
+ * e.g. a rolling restart of redis and sentinel together, and was told a master that is gone) is
+ * made a replica of the quorum's master: the Sentinels never learn of it (it is not connected to
+ * the master, whose INFO is where they find replicas), so nothing else would, and its readiness
+ * probe would block the StatefulSet's rollout for good.
+ * Woken by switch-master and by -sdown (the moment a hung instance answers again), and resync.
  */
 import type { Redis } from "ioredis";
 import { withRedis } from "../../shared/redis-probe.ts";
@@ -42,8 +47,23 @@ export default defineFunction({
         }
         // The previous master is already a replica: drop its clients once so they reconnect now.
         if (old?.host === host) return { fenced: false, killed: Number(await r.call("CLIENT", "KILL", "TYPE", "normal")) };
+        // A replica of something else, with its link down: re-point it if that is not a master.
+        const following = /master_host:(\S+)/.exec(info)?.[1];
+        const followingPort = Number(/master_port:(\d+)/.exec(info)?.[1] ?? master.port);
+        if (following && following !== master.host && /master_link_status:down/.test(info)) {
+          const isMaster = await probe(following, followingPort, password, async (f) => /role:master/.test(String(await f.call("INFO", "replication"))));
+          if (!isMaster) {
+            await r.call("REPLICAOF", master.host, String(master.port));
+            return { repointed: `${following}:${followingPort}` };
+          }
+        }
         return undefined;
       });
+      if (outcome && "repointed" in outcome) {
+        ctx.log.warn({ pod: p.metadata?.name, host, was: outcome.repointed, master: master.host }, "orphan replica re-pointed");
+        await ctx.recordEvent({ kind: "Pod", name: p.metadata?.name ?? "", namespace, uid: p.metadata?.uid }, "Warning", "OrphanReplicaRepointed", `${host} replicated from ${outcome.repointed}, which is not a master; made it a replica of ${master.host}:${master.port} (epoch ${master.epoch})`);
+        continue;
+      }
       if (outcome?.fenced) {
         ctx.log.warn({ pod: p.metadata?.name, host, killed: outcome.killed, master: master.host }, "stale master fenced");
         await ctx.recordEvent({ kind: "Pod", name: p.metadata?.name ?? "", namespace, uid: p.metadata?.uid }, "Warning", "StaleMasterFenced", `${host} still said it was master of ${master.name}; made it a replica of ${master.host}:${master.port} (epoch ${master.epoch}) and dropped ${outcome.killed} client(s)`);
