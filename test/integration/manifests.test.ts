@@ -82,7 +82,9 @@ describe("the overlays as rendered", () => {
       expect(named<V1Service>(objs, "Service", "redis-replicas")!.spec?.selector).toMatchObject({ "redis-role": "replica" });
       expect(named<V1Service>(objs, "Service", "redis")!.spec?.clusterIP).toBe("None");
       const deployments = byKind(objs, "Deployment").map((d) => d.metadata.name).sort();
-      expect(deployments).toEqual(["fence-old-master", "kube-events", "label-master", "master-configmap", "master-endpoints", "sentinel-relay", "sentinel-reset"]);
+      const functions = ["fence-old-master", "kube-events", "label-master", "master-configmap", "master-endpoints", "sentinel-relay", "sentinel-reset"];
+      // Dev adds the relay that skaffold's port-forward of localhost:6379 goes to (components/master-forward).
+      expect(deployments).toEqual(objs === dev ? [...functions, "redis-master-forward"].sort() : functions);
       expect((named<{ spec: { replicas: number } }>(objs, "Deployment", "sentinel-relay")!).spec.replicas).toBe(2);
       expect(byKind(objs, "PodDisruptionBudget").length).toBeGreaterThanOrEqual(2);
       const conf = named<V1ConfigMap>(objs, "ConfigMap", "redis-config")!.data!;
