@@ -20,22 +20,23 @@ export function reexecInSandbox(): number {
   return r.status ?? 1;
 }
 
+/** The prefix that runs a command in the sandbox's network namespace from another shell. */
+const nsenter = (): string => `nsenter --target ${process.env.FAILOVER_NETNS_PID ?? process.pid} --net`;
+
 /** The commands to poke at a running sandbox from another shell. */
 export function howToReach(sb: Sandbox, masterHost: string): string {
-  const nsenter = `nsenter --target ${process.env.FAILOVER_NETNS_PID ?? process.pid} --net`;
   const lines = [
-    `  ${nsenter} ${sb.controlPlane ? `kubectl --kubeconfig ${sb.kubeconfigPath} get pods -n ${sb.namespace} -o wide -L redis-role` : ""}`,
-    `  ${nsenter} redis-cli -h ${masterHost} -a ${sb.password} --no-auth-warning info replication`,
-    `  ${nsenter} redis-cli -h ${sb.sentinels[0]!.spec.ip} -p 26379 -a ${sb.sentinelPassword} --no-auth-warning sentinel masters`,
+    `  ${nsenter()} ${sb.controlPlane ? `kubectl --kubeconfig ${sb.kubeconfigPath} get pods -n ${sb.namespace} -o wide -L redis-role` : ""}`,
+    `  ${nsenter()} redis-cli -h ${masterHost} -a ${sb.password} --no-auth-warning info replication`,
+    `  ${nsenter()} redis-cli -h ${sb.sentinels[0]!.spec.ip} -p 26379 -a ${sb.sentinelPassword} --no-auth-warning sentinel masters`,
   ];
   return lines.join("\n");
 }
 
 /** `skaffold dev` against the sandbox's node, as a user types it. */
 export function skaffoldCommand(sb: Sandbox): string {
-  const nsenter = `nsenter --target ${process.env.FAILOVER_NETNS_PID ?? process.pid} --net`;
   const kubectlDir = dirname(binaryPath("kubectl"));
-  return `${nsenter} env KUBECONFIG=${sb.kubeconfigPath} PATH=${kubectlDir}:$PATH ${binaryPath("skaffold")} dev -p sandbox --default-repo ${REGISTRY} --insecure-registry ${REGISTRY} --port-forward=user`;
+  return `${nsenter()} env KUBECONFIG=${sb.kubeconfigPath} PATH=${kubectlDir}:$PATH ${binaryPath("skaffold")} dev -p sandbox --default-repo ${REGISTRY} --insecure-registry ${REGISTRY} --port-forward=user`;
 }
 
 /** Blocks until SIGINT/SIGTERM, then stops the sandbox. */

@@ -131,6 +131,13 @@ export class Writer {
     return this.acks.find((a) => a.sentAt >= t && (host === undefined || a.host === host));
   }
 
+  /** The longest time between two acknowledged writes (ms, rounded). */
+  longestGapMs(): number {
+    let gap = 0;
+    for (let i = 1; i < this.acks.length; i++) gap = Math.max(gap, this.acks[i]!.at - this.acks[i - 1]!.at);
+    return Math.round(gap);
+  }
+
   /** Acknowledged ids missing from the server at `master` (read in batches with MGET). */
   async checkLost(master: Address, password: string | undefined): Promise<number[]> {
     return withRedis(master, password, async (client) => {

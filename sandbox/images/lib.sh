@@ -2,9 +2,10 @@
 # Expects CACHE (the project's cache dir) and IMAGES_DIR (this directory); a recipe also gets
 # IMAGE (the full name to tag), WORK (a scratch dir, removed afterwards) and RECIPE_HASH.
 
-# The project's own image storage, never the machine's default /var/lib/containers.
+# The project's own image storage, never the machine's default /var/lib/containers; without the
+# private bind mount containers/storage otherwise puts on its overlay directory and never removes.
 bh() {
-  buildah --root "$CACHE/images/storage" --runroot "$CACHE/images/run" --storage-driver overlay \
+  buildah --root "$CACHE/images/storage" --runroot "$CACHE/images/run" --storage-driver overlay --storage-opt overlay.skip_mount_home=true \
     --registries-conf "$IMAGES_DIR/registries.conf" "$@"
 }
 

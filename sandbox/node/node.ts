@@ -57,6 +57,9 @@ export const LOCAL_STORAGE_CLASS = "sandbox-local";
 export const LOCAL_VOLUMES = 8;
 const CNI_PLUGINS = ["bridge", "host-local", "loopback", "portmap"];
 
+/** A readiness check: the URL answers a plain HTTP GET with 200. */
+const answers200 = (url: string) => async (): Promise<boolean> => (await httpStatus(url)) === 200;
+
 /** Status code of a plain HTTP GET (0 on error). */
 const httpStatus = (url: string): Promise<number> =>
   fetch(url, { signal: AbortSignal.timeout(2000) }).then(
@@ -183,7 +186,7 @@ export class SandboxNode {
       {
         logFile: join(dir, "kubelet.log"),
         env,
-        ready: async () => (await httpStatus(`http://127.0.0.1:${KUBELET_HEALTHZ_PORT}/healthz`)) === 200,
+        ready: answers200(`http://127.0.0.1:${KUBELET_HEALTHZ_PORT}/healthz`),
         readyTimeoutMs: 60_000,
         stopTimeoutMs: 10_000,
       },
@@ -191,7 +194,7 @@ export class SandboxNode {
     this.kubeProxy = inNode("kube-proxy", binaryPath("kube-proxy"), [`--config=${p.kubeProxyConfig}`, "--v=1"], {
       logFile: join(dir, "kube-proxy.log"),
       env,
-      ready: async () => (await httpStatus(`http://${REAL_NODE_IP}:${KUBE_PROXY_HEALTHZ_PORT}/healthz`)) === 200,
+      ready: answers200(`http://${REAL_NODE_IP}:${KUBE_PROXY_HEALTHZ_PORT}/healthz`),
       readyTimeoutMs: 60_000,
     });
     this.scheduler = new ManagedProcess({
@@ -210,7 +213,7 @@ export class SandboxNode {
       command: binaryPath("coredns"),
       args: ["-conf", p.corefile],
       logFile: join(dir, "coredns.log"),
-      ready: async () => (await httpStatus(`http://${COREDNS_IP}:${COREDNS_READY_PORT}/ready`)) === 200,
+      ready: answers200(`http://${COREDNS_IP}:${COREDNS_READY_PORT}/ready`),
       readyTimeoutMs: 60_000,
     });
     this.registry = new ManagedProcess({
@@ -218,7 +221,7 @@ export class SandboxNode {
       command: binaryPath("registry"),
       args: ["serve", p.registryConfig],
       logFile: join(dir, "registry.log"),
-      ready: async () => (await httpStatus(`http://${REGISTRY}/v2/`)) === 200,
+      ready: answers200(`http://${REGISTRY}/v2/`),
       readyTimeoutMs: 30_000,
     });
   }

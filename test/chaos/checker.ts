@@ -76,8 +76,6 @@ export class Checker {
   async report(writer: Writer, masterName: string): Promise<Report> {
     const m = await this.#sb.currentMaster(masterName);
     const lost = await writer.checkLost({ host: m.host, port: m.port }, this.#sb.password);
-    let gap = 0;
-    for (let i = 1; i < writer.acks.length; i++) gap = Math.max(gap, writer.acks[i]!.at - writer.acks[i - 1]!.at);
-    return { acknowledged: writer.acks.length, lost: lost.length, lostIds: lost, longestGapMs: Math.round(gap), violations: this.violations };
+    return { acknowledged: writer.acks.length, lost: lost.length, lostIds: lost, longestGapMs: writer.longestGapMs(), violations: this.violations };
   }
 }

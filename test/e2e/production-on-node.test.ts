@@ -17,7 +17,7 @@ import { waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { REGISTRY } from "../../sandbox/addresses.ts";
 import { Writer } from "../../sandbox/writer.ts";
-import { containerProcesses, copyCheckout, NS, picture, podsIn, ready, skaffoldRun, startNodeSandbox, waitOneMaster, watchForTwoMasters } from "../support/stack.ts";
+import { containerProcesses, copyCheckout, NS, picture, podsIn, ready, skaffoldRun, startNodeSandbox, startWriters, waitOneMaster, watchForTwoMasters } from "../support/stack.ts";
 
 const PODS = 17; // redis x3, sentinel x3, nats x3, relay x2, six functions
 const PASSWORD = "e2e-production-redis-password";
@@ -31,21 +31,7 @@ let clusterIp: string;
 const redisCli = async (pod: string, ...cmd: string[]) => (await sb.kubectl("exec", "-n", NS, pod, "-c", "redis", "--", "redis-cli", "-a", PASSWORD, "--no-auth-warning", ...cmd)).trim();
 const sentinelCli = async (pod: string, ...cmd: string[]) => (await sb.kubectl("exec", "-n", NS, pod, "-c", "sentinel", "--", "redis-cli", "-p", "26379", "-a", SENTINEL_PASSWORD, "--no-auth-warning", ...cmd)).trim();
 
-/** The longest time between two acknowledged writes. */
-function longestGap(w: Writer): number {
-  let gap = 0;
-  for (let i = 1; i < w.acks.length; i++) gap = Math.max(gap, w.acks[i]!.at - w.acks[i - 1]!.at);
-  return Math.round(gap);
-}
-
-/** A sentinel-aware ioredis writer (the reference), asking the Sentinel pods directly. */
-async function sentinelAwareWriter(keyPrefix: string, commandTimeoutMs: number): Promise<Writer> {
-  const p = await picture(sb);
-  const sentinels = [0, 1, 2].map((j) => ({ host: p.ipOf[`sentinel-${j}`]!, port: 26379 }));
-  return new Writer({ target: () => undefined, sentinel: { sentinels, name: "mymaster", password: SENTINEL_PASSWORD }, password: PASSWORD, keyPrefix, commandTimeoutMs });
-}
-
-const summary = (w: Writer, lost: number[]) => `${w.acks.length} acknowledged, ${lost.length} lost, longest gap ${longestGap(w)} ms`;
+const summary = (w: Writer, lost: number[]) => `${w.acks.length} acknowledged, ${lost.length} lost, longest gap ${w.longestGapMs()} ms`;
 
 /** The main process of `pod`'s container `container` (pid in this PID namespace). */
 async function pidOf(pod: string, container: string): Promise<number> {
@@ -116,11 +102,8 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
   it("SIGKILL of the master's redis: the kubelet restarts it, never two masters; what the plain client lost is reported", async () => {
     const before = await waitOneMaster(sb, "one master before the kill");
     const restarts = (await core.readNamespacedPod({ name: before.master, namespace: NS })).status!.containerStatuses!.find((c) => c.name === "redis")!.restartCount;
-    const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: "sigkill", commandTimeoutMs: 500 });
-    const aware = await sentinelAwareWriter("sigkill-aware", 500);
-    const watch = watchForTwoMasters(sb);
-    writer.start();
-    aware.start();
+    const writers = await startWriters(sb, { clusterIp, password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD, keyPrefix: "sigkill", commandTimeoutMs: 500 });
+    const { plain: writer, aware } = writers;
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const t0 = performance.now();
     process.kill(await pidOf(before.master, "redis"), "SIGKILL");
@@ -131,10 +114,7 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     const after = await waitOneMaster(sb, "one master after the restart");
     await waitFor("a write acknowledged after the kill", () => writer.firstAckAfter(t0 + 1) !== undefined, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 2000));
-    await Promise.all([writer.stop(), aware.stop()]);
-    const violations = await watch.stop();
-    const lost = await writer.checkLost({ host: after.ipOf[after.master]!, port: 6379 }, PASSWORD);
-    const awareLost = await aware.checkLost({ host: after.ipOf[after.master]!, port: 6379 }, PASSWORD);
+    const { plainLost: lost, awareLost, violations } = await writers.stop(after.ipOf[after.master]!);
     console.log(
       `[figure] SIGKILL of the master's redis (production: down-after 5000 ms, appendfsync everysec): plain client via kube-proxy ${summary(writer, lost)}; sentinel-aware ioredis ${summary(aware, awareLost)}; master after: ${after.master === before.master ? "the same pod (restarted before down-after, no failover)" : `${after.master} (failed over)`}`,
     );
@@ -146,11 +126,8 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     const before = await waitOneMaster(sb, "one master before the freeze");
     // A long command timeout: the client keeps its connection (conntrack keeps it on the old pod)
     // through the freeze, as a client with default timeouts would.
-    const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: "freeze", commandTimeoutMs: 15_000 });
-    const aware = await sentinelAwareWriter("freeze-aware", 15_000);
-    const watch = watchForTwoMasters(sb);
-    writer.start();
-    aware.start();
+    const writers = await startWriters(sb, { clusterIp, password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD, keyPrefix: "freeze", commandTimeoutMs: 15_000 });
+    const { plain: writer, aware } = writers;
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const pid = await pidOf(before.master, "redis");
     process.kill(pid, "SIGSTOP");
@@ -165,10 +142,7 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     await waitFor("the resumed old master to become a replica", async () => (await redisCli(before.master, "ROLE")).split("\n")[0] === "slave", { timeoutMs: 60_000, intervalMs: 250 });
     await waitFor("a write acknowledged after the resume", () => writer.firstAckAfter(tResume) !== undefined, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 2000));
-    await Promise.all([writer.stop(), aware.stop()]);
-    const violations = await watch.stop();
-    const lost = await writer.checkLost({ host: moved.ipOf[moved.master]!, port: 6379 }, PASSWORD);
-    const awareLost = await aware.checkLost({ host: moved.ipOf[moved.master]!, port: 6379 }, PASSWORD);
+    const { plainLost: lost, awareLost, violations } = await writers.stop(moved.ipOf[moved.master]!);
     console.log(`[figure] master frozen (SIGSTOP) past down-after, then resumed (production, write fence on): plain client via kube-proxy ${summary(writer, lost)}; sentinel-aware ioredis ${summary(aware, awareLost)}`);
     expect(violations).toEqual([]);
     // The write fence (min-replicas-to-write 1, max-lag 3) refuses what the resumed master is sent

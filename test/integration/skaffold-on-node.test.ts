@@ -17,8 +17,7 @@ import { Redis } from "ioredis";
 import { waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { REGISTRY } from "../../sandbox/addresses.ts";
-import { Writer } from "../../sandbox/writer.ts";
-import { copyCheckout, NS, picture as pictureOf, podsIn, ready, skaffold as startSkaffold, startNodeSandbox, watchForTwoMasters } from "../support/stack.ts";
+import { copyCheckout, NS, picture as pictureOf, podsIn, ready, skaffold as startSkaffold, startNodeSandbox, startWriters, waitOneMaster } from "../support/stack.ts";
 import type { Skaffold } from "../support/stack.ts";
 
 const PODS = 16; // redis x3, sentinel x3, nats, relay x2, six functions, the master-forward relay
@@ -140,13 +139,9 @@ describe("skaffold dev -p sandbox on the real node", () => {
     const oldMaster = before.labelled[0]!;
     const oldUid = (await core.readNamespacedPod({ name: oldMaster, namespace: NS })).metadata!.uid!;
     const clusterIp = (await core.readNamespacedService({ name: "redis-master", namespace: NS })).spec!.clusterIP!;
-    const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password, keyPrefix: "e2e", commandTimeoutMs: 500 });
-    // The reference in the same failover: a sentinel-aware ioredis asking the Sentinel pods.
-    const sentinels = [0, 1, 2].map((j) => ({ host: before.ipOf[`sentinel-${j}`]!, port: 26379 }));
-    const aware = new Writer({ target: () => undefined, sentinel: { sentinels, name: "mymaster", password: sentinelPassword }, password, keyPrefix: "e2e-aware", commandTimeoutMs: 500 });
-    const watch = watchForTwoMasters(sb);
-    writer.start();
-    aware.start();
+    // With the reference in the same failover: a sentinel-aware ioredis asking the Sentinel pods.
+    const writers = await startWriters(sb, { clusterIp, password, sentinelPassword, keyPrefix: "e2e", commandTimeoutMs: 500 });
+    const { plain: writer, aware } = writers;
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const t0 = performance.now();
     await sb.kubectl("delete", "pod", "-n", NS, oldMaster, "--wait=false");
@@ -167,15 +162,7 @@ describe("skaffold dev -p sandbox on the real node", () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
-    const after = await waitFor(
-      "a new master in every picture",
-      async () => {
-        const now = await picture();
-        const m = now.labelled[0];
-        return m && m !== oldMaster && now.labelled.length === 1 && now.endpoints[0] === now.ipOf[m] && now.configMapPod === m ? now : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 100 },
-    );
+    const after = await waitOneMaster(sb, "a new master in every picture", { not: oldMaster });
     const movedMs = performance.now() - t0;
     await forwarding;
     // The deleted pod comes back (StatefulSet) and its init container makes it a replica.
@@ -190,16 +177,9 @@ describe("skaffold dev -p sandbox on the real node", () => {
     const role = await onPod(oldMaster, "ROLE");
     expect(role.split("\n")[0]).toBe("slave");
     await new Promise((r) => setTimeout(r, 1000));
-    await Promise.all([writer.stop(), aware.stop()]);
-    const violations = await watch.stop();
-    const lost = await writer.checkLost({ host: clusterIp, port: 6379 }, password);
-    const awareLost = await aware.checkLost({ host: clusterIp, port: 6379 }, password);
-    let awareGap = 0;
-    for (let i = 1; i < aware.acks.length; i++) awareGap = Math.max(awareGap, aware.acks[i]!.at - aware.acks[i - 1]!.at);
-    let gap = 0;
-    for (let i = 1; i < writer.acks.length; i++) gap = Math.max(gap, writer.acks[i]!.at - writer.acks[i - 1]!.at);
+    const { plainLost: lost, awareLost, violations } = await writers.stop(clusterIp);
     console.log(
-      `[figure] kubectl delete pod (master, preStop handover), plain client via kube-proxy: ${writer.acks.length} acknowledged, ${lost.length} lost, longest gap ${Math.round(gap)} ms; sentinel-aware ioredis: ${aware.acks.length} acknowledged, ${awareLost.length} lost, longest gap ${Math.round(awareGap)} ms; labels+slice+ConfigMap on the new master after ${Math.round(movedMs)} ms; localhost:6379 (skaffold port-forward) wrote to the new master ${forwardMs === undefined ? "never" : `${Math.round(forwardMs)} ms`} after the delete`,
+      `[figure] kubectl delete pod (master, preStop handover), plain client via kube-proxy: ${writer.acks.length} acknowledged, ${lost.length} lost, longest gap ${writer.longestGapMs()} ms; sentinel-aware ioredis: ${aware.acks.length} acknowledged, ${awareLost.length} lost, longest gap ${aware.longestGapMs()} ms; labels+slice+ConfigMap on the new master after ${Math.round(movedMs)} ms; localhost:6379 (skaffold port-forward) wrote to the new master ${forwardMs === undefined ? "never" : `${Math.round(forwardMs)} ms`} after the delete`,
     );
     expect(after.labelled[0]).not.toBe(oldMaster);
     expect(violations).toEqual([]);

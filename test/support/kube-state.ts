@@ -10,12 +10,14 @@ export interface MasterState {
   sliceAddresses: string[];
   sliceTargets: string[];
   configMap: Record<string, string> | undefined;
+  /** Every pod of the namespace (redis, sentinel, ...) with its pod IP. */
+  podIPs: Record<string, string>;
 }
 
-export async function masterState(sb: Sandbox): Promise<MasterState> {
+export async function masterState(sb: Sandbox, ns = sb.namespace): Promise<MasterState> {
   const kc = sb.kubeConfig;
-  const ns = sb.namespace;
-  const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns, labelSelector: "app.kubernetes.io/name=redis" });
+  // Every pod: only redis pods carry redis-role; the others are there for their IPs.
+  const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns });
   const slices = await kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: ns, labelSelector: "kubernetes.io/service-name=redis-master" });
   const cm = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "redis-master", namespace: ns }).catch(() => undefined);
   const role = (r: string) => pods.items.filter((p) => p.metadata?.labels?.["redis-role"] === r).map((p) => p.metadata?.name ?? "").sort();
@@ -26,6 +28,7 @@ export async function masterState(sb: Sandbox): Promise<MasterState> {
     sliceAddresses: endpoints.flatMap((e) => e.addresses).sort(),
     sliceTargets: endpoints.map((e) => e.targetRef?.name ?? ""),
     configMap: cm?.data,
+    podIPs: Object.fromEntries(pods.items.map((p) => [p.metadata?.name ?? "", p.status?.podIP ?? ""])),
   };
 }
 

@@ -10,11 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import type { V1Pod } from "@kubernetes/client-node";
 import { binaryPath, startSandbox, waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { REGISTRY } from "../../sandbox/addresses.ts";
+import { Writer } from "../../sandbox/writer.ts";
+import { masterState } from "./kube-state.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const run = promisify(execFile);
@@ -134,15 +136,8 @@ export interface Picture {
 }
 
 export async function picture(sb: Sandbox, namespace = NS): Promise<Picture> {
-  const all = await podsIn(sb, namespace);
-  const slices = await sb.kubeConfig.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace, labelSelector: "kubernetes.io/service-name=redis-master" });
-  const cm = await sb.kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "redis-master", namespace }).catch(() => undefined);
-  return {
-    labelled: all.filter((p) => p.metadata?.labels?.["redis-role"] === "master").map((p) => p.metadata!.name!),
-    endpoints: slices.items.flatMap((s) => (s.endpoints ?? []).flatMap((e) => e.addresses)),
-    configMapPod: cm?.data?.pod,
-    ipOf: Object.fromEntries(all.map((p) => [p.metadata!.name!, p.status?.podIP ?? ""])),
-  };
+  const s = await masterState(sb, namespace);
+  return { labelled: s.masters, endpoints: s.sliceAddresses, configMapPod: s.configMap?.pod, ipOf: s.podIPs };
 }
 
 /** One master in every picture (labels, EndpointSlice, ConfigMap), other than `not` if given. */
@@ -193,3 +188,33 @@ export async function containerProcesses(sb: Sandbox, namespace = NS): Promise<{
   // whole group: only real pids.
   return found.filter((c) => Number.isInteger(c.pid) && c.pid > 1);
 }
+
+/**
+ * A plain client writing through the `redis-master` ClusterIP (kube-proxy) and, in the same
+ * failover, a sentinel-aware ioredis asking the Sentinel pods, with the two-masters watch running.
+ * `stop` stops all three and checks both writers' acknowledged writes on `master`.
+ */
+export async function startWriters(
+  sb: Sandbox,
+  opts: { clusterIp: string; password: string; sentinelPassword: string; keyPrefix: string; commandTimeoutMs: number },
+): Promise<{ plain: Writer; aware: Writer; stop(master: string): Promise<{ plainLost: number[]; awareLost: number[]; violations: string[] }> }> {
+  const ipOf = (await picture(sb)).ipOf;
+  const sentinels = [0, 1, 2].map((j) => ({ host: ipOf[`sentinel-${j}`]!, port: 26379 }));
+  const { password, keyPrefix, commandTimeoutMs } = opts;
+  const plain = new Writer({ target: () => ({ host: opts.clusterIp, port: 6379 }), password, keyPrefix, commandTimeoutMs });
+  const aware = new Writer({ target: () => undefined, sentinel: { sentinels, name: "mymaster", password: opts.sentinelPassword }, password, keyPrefix: `${keyPrefix}-aware`, commandTimeoutMs });
+  const watch = watchForTwoMasters(sb);
+  plain.start();
+  aware.start();
+  return {
+    plain,
+    aware,
+    stop: async (master) => {
+      await Promise.all([plain.stop(), aware.stop()]);
+      const violations = await watch.stop();
+      const at = { host: master, port: 6379 };
+      return { plainLost: await plain.checkLost(at, password), awareLost: await aware.checkLost(at, password), violations };
+    },
+  };
+}
+
