@@ -19,6 +19,8 @@ export interface FailoverProcessOptions {
   name: string;
   logFile: string;
   readyTimeoutMs?: number;
+  /** What start() waits for: /readyz (default) or only /healthz (serving, maybe still waiting for NATS). */
+  waitFor?: "ready" | "live";
 }
 
 export function failoverProcess(o: FailoverProcessOptions): ManagedProcess {
@@ -28,7 +30,7 @@ export function failoverProcess(o: FailoverProcessOptions): ManagedProcess {
     args: [entry, ...o.args],
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", HTTP_HOST: "127.0.0.1", HTTP_PORT: String(o.httpPort), ...o.env },
     logFile: o.logFile,
-    ready: async () => (await fetch(`http://127.0.0.1:${o.httpPort}/readyz`)).ok,
+    ready: async () => (await fetch(`http://127.0.0.1:${o.httpPort}/${o.waitFor === "live" ? "healthz" : "readyz"}`)).ok,
     readyTimeoutMs: o.readyTimeoutMs ?? 30_000,
     stopTimeoutMs: 8_000,
   });

@@ -59,6 +59,10 @@ export class ManagedProcess {
   get pid(): number | undefined {
     return this.#child?.pid;
   }
+  /** Exit code of the last run (null while running, or when it died by a signal). */
+  get exitCode(): number | null {
+    return this.#child?.exitCode ?? null;
+  }
   get running(): boolean {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }

@@ -1,12 +1,17 @@
 /**
  * NATS connection settings shared by the relay and the functions runtime: parsed from the
  * environment once (NATS_URL, NATS_USER/NATS_PASSWORD or NATS_TOKEN, mounted from a Secret in a
- * pod), reconnecting forever with jittered waits.
+ * pod), reconnecting forever with jittered waits; JetStream set-up steps retried through a NATS
+ * that is starting or rolling.
  */
-import { connect } from "@nats-io/transport-node";
+import { setTimeout as sleep } from "node:timers/promises";
+import { JetStreamApiError } from "@nats-io/jetstream";
+import { jserrors } from "@nats-io/jetstream/internal"; // JetStreamNotEnabled is exported only here
+import { connect, ConnectionError, NoRespondersError, RequestError, TimeoutError } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { parseEnv } from "./config.ts";
+import type { Logger } from "./logger.ts";
 
 export const natsEnvSchema = z.object({
   NATS_URL: z
@@ -38,4 +43,47 @@ export function connectNats(cfg: NatsEnv, name: string): Promise<NatsConnection>
     reconnectJitter: 100,
     pingInterval: 5_000,
   });
+}
+
+/**
+ * Errors a NATS server gives while it starts, stops or elects a JetStream leader (a pod rolled
+ * beside ours): a request that timed out, no responders on `$JS.API`, JetStream not (yet)
+ * enabled, a connection that dropped mid-request, a JetStream API answer with status 503.
+ * Anything else (authorization, permissions, a stream config the server refuses) is not.
+ */
+export function isTransientNatsError(err: unknown): boolean {
+  if (err instanceof TimeoutError || err instanceof NoRespondersError || err instanceof ConnectionError || err instanceof jserrors.JetStreamNotEnabled) return true;
+  if (err instanceof RequestError) return err.isNoResponders() || isTransientNatsError(err.cause);
+  if (err instanceof JetStreamApiError) return err.status === 503;
+  return false;
+}
+
+export interface StartupRetryOptions {
+  log: Logger;
+  /** Stops the waiting (shutdown while NATS is still away): the last error is thrown. */
+  signal?: AbortSignal;
+  /** First wait, doubled each attempt up to maxDelayMs. */
+  firstDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/**
+ * Runs one JetStream set-up step (streams, consumers) until it succeeds, waiting through
+ * transient NATS errors instead of exiting: a process that exits while NATS rolls beside it is
+ * a terminated container that `skaffold` and `kubectl rollout status` report as failed, and its
+ * restart back-off outlasts NATS' own restart. Non-transient errors are thrown at once.
+ */
+export async function untilNatsAnswers<T>(step: string, fn: () => Promise<T>, o: StartupRetryOptions): Promise<T> {
+  let delay = o.firstDelayMs ?? 250;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransientNatsError(err) || o.signal?.aborted) throw err;
+      o.log.warn({ err, step, attempt, retryInMs: delay }, "nats not answering yet, retrying");
+      await sleep(delay, undefined, o.signal ? { signal: o.signal } : undefined).catch(() => undefined);
+      if (o.signal?.aborted) throw err;
+      delay = Math.min(delay * 2, o.maxDelayMs ?? 5_000);
+    }
+  }
 }

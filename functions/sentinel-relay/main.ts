@@ -1,7 +1,7 @@
 /** `failover relay`: runs the sentinel-relay until SIGTERM/SIGINT, then drains. */
 import { ConfigError } from "../../shared/errors.ts";
 import { logger } from "../../shared/logger.ts";
-import { waitForSignal } from "../../shared/signals.ts";
+import { runUntilSignal } from "../../shared/signals.ts";
 import { relayConfig } from "./config.ts";
 import { Relay } from "./relay.ts";
 
@@ -17,9 +17,6 @@ export async function main(_args: string[]): Promise<number | void> {
     throw err;
   }
   const relay = new Relay(config);
-  await relay.start();
-  const signal = await waitForSignal();
-  logger.info({ signal }, "relay stopping");
-  await relay.stop();
+  await runUntilSignal(relay, logger.child({ fn: "sentinel-relay" }));
   return 0;
 }

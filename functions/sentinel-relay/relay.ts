@@ -3,7 +3,7 @@
  * Sentinel for the master's config epoch when the message lacks it, and hands the event to the
  * publisher; what does not parse goes to the dead-letter subject, and the relay keeps going.
  */
-import { connectNats } from "../../shared/nats-connection.ts";
+import { connectNats, untilNatsAnswers } from "../../shared/nats-connection.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { startProbeServer } from "../../shared/http-server.ts";
 import type { ProbeServer } from "../../shared/http-server.ts";
@@ -26,6 +26,8 @@ export class Relay {
   readonly metrics = relayMetrics();
   readonly log = logger.child({ fn: "sentinel-relay" });
   #nc: NatsConnection | undefined;
+  /** Aborts a start-up still waiting for NATS when stop() comes first. */
+  readonly #startAbort = new AbortController();
   #publisher: Publisher | undefined;
   #sentinels: SentinelSubscribers | undefined;
   #http: ProbeServer | undefined;
@@ -55,7 +57,8 @@ export class Relay {
     void (async () => {
       for await (const s of this.#nc!.status()) this.log.info({ status: s.type }, "nats status");
     })().catch(() => undefined);
-    await ensureStreams(this.#nc, { stream: c.STREAM, subjectPrefix: c.SUBJECT_PREFIX, deadletterStream: c.DEADLETTER_STREAM, duplicateWindowMs: c.DUPLICATE_WINDOW_MS, maxAgeMs: 7 * 24 * 3600_000, replicas: c.STREAM_REPLICAS });
+    const nc = this.#nc;
+    await untilNatsAnswers("streams", () => ensureStreams(nc, { stream: c.STREAM, subjectPrefix: c.SUBJECT_PREFIX, deadletterStream: c.DEADLETTER_STREAM, duplicateWindowMs: c.DUPLICATE_WINDOW_MS, maxAgeMs: 7 * 24 * 3600_000, replicas: c.STREAM_REPLICAS }), { log: this.log, signal: this.#startAbort.signal });
     this.#publisher = new Publisher(this.#nc, { max: c.BUFFER_MAX, concurrency: c.PUBLISH_CONCURRENCY, metrics: this.metrics, log: this.log });
     this.#sentinels = new SentinelSubscribers({
       sentinels: c.SENTINELS,
@@ -93,6 +96,7 @@ export class Relay {
 
   /** SIGTERM: stop listening, publish what is buffered (up to 5 s), drain NATS. */
   async stop(): Promise<void> {
+    this.#startAbort.abort();
     this.#sentinels?.stop();
     await this.#publisher?.stop(5000);
     await this.#nc?.drain().catch(() => undefined);

@@ -2,7 +2,7 @@
 import { functions } from "../../functions/index.ts";
 import { ConfigError } from "../errors.ts";
 import { logger } from "../logger.ts";
-import { waitForSignal } from "../signals.ts";
+import { runUntilSignal } from "../signals.ts";
 import { runtimeConfig } from "./config.ts";
 import { Runtime } from "./runtime.ts";
 
@@ -24,9 +24,6 @@ export async function main(args: string[]): Promise<number | void> {
     throw err;
   }
   const runtime = new Runtime(config, names.map((n) => functions[n]!));
-  await runtime.start();
-  const signal = await waitForSignal();
-  logger.info({ signal }, "functions stopping");
-  await runtime.stop();
+  await runUntilSignal(runtime, logger.child({ functions: names }));
   return 0;
 }

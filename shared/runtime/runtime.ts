@@ -16,7 +16,7 @@ import type { SentinelCloudEvent } from "../events.ts";
 import { startProbeServer } from "../http-server.ts";
 import type { ProbeServer } from "../http-server.ts";
 import { logger } from "../logger.ts";
-import { connectNats } from "../nats-connection.ts";
+import { connectNats, untilNatsAnswers } from "../nats-connection.ts";
 import { SentinelPool } from "../sentinel-quorum.ts";
 import type { MasterTruth } from "../sentinel-quorum.ts";
 import { ensureStreams } from "../streams.ts";
@@ -69,6 +69,8 @@ export class Runtime {
   #http: ProbeServer | undefined;
   #consuming = false;
   #stopping = false;
+  /** Aborts a start-up still waiting for NATS when stop() comes first. */
+  readonly #startAbort = new AbortController();
   #warnedMapping = false;
 
   constructor(config: RuntimeConfig, functions: FunctionDefinition[], kube = new Kube()) {
@@ -93,9 +95,11 @@ export class Runtime {
     const c = this.config;
     this.#http = await startProbeServer({ host: c.HTTP_HOST, port: c.HTTP_PORT, registry: this.metrics.registry, ready: () => this.ready() });
     this.#nc = await connectNats(c, `functions:${this.functions.map((f) => f.name).join(",")}`);
-    await ensureStreams(this.#nc, { stream: c.STREAM, subjectPrefix: c.SUBJECT_PREFIX, deadletterStream: c.DEADLETTER_STREAM, duplicateWindowMs: c.DUPLICATE_WINDOW_MS, maxAgeMs: 7 * 24 * 3600_000, replicas: c.STREAM_REPLICAS });
-    const jsm = await jetstreamManager(this.#nc);
-    const js = jetstream(this.#nc);
+    const nc = this.#nc;
+    const retry = { log: this.log, signal: this.#startAbort.signal };
+    await untilNatsAnswers("streams", () => ensureStreams(nc, { stream: c.STREAM, subjectPrefix: c.SUBJECT_PREFIX, deadletterStream: c.DEADLETTER_STREAM, duplicateWindowMs: c.DUPLICATE_WINDOW_MS, maxAgeMs: 7 * 24 * 3600_000, replicas: c.STREAM_REPLICAS }), retry);
+    const jsm = await untilNatsAnswers("jetstream", () => jetstreamManager(nc), retry);
+    const js = jetstream(nc);
     for (const fn of this.functions) {
       const name = `${c.CONSUMER_PREFIX}${fn.name}`;
       const cfg: Partial<ConsumerConfig> = {
@@ -107,16 +111,18 @@ export class Runtime {
         ack_wait: nanos(c.ACK_WAIT_MS),
         max_ack_pending: 1000,
       };
-      try {
-        await jsm.consumers.info(c.STREAM, name);
-        const { durable_name: _d, deliver_policy: _p, ...update } = cfg;
-        await jsm.consumers.update(c.STREAM, name, update);
-      } catch (err) {
-        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) await jsm.consumers.add(c.STREAM, cfg);
-        else throw err;
-      }
+      await untilNatsAnswers(`consumer ${name}`, async () => {
+        try {
+          await jsm.consumers.info(c.STREAM, name);
+          const { durable_name: _d, deliver_policy: _p, ...update } = cfg;
+          await jsm.consumers.update(c.STREAM, name, update);
+        } catch (err) {
+          if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) await jsm.consumers.add(c.STREAM, cfg);
+          else throw err;
+        }
+      }, retry);
       this.#advisories.push(this.#deadLetterOnMaxDeliveries(fn, name));
-      const consumer = await js.consumers.get(c.STREAM, name);
+      const consumer = await untilNatsAnswers(`consumer ${name}`, () => js.consumers.get(c.STREAM, name), retry);
       const messages = await consumer.consume({ max_messages: 100 });
       this.#messages.push(messages);
       this.#loops.push(this.#consume(fn, messages));
@@ -350,6 +356,7 @@ export class Runtime {
   /** SIGTERM: stop taking events, finish the lanes, drain NATS. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#startAbort.abort();
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
     for (const t of this.#resyncRetries.values()) clearTimeout(t);
     this.#resyncRetries.clear();
