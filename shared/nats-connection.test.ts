@@ -21,10 +21,9 @@ describe("NATS start-up errors", () => {
   it("retries a step until it answers, doubling its waits", async () => {
     let calls = 0;
     const t0 = performance.now();
-    const got = await untilNatsAnswers("streams", async () => {
+    const got = await untilNatsAnswers("streams", () => {
       calls++;
-      if (calls < 3) throw new TimeoutError();
-      return "ok";
+      return calls < 3 ? Promise.reject(new TimeoutError()) : Promise.resolve("ok");
     }, { log, firstDelayMs: 10 });
     expect(got).toBe("ok");
     expect(calls).toBe(3);
@@ -34,9 +33,9 @@ describe("NATS start-up errors", () => {
   it("throws a refusal at once", async () => {
     let calls = 0;
     const refused = new AuthorizationError("Authorization Violation");
-    await expect(untilNatsAnswers("streams", async () => {
+    await expect(untilNatsAnswers("streams", () => {
       calls++;
-      throw refused;
+      return Promise.reject(refused);
     }, { log, firstDelayMs: 10 })).rejects.toBe(refused);
     expect(calls).toBe(1);
   });
@@ -45,9 +44,9 @@ describe("NATS start-up errors", () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 30);
     let calls = 0;
-    await expect(untilNatsAnswers("streams", async () => {
+    await expect(untilNatsAnswers("streams", () => {
       calls++;
-      throw new TimeoutError();
+      return Promise.reject(new TimeoutError());
     }, { log, signal: ac.signal, firstDelayMs: 1000 })).rejects.toBeInstanceOf(TimeoutError);
     expect(calls).toBe(1);
   });
