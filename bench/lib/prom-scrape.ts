@@ -93,3 +93,8 @@ export function quantileBound(h: Histogram, q: number): number {
   const rank = q * h.count;
   return h.buckets.find(([, c]) => c >= rank)?.[0] ?? Number.NaN;
 }
+
+/** The sum of the series `name` whose labels include all of `labels`. */
+export function total(series: PromSeries[], name: string, labels: Record<string, string> = {}): number {
+  return series.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+}

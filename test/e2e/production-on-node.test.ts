@@ -17,7 +17,7 @@ import { waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { REGISTRY } from "../../sandbox/addresses.ts";
 import { Writer } from "../../sandbox/writer.ts";
-import { containerProcesses, copyCheckout, NS, picture, podsIn, ready, skaffoldRun, startNodeSandbox, startWriters, waitOneMaster, watchForTwoMasters } from "../support/stack.ts";
+import { containerProcesses, copyCheckout, mainPid, NS, picture, podsIn, ready, skaffoldRun, startNodeSandbox, startWriters, waitOneMaster, watchForTwoMasters } from "../support/stack.ts";
 
 const PODS = 17; // redis x3, sentinel x3, nats x3, relay x2, six functions
 const PASSWORD = "e2e-production-redis-password";
@@ -32,13 +32,6 @@ const redisCli = async (pod: string, ...cmd: string[]) => (await sb.kubectl("exe
 const sentinelCli = async (pod: string, ...cmd: string[]) => (await sb.kubectl("exec", "-n", NS, pod, "-c", "sentinel", "--", "redis-cli", "-p", "26379", "-a", SENTINEL_PASSWORD, "--no-auth-warning", ...cmd)).trim();
 
 const summary = (w: Writer, lost: number[]) => `${w.acks.length} acknowledged, ${lost.length} lost, longest gap ${w.longestGapMs()} ms`;
-
-/** The main process of `pod`'s container `container` (pid in this PID namespace). */
-async function pidOf(pod: string, container: string): Promise<number> {
-  const found = (await containerProcesses(sb)).find((c) => c.pod === pod && c.container === container);
-  if (!found) throw new Error(`no running container ${container} in pod ${pod}`);
-  return found.pid;
-}
 
 /** Every Sentinel pod names `host` master. */
 async function sentinelsAgree(host: string): Promise<boolean> {
@@ -106,7 +99,7 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     const { plain: writer, aware } = writers;
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const t0 = performance.now();
-    process.kill(await pidOf(before.master, "redis"), "SIGKILL");
+    process.kill(await mainPid(sb, before.master, "redis"), "SIGKILL");
     await waitFor("the killed container restarted", async () => {
       const st = (await core.readNamespacedPod({ name: before.master, namespace: NS })).status!.containerStatuses!.find((c) => c.name === "redis")!;
       return st.restartCount > restarts && st.ready;
@@ -129,7 +122,7 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     const writers = await startWriters(sb, { clusterIp, password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD, keyPrefix: "freeze", commandTimeoutMs: 15_000 });
     const { plain: writer, aware } = writers;
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
-    const pid = await pidOf(before.master, "redis");
+    const pid = await mainPid(sb, before.master, "redis");
     process.kill(pid, "SIGSTOP");
     let moved;
     let tResume = Infinity;

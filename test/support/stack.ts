@@ -189,6 +189,13 @@ export async function containerProcesses(sb: Sandbox, namespace = NS): Promise<{
   return found.filter((c) => Number.isInteger(c.pid) && c.pid > 1);
 }
 
+/** The main process of `pod`'s container `container` (pid in this PID namespace). */
+export async function mainPid(sb: Sandbox, pod: string, container: string, namespace = NS): Promise<number> {
+  const found = (await containerProcesses(sb, namespace)).find((c) => c.pod === pod && c.container === container);
+  if (!found) throw new Error(`no running container ${container} in pod ${pod}`);
+  return found.pid;
+}
+
 /**
  * A plain client writing through the `redis-master` ClusterIP (kube-proxy) and, in the same
  * failover, a sentinel-aware ioredis asking the Sentinel pods, with the two-masters watch running.
