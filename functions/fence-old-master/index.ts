@@ -8,9 +8,11 @@
  * made a replica of the quorum's master: the Sentinels never learn of it (it is not connected to
  * the master, whose INFO is where they find replicas), so nothing else would, and its readiness
  * probe would block the StatefulSet's rollout for good.
- * Woken by switch-master and by -sdown (the moment a hung instance answers again), and resync.
+ * Woken by switch-master (retried with backoff while the old master does not answer), by -sdown
+ * (the moment a hung instance answers again), and resync.
  */
 import type { Redis } from "ioredis";
+import { RetryableError } from "../../shared/errors.ts";
 import { withRedis } from "../../shared/redis-probe.ts";
 import { defineFunction } from "../../shared/runtime/define-function.ts";
 
@@ -35,11 +37,13 @@ export default defineFunction({
       return;
     }
     const old = ctx.event?.data.event === "+switch-master" ? ctx.event.data.oldMaster : undefined;
+    let oldAnswered = false;
     for (const p of pods) {
       const host = p.status?.podIP;
       if (!host || host === master.host) continue;
       const outcome = await probe(host, master.port, password, async (r) => {
         const info = String(await r.call("INFO", "replication"));
+        if (host === old?.host) oldAnswered = true;
         if (/role:master/.test(info)) {
           await r.call("REPLICAOF", master.host, String(master.port));
           const killed = Number(await r.call("CLIENT", "KILL", "TYPE", "normal"));
@@ -71,6 +75,14 @@ export default defineFunction({
       } else if (outcome) {
         ctx.log.info({ pod: p.metadata?.name, host, killed: outcome.killed }, "old master's clients dropped");
       }
+    }
+    // The old master of this switch does not answer (hung, or its container restarting) while its
+    // pod is still there: look again with the runtime's backoff (0.1 s doubling, MAX_DELIVER
+    // deliveries) instead of waiting for -sdown. A master frozen for less than down-after past
+    // the switch is never marked s_down as a replica, so no -sdown would wake us when it resumes,
+    // and Sentinel would demote it only 8-11 s later, acknowledging writes meanwhile.
+    if (old && old.host !== master.host && !oldAnswered && pods.some((p) => p.status?.podIP === old.host)) {
+      throw new RetryableError(`old master ${old.host}:${old.port} does not answer yet: looking again to fence it if it comes back as master`);
     }
   },
 });

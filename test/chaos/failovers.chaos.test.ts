@@ -1,7 +1,9 @@
 /**
- * The full chaos suite (`npm run test:chaos`), each scenario on a fresh world: a client writing
- * through redis-master with every acknowledged write recorded, the checker watching Kubernetes.
- * Figures are printed with [figure]; the assertions are what must hold whatever the figures.
+ * The full chaos suite (`npm run test:chaos`, process mode: see harness.ts for its stand-ins), each
+ * scenario on a fresh world: a client writing through redis-master with every acknowledged write
+ * recorded, the referee judging Kubernetes against the servers. Figures are printed with
+ * [figure]; loss is asserted only where the project promises it (zero), reported elsewhere.
+ * Forged and replayed events are tested raw on real pods (test/integration/failover-on-node.test.ts).
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -9,8 +11,6 @@ import { redisCommand } from "../../sandbox/redis.ts";
 import { waitFor } from "../../sandbox/wait.ts";
 import { Writer } from "../../sandbox/writer.ts";
 import { lossWindow, startWorld } from "./harness.ts";
-import { natsOf } from "../support/stream.ts";
-import { publishEvent, switchEvent } from "../support/publish-event.ts";
 import type { World } from "./harness.ts";
 
 let world: World | undefined;
@@ -58,9 +58,13 @@ describe("chaos", () => {
       const windowMs = lastAccepted ? Math.round(lastAccepted.at - resumedAt) : 0;
       const lostPinned = await pinned.checkLost(now.address, sb.password);
       const r = await world.finish();
-      figure(`SIGSTOP ${fence ? "with" : "without"} fence: old master demoted ${Math.round(demotedAt - resumedAt)} ms after resume; it acknowledged ${acceptedAfterResume.length} pinned writes for ${windowMs} ms after resume; pinned writes lost ${lostPinned.length}; redis-master client lost ${r.lost}, violations ${r.violations.length}`);
+      figure(`SIGSTOP ${fence ? "with" : "without"} fence: old master demoted ${Math.round(demotedAt - resumedAt)} ms after resume; it acknowledged ${acceptedAfterResume.length} pinned writes for ${windowMs} ms after resume; pinned writes lost ${lostPinned.length}; redis-master client ${r.acknowledged} acknowledged, ${r.lost} lost, violations ${r.violations.length}`);
       expect(r.violations).toEqual([]);
-      if (fence) expect(demotedAt - resumedAt).toBeLessThan(3000);
+      if (fence) {
+        expect(demotedAt - resumedAt).toBeLessThan(3000);
+        // The promise: the client through redis-master (250 ms deadline, shorter than the freeze) loses nothing.
+        expect(r.lost).toBe(0);
+      }
     });
   }
 
@@ -68,7 +72,7 @@ describe("chaos", () => {
     it(`manual SENTINEL FAILOVER ${pauseFirst ? "after CLIENT PAUSE WRITE" : "bare"}`, async () => {
       world = await startWorld();
       const { sb } = world;
-      const results: number[] = [];
+      const ackedPerRound: number[] = [];
       for (let i = 0; i < 5; i++) {
         await sb.waitSettled();
         const old = await sb.currentMaster("mymaster");
@@ -79,35 +83,37 @@ describe("chaos", () => {
         await waitFor("redis-master to follow", () => world!.resolver.address?.host === now.host, { timeoutMs: 30_000 });
         if (pauseFirst) await redisCommand(old.address, sb.password, "CLIENT", "UNPAUSE").catch(() => undefined);
         await sleep(500);
-        results.push(world.writer.acks.length - before);
+        ackedPerRound.push(world.writer.acks.length - before);
       }
       const r = await world.finish();
-      figure(`SENTINEL FAILOVER x5 ${pauseFirst ? "with CLIENT PAUSE WRITE first" : "bare"}: ${r.acknowledged} acknowledged, ${r.lost} lost, longest gap ${r.longestGapMs} ms, violations ${r.violations.length}`);
+      figure(`SENTINEL FAILOVER x5 ${pauseFirst ? "with CLIENT PAUSE WRITE first" : "bare"}: ${r.acknowledged} acknowledged (per round ${ackedPerRound.join(", ")}), ${r.lost} lost, longest gap ${r.longestGapMs} ms, violations ${r.violations.length}`);
       expect(r.violations).toEqual([]);
+      expect(ackedPerRound.every((n) => n > 0)).toBe(true); // the client wrote through every round
       if (pauseFirst) expect(r.lost).toBe(0);
     });
   }
 
   for (const fenced of [false, true]) {
-    it(`lost writes over 10 kills with ${fenced ? "min-replicas-to-write 1 + WAIT" : "the default config"}`, async () => {
+    it(`lost writes over 20 kills with ${fenced ? "min-replicas-to-write 1 + WAIT" : "the default config"}`, async () => {
       world = await startWorld({
         sandbox: fenced ? { redisConfig: { "min-replicas-to-write": "1", "min-replicas-max-lag": "2" } } : {},
         writer: fenced ? { waitReplicas: { replicas: 1, timeoutMs: 200 } } : {},
       });
       const kills: number[] = [];
-      for (let i = 0; i < 10; i++) kills.push((await world.killMaster()).killedAt);
+      for (let i = 0; i < 20; i++) kills.push((await world.killMaster()).killedAt);
       const r = await world.finish();
       const w = lossWindow(world.writer, r.lostIds, kills);
-      figure(`10 kills, ${fenced ? "min-replicas-to-write 1 + WAIT 1" : "default config"}: ${r.acknowledged} acknowledged, ${r.lost} lost (each at most ${w.maxMsBeforeKill} ms before a kill), longest gap ${r.longestGapMs} ms, violations ${r.violations.length}`);
+      figure(`20 kills, ${fenced ? "min-replicas-to-write 1 + WAIT 1" : "default config"}: ${r.acknowledged} acknowledged, ${r.lost} lost (each at most ${w.maxMsBeforeKill} ms before a kill), longest gap ${r.longestGapMs} ms, violations ${r.violations.length}`);
       expect(r.violations).toEqual([]);
-      // Measured, not claimed zero (Sentinel replication is asynchronous): every lost write was
-      // acknowledged before some kill, never after the last one.
-      expect(Number.isFinite(w.maxMsBeforeKill)).toBe(true);
+      // The promise is made for the fenced config only: a write counts as acknowledged once WAIT
+      // saw a replica take it. With the default config the figure is reported, not asserted.
+      if (fenced) expect(r.lostIds).toEqual([]);
     });
   }
 
   it("a sentinel killed during a failover, NATS killed during a failover, a function SIGKILLed mid-write, the apiserver stopped 10 s during a failover", async () => {
-    world = await startWorld({ project: { resyncIntervalMs: 3000 } });
+    // Resync ten minutes away: what converges here converged through the event path.
+    world = await startWorld({ project: { resyncIntervalMs: 600_000 } });
     const { sb, project } = world;
     const converged = async (what: string) => {
       const m = await sb.currentMaster("mymaster");
@@ -143,26 +149,4 @@ describe("chaos", () => {
     expect(r.violations).toEqual([]);
   });
 
-  it("duplicated, replayed and forged events injected into the stream change nothing", async () => {
-    world = await startWorld();
-    const { sb } = world;
-    const nc = await natsOf(sb);
-    try {
-      await sb.waitSettled();
-      const m = await sb.currentMaster("mymaster");
-      const other = sb.masters[0]!.redis.find((r) => r.spec.ip !== m.host)!.spec.ip;
-      for (let i = 0; i < 20; i++) {
-        await publishEvent(nc, switchEvent("mymaster", m.host, other, m.epoch, `forged-${i}-${Date.now()}`));
-        await publishEvent(nc, switchEvent("mymaster", other, m.host, Math.max(0, m.epoch - 1), `replayed-${i}-${Date.now()}`));
-      }
-      await sleep(3000);
-      const r = await world.finish();
-      figure(`40 injected forged/replayed events: redis-master stayed on ${world.resolver.address?.host}; ${r.acknowledged} acknowledged, ${r.lost} lost, violations ${r.violations.length}`);
-      expect(world.resolver.address?.host).toBe(m.host);
-      expect(r.violations).toEqual([]);
-      expect(r.lost).toBe(0);
-    } finally {
-      await nc.close();
-    }
-  });
 });

@@ -1,7 +1,11 @@
 /**
- * One chaos scenario's world: the sandbox, the project (relay + functions), a writer through
- * redis-master that records every acknowledged write, and the checker watching what Kubernetes
- * says. `finish()` stops the writer and returns the checker's report.
+ * One chaos scenario's world (process mode): the sandbox, the project (relay + functions), a
+ * writer through redis-master that records every acknowledged write, and the referee
+ * (test/support/referee.ts) judging what Kubernetes says against the servers. `finish()` stops the
+ * writer and the referee and returns the report. Stand-ins of process mode: the writer reaches
+ * redis-master through the in-process resolver (sandbox/service-resolver.ts), not kube-proxy, and
+ * pod statuses are written by the sandbox. The same referee judges real pods in
+ * test/integration/failover-on-node.test.ts.
  */
 import { startSandbox } from "../../sandbox/sandbox.ts";
 import type { Sandbox, SandboxOptions } from "../../sandbox/sandbox.ts";
@@ -11,15 +15,29 @@ import { ServiceResolver } from "../../sandbox/service-resolver.ts";
 import { waitFor } from "../../sandbox/wait.ts";
 import { Writer } from "../../sandbox/writer.ts";
 import type { WriterOptions } from "../../sandbox/writer.ts";
-import { Checker } from "./checker.ts";
-import type { Report } from "./checker.ts";
+import { Referee } from "../support/referee.ts";
+import type { Violation } from "../support/referee.ts";
+
+/** What the referee allows Kubernetes after a new master exists. */
+export const GRACE_MS = 2000;
+
+export interface Report {
+  acknowledged: number;
+  lost: number;
+  lostIds: number[];
+  /** Longest gap between two acknowledged writes (ms): time with no master reachable. */
+  longestGapMs: number;
+  violations: Violation[];
+  /** Longest time Kubernetes named another host after a new master existed (ms). */
+  longestLagMs: number;
+}
 
 export interface World {
   sb: Sandbox;
   project: Project;
   resolver: ServiceResolver;
   writer: Writer;
-  checker: Checker;
+  referee: Referee;
   /** Kills the current master; resolves when the Sentinels named a new one and everything converged; restarts the old one as replica. */
   killMaster(): Promise<{ killedAt: number; from: string; to: string }>;
   finish(): Promise<Report>;
@@ -30,11 +48,11 @@ export async function startWorld(options: { sandbox?: SandboxOptions; project?: 
   const sb = await startSandbox(options.sandbox);
   let project: Project | undefined;
   let resolver: ServiceResolver | undefined;
-  let checker: Checker | undefined;
+  let referee: Referee | undefined;
   let writer: Writer | undefined;
   const stop = async () => {
     await writer?.stop();
-    await checker?.stop();
+    referee?.stop();
     resolver?.stop();
     await project?.stop();
     await sb.stop();
@@ -45,8 +63,8 @@ export async function startWorld(options: { sandbox?: SandboxOptions; project?: 
     await resolver.start();
     const first = await sb.currentMaster("mymaster");
     await waitFor("redis-master to name the master", () => resolver!.address?.host === first.host, { timeoutMs: 60_000 });
-    checker = new Checker(sb, resolver);
-    await checker.start();
+    referee = new Referee({ kc: sb.kubeConfig, namespace: sb.namespace, masterName: "mymaster", password: sb.password, sentinelPassword: sb.sentinelPassword, graceMs: GRACE_MS });
+    await referee.start();
     const r = resolver;
     writer = new Writer({ target: () => r.address, password: sb.password, keyPrefix: "chaos", ...options.writer });
     writer.start();
@@ -55,14 +73,14 @@ export async function startWorld(options: { sandbox?: SandboxOptions; project?: 
     throw err;
   }
   const w = writer;
-  const c = checker;
+  const ref = referee;
   const res = resolver;
   return {
     sb,
     project,
     resolver: res,
     writer: w,
-    checker: c,
+    referee: ref,
     async killMaster() {
       await sb.waitSettled();
       const old = await sb.currentMaster("mymaster");
@@ -76,8 +94,10 @@ export async function startWorld(options: { sandbox?: SandboxOptions; project?: 
     },
     async finish() {
       await w.stop();
-      await c.stop();
-      return c.report(w, "mymaster");
+      const violations = ref.stop();
+      const m = await sb.currentMaster("mymaster");
+      const lost = await w.checkLost({ host: m.host, port: m.port }, sb.password);
+      return { acknowledged: w.acks.length, lost: lost.length, lostIds: lost, longestGapMs: w.longestGapMs(), violations, longestLagMs: ref.longestLagMs };
     },
     stop,
   };

@@ -46,7 +46,7 @@ let jsm: JetStreamManager;
 const referee = () => new Referee({ kc: sb.kubeConfig, namespace: NS, masterName: "mymaster", password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD, graceMs: GRACE_MS });
 
 async function podIp(selector: string): Promise<string> {
-  const pods = (await sb.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NS, labelSelector: selector })).items.filter(ready);
+  const pods = (await sb.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NS, labelSelector: selector })).items.filter((p) => ready(p) && !p.metadata?.deletionTimestamp);
   if (pods.length !== 1) throw new Error(`expected one ready pod for ${selector}, found ${pods.length}`);
   return pods[0]!.status!.podIP!;
 }
@@ -56,11 +56,19 @@ async function functionMetrics(): Promise<Record<string, PromSeries[]>> {
   return Object.fromEntries(await Promise.all(SWITCH_FUNCTIONS.map(async (fn) => [fn, await scrape(`http://${await podIp(`app.kubernetes.io/name=${fn}`)}:8080/metrics`)] as const)));
 }
 
+/** SENTINEL FAILOVER, asked again while the previous failover is still reconfiguring replicas (INPROG). */
 async function sentinelFailover(): Promise<void> {
   const s = new Redis({ host: (await picture(sb)).ipOf["sentinel-0"]!, port: 26379, password: SENTINEL_PASSWORD, lazyConnect: true });
   try {
     await s.connect();
-    await s.call("SENTINEL", "FAILOVER", "mymaster");
+    await waitFor("Sentinel to accept SENTINEL FAILOVER", () =>
+      s.call("SENTINEL", "FAILOVER", "mymaster").then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof Error && err.message.startsWith("INPROG")) return false; // the reply's error code
+          throw err;
+        },
+      ), { timeoutMs: 60_000, intervalMs: 250 });
   } finally {
     s.disconnect();
   }
@@ -276,8 +284,8 @@ describe("failover on real pods, judged by the referee", () => {
       let moved;
       try {
         moved = await waitOneMaster(sb, "a new master in every picture while the old one is frozen", { not: before.master, timeoutMs: 60_000 });
-        const to = moved.ipOf[moved.master]!;
-        await waitFor("both clients acknowledged by the new master", () => plain.firstAckAfter(frozenAt, to) !== undefined && aware.firstAckAfter(frozenAt, to) !== undefined, { timeoutMs: 30_000 });
+        // Acknowledged while the old master is still frozen: by the new one.
+        await waitFor("both clients acknowledged by the new master", () => plain.firstAckAfter(frozenAt) !== undefined && aware.firstAckAfter(frozenAt) !== undefined, { timeoutMs: 30_000 });
       } finally {
         process.kill(pid, "SIGCONT");
       }
@@ -295,6 +303,8 @@ describe("failover on real pods, judged by the referee", () => {
       ref.stop();
     }
     console.log(`[figure] fenced freeze (real pods, down-after 3 s, write fence on): frozen ${result.frozenMs} ms, old master a replica ${result.demotedMs} ms after resume; plain via kube-proxy ${plain.acks.length} acknowledged / ${result.plainLost.length} lost / longest gap ${plain.longestGapMs()} ms; sentinel-aware ${aware.acks.length} / ${result.awareLost.length} / ${aware.longestGapMs()} ms; referee lag at most ${ref.longestLagMs} ms`);
+    // fence-old-master, not Sentinel (which converts a returning master 8-11 s after it answers).
+    expect(result.demotedMs).toBeLessThan(5000);
     expect(result.plainLost).toEqual([]);
     expect(result.awareLost).toEqual([]);
     expect(result.violations).toEqual([]);

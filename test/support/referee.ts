@@ -29,8 +29,8 @@ export interface RefereeOptions {
   kc: KubeConfig;
   namespace: string;
   masterName: string;
-  password: string;
-  sentinelPassword: string;
+  password: string | undefined;
+  sentinelPassword: string | undefined;
   /** How long Kubernetes may name another host after a new master exists. */
   graceMs: number;
   /** How often every server is asked (default 50 ms). */
@@ -52,7 +52,7 @@ export class Referee {
   longestLagMs = 0;
   /** Watch events and server answers seen (for the report; a referee that saw nothing proves nothing). */
   readonly seen = { sliceEvents: 0, podEvents: 0, polls: 0 };
-  readonly #o: Required<RefereeOptions>;
+  readonly #o: Required<Omit<RefereeOptions, "password" | "sentinelPassword">> & Pick<RefereeOptions, "password" | "sentinelPassword">;
   readonly #slices = new Map<string, string[]>();
   readonly #pods = new Map<string, { ip: string; master: boolean; sentinel: boolean }>();
   readonly #roles = new Map<string, Role>();
