@@ -22,12 +22,14 @@ import type { MasterTruth } from "../sentinel-quorum.ts";
 import { ensureStreams } from "../streams.ts";
 import { DEADLETTER_SUBJECT_PREFIX } from "../subjects.ts";
 import { Caches } from "./caches.ts";
-import { mappingFor } from "./config.ts";
+import { functionConfig, mappingFor } from "./config.ts";
 import type { RuntimeConfig } from "./config.ts";
-import type { FunctionDefinition, ReconcileContext } from "./define-function.ts";
+import type { ReconcileContext, RedisAccess } from "./context.ts";
+import type { FunctionDefinition } from "./define-function.ts";
 import { Kube, microTime } from "./kube.ts";
 import { Lanes } from "./lanes.ts";
 import { runtimeMetrics } from "./metrics.ts";
+import { redisAccess } from "./redis-access.ts";
 import { parseEvent } from "./validate.ts";
 
 const REPORTING_CONTROLLER = "failover-functions.io";
@@ -58,6 +60,9 @@ export class Runtime {
   readonly kube: Kube;
   readonly caches: Caches;
   readonly sentinels: SentinelPool;
+  readonly redis: RedisAccess;
+  /** Each function's own settings, parsed at construction (a bad value throws ConfigError naming the variable). */
+  readonly #configs = new Map<string, object>();
   readonly #lanes = new Lanes();
   #nc: NatsConnection | undefined;
   #messages: ConsumerMessages[] = [];
@@ -73,12 +78,14 @@ export class Runtime {
   readonly #startAbort = new AbortController();
   #warnedMapping = false;
 
-  constructor(config: RuntimeConfig, functions: FunctionDefinition[], kube = new Kube()) {
+  constructor(config: RuntimeConfig, functions: FunctionDefinition[], { env = process.env, kube }: { env?: NodeJS.ProcessEnv; kube?: Kube } = {}) {
     if (functions.length === 0) throw new TerminalError("no functions to run");
+    for (const fn of functions) this.#configs.set(fn.name, functionConfig(fn, env));
     this.config = config;
     this.functions = functions;
-    this.kube = kube;
-    this.caches = new Caches(kube, this.log);
+    this.kube = kube ?? new Kube();
+    this.redis = redisAccess(config.REDIS_PASSWORD);
+    this.caches = new Caches(this.kube, this.log);
     this.sentinels = new SentinelPool({ sentinels: config.SENTINELS, password: config.SENTINEL_PASSWORD, quorum: config.SENTINEL_QUORUM });
   }
 
@@ -202,8 +209,9 @@ export class Runtime {
       log,
       kube: this.kube,
       caches: this.caches,
-      config: this.config,
+      config: this.#configs.get(fn.name) ?? {},
       sentinels: this.sentinels,
+      redis: this.redis,
       fieldManager: `${REPORTING_CONTROLLER}/${fn.name}`,
       event,
       recordEvent: (target, type, reason, note) => this.recordEvent(fn.name, target, type, reason, note),
