@@ -10,7 +10,9 @@ function firstIssue(prefix: string, error: z.ZodError): InvalidEventError {
 }
 
 export function parseEvent(get: (header: string) => string | undefined, payload: Uint8Array): SentinelCloudEvent {
-  const attrs = cloudEventAttributesSchema.safeParse(fromHeaders(get));
+  // The relay sends `ce-subject: ""` for Sentinel-wide events (+new-epoch, +tilt), and NATS reads an
+  // empty header as missing: absent means "", which the data.master check below then judges.
+  const attrs = cloudEventAttributesSchema.safeParse({ subject: "", ...fromHeaders(get) });
   if (!attrs.success) throw firstIssue("ce-", attrs.error);
   let json: unknown;
   try {
