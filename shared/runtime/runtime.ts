@@ -28,18 +28,15 @@ import type { ReconcileContext, RedisAccess } from "./context.ts";
 import type { FunctionDefinition } from "./define-function.ts";
 import { Kube, microTime } from "./kube.ts";
 import { Lanes } from "./lanes.ts";
+import { handleMessage } from "./handle-message.ts";
 import { runtimeMetrics } from "./metrics.ts";
 import { redisAccess } from "./redis-access.ts";
-import { parseEvent } from "./validate.ts";
 
 const REPORTING_CONTROLLER = "failover-functions.io";
 /** Deliveries (each waiting up to QUORUM_WAIT_MS, then 100 ms doubling) an event may be ahead of the Sentinels' quorum before it counts as forged. */
 const AHEAD_DELIVERIES = 3;
 
-/** nak delay for the n-th delivery: 100 ms doubling, at most 10 s. */
-export function backoffMs(deliveryCount: number): number {
-  return Math.min(100 * 2 ** Math.max(0, deliveryCount - 1), 10_000);
-}
+export { backoffMs } from "./handle-message.ts";
 
 /**
  * How the master an event names stands against the quorum's: agrees (or names none), ahead (same
@@ -151,44 +148,14 @@ export class Runtime {
     }
   }
 
-  async #handle(fn: FunctionDefinition, msg: JsMsg): Promise<void> {
-    const log = this.log.child({ fn: fn.name });
-    let event: SentinelCloudEvent;
-    try {
-      event = parseEvent((h) => msg.headers?.get(h) || undefined, msg.data);
-    } catch (err) {
-      this.metrics.handled.inc({ fn: fn.name, result: "invalid" });
-      log.warn({ err, subject: msg.subject, seq: msg.seq }, "invalid event, dead-lettered");
-      this.#deadLetter(fn, msg.subject, msg.data, msg.headers, "invalid");
-      msg.term(err instanceof Error ? err.message : "invalid");
-      return;
-    }
-    const master = event.data.master;
-    if (master === null) {
-      msg.ack(); // Sentinel-wide events (+new-epoch, +tilt) name no master to reconcile
-      return;
-    }
-    await this.#lanes.run(`${fn.name}/${master}`, async () => {
-      try {
-        await this.reconcile(fn, master, event, msg.info.deliveryCount);
-        msg.ack();
-        this.metrics.handled.inc({ fn: fn.name, result: "ok" });
-      } catch (err) {
-        const terminal = err instanceof TerminalError;
-        this.metrics.failures.inc({ fn: fn.name, error: err instanceof Error ? err.name : "unknown" });
-        if (terminal) {
-          log.error({ err, master, eventId: event.attributes.id }, "reconcile failed, not retrying");
-          this.metrics.handled.inc({ fn: fn.name, result: "terminal" });
-          this.#deadLetter(fn, msg.subject, msg.data, msg.headers, "terminal");
-          msg.term(err.message);
-        } else {
-          const delay = backoffMs(msg.info.deliveryCount);
-          log.warn({ err, master, eventId: event.attributes.id, delivery: msg.info.deliveryCount, retryInMs: delay }, "reconcile failed, will retry");
-          this.metrics.handled.inc({ fn: fn.name, result: "retry" });
-          this.metrics.retries.inc({ fn: fn.name });
-          msg.nak(delay);
-        }
-      }
+  #handle(fn: FunctionDefinition, msg: JsMsg): Promise<void> {
+    return handleMessage(msg, {
+      fn: fn.name,
+      log: this.log.child({ fn: fn.name }),
+      metrics: this.metrics,
+      inLane: (key, work) => this.#lanes.run(key, work),
+      reconcile: (master, event, delivery) => this.reconcile(fn, master, event, delivery),
+      deadLetter: (why) => this.#deadLetter(fn, msg.subject, msg.data, msg.headers, why),
     });
   }
 
