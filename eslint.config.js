@@ -38,4 +38,20 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The framework never imports what runs on it: the entry point (bin/) hands it the registry.
+    files: ["shared/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { regex: "(^|/)(sandbox|demo|bench|test)/", message: "the image ships bin, shared, functions and init only: this import breaks the production build" },
+            { regex: "(^|/)(functions|bin)/", message: "shared/ is the framework: functions are handed to it by the entry point (bin/run.ts), never imported" },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -10,7 +10,7 @@ interface CommandModule {
 }
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  run: { summary: "run functions: failover run label-master master-endpoints master-configmap ...", load: () => import("../shared/runtime/main.ts") },
+  run: { summary: "run functions: failover run label-master master-endpoints ... | ./dist/my-hook.js | @acme/hook", load: () => import("./run.ts") },
   relay: { summary: "sentinel-relay: every Sentinel announcement to JetStream as a CloudEvent", load: () => import("../functions/sentinel-relay/main.ts") },
   init: { summary: "init containers: failover init redis | failover init sentinel (start-up rules of DESIGN.md)", load: () => import("../init/main.ts") },
 };

@@ -110,3 +110,14 @@ export class InitError extends TerminalError {
     this.name = "InitError";
   }
 }
+
+/** `failover run <spec>`: a function that is not built in and could not be loaded from a path or package. */
+export class FunctionLoadError extends TerminalError {
+  /** What was asked for: a built-in name, a path or a package name. */
+  readonly spec: string;
+  constructor(spec: string, message: string, options?: ErrorOptions) {
+    super(`${spec}: ${message}`, options);
+    this.name = "FunctionLoadError";
+    this.spec = spec;
+  }
+}

@@ -1,7 +1,9 @@
 /**
  * The contract between sentinel-relay (publisher) and the functions runtime (consumer): a
  * Sentinel announcement as a CloudEvent 1.0 in binary mode over NATS: attributes in `ce-*`
- * headers, JSON data in the payload, `Nats-Msg-Id` = the CloudEvent id (JetStream dedupe).
+ * headers, JSON data in the payload, `Nats-Msg-Id` = the CloudEvent id (JetStream dedupe). The
+ * runtime also accepts structured mode from other producers. Published as a JSON Schema in
+ * docs/events/ (shared/event-contract.ts).
  */
 import { z } from "zod";
 import { CLOUDEVENT_TYPE_PREFIX } from "./subjects.ts";
@@ -59,6 +61,9 @@ export const cloudEventAttributesSchema = z.object({
   configepoch: z.string().regex(/^\d*$/).optional(),
 });
 export type CloudEventAttributes = z.infer<typeof cloudEventAttributesSchema>;
+
+/** Structured mode (`content-type: application/cloudevents+json`): the attributes and `data` in one JSON object. */
+export const structuredCloudEventSchema = cloudEventAttributesSchema.extend({ data: sentinelEventDataSchema });
 
 export interface SentinelCloudEvent {
   attributes: CloudEventAttributes;

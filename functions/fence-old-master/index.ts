@@ -11,14 +11,13 @@
  * Woken by switch-master (retried with backoff while the old master does not answer), by -sdown
  * (the moment a hung instance answers again), and resync.
  */
-import type { Redis } from "ioredis";
 import { RetryableError } from "../../shared/errors.ts";
-import { withRedis } from "../../shared/redis-probe.ts";
+import type { RedisAccess, RedisCommands } from "../../shared/runtime/context.ts";
 import { defineFunction } from "../../shared/runtime/define-function.ts";
 
 /** `fn` on a short-lived connection; undefined when the server is dead or hung (-sdown wakes us when it answers). */
-function probe<T>(host: string, port: number, password: string | undefined, fn: (r: Redis) => Promise<T>): Promise<T | undefined> {
-  return withRedis({ host, port }, password, fn, { connectTimeoutMs: 500, commandTimeoutMs: 1000 }).catch(() => undefined);
+function probe<T>(redis: RedisAccess, host: string, port: number, fn: (r: RedisCommands) => Promise<T>): Promise<T | undefined> {
+  return redis.session({ host, port }, fn, { connectTimeoutMs: 500, commandTimeoutMs: 1000 }).catch(() => undefined);
 }
 
 export default defineFunction({
@@ -27,11 +26,10 @@ export default defineFunction({
   async reconcile(ctx, master) {
     const { namespace, podSelector, statefulSet } = master.mapping;
     const pods = await ctx.caches.pods(namespace, podSelector);
-    const password = ctx.config.REDIS_PASSWORD;
     // Fence only behind a master that is there: right after a switch the quorum may still name the
     // dead master for a second or two (Sentinels learn the new configuration from each other's
     // hellos); "fencing" the new master then would make it replicate from a corpse.
-    const masterIsMaster = await probe(master.host, master.port, password, async (r) => /role:master/.test(String(await r.call("INFO", "replication"))));
+    const masterIsMaster = await probe(ctx.redis, master.host, master.port, async (r) => /role:master/.test(String(await r.call("INFO", "replication"))));
     if (!masterIsMaster) {
       ctx.log.info({ master: master.host }, "the quorum's master does not answer as master yet, not fencing anyone");
       return;
@@ -41,7 +39,7 @@ export default defineFunction({
     for (const p of pods) {
       const host = p.status?.podIP;
       if (!host || host === master.host) continue;
-      const outcome = await probe(host, master.port, password, async (r) => {
+      const outcome = await probe(ctx.redis, host, master.port, async (r) => {
         const info = String(await r.call("INFO", "replication"));
         if (host === old?.host) oldAnswered = true;
         if (/role:master/.test(info)) {
@@ -55,7 +53,7 @@ export default defineFunction({
         const following = /master_host:(\S+)/.exec(info)?.[1];
         const followingPort = Number(/master_port:(\d+)/.exec(info)?.[1] ?? master.port);
         if (following && following !== master.host && /master_link_status:down/.test(info)) {
-          const isMaster = await probe(following, followingPort, password, async (f) => /role:master/.test(String(await f.call("INFO", "replication"))));
+          const isMaster = await probe(ctx.redis, following, followingPort, async (f) => /role:master/.test(String(await f.call("INFO", "replication"))));
           if (!isMaster) {
             await r.call("REPLICAOF", master.host, String(master.port));
             return { repointed: `${following}:${followingPort}` };

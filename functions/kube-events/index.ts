@@ -3,10 +3,9 @@
  * StatefulSet for every failover, so `kubectl describe` and `kubectl events` show it. One Event
  * per master and epoch (deterministic names: a second replica or a resync gets 409 and moves on).
  */
-import { ApiException } from "@kubernetes/client-node";
 import { hostname } from "node:os";
 import { defineFunction, podAt } from "../../shared/runtime/define-function.ts";
-import { classify, microTime } from "../../shared/runtime/kube.ts";
+import { microTime } from "../../shared/runtime/kube.ts";
 import { RetryableError } from "../../shared/errors.ts";
 
 const reported = new Map<string, number>();
@@ -28,25 +27,18 @@ export default defineFunction({
       { apiVersion: "apps/v1", kind: "StatefulSet", name: statefulSet, uid: undefined },
     ];
     for (const t of targets) {
-      try {
-        await ctx.kube.events.createNamespacedEvent({
-            namespace,
-            body: {
-              metadata: { name: `${t.name}.${master.name.toLowerCase().replace(/[^a-z0-9-]/g, "-")}.epoch-${master.epoch}`.slice(0, 253), namespace },
-              eventTime: microTime(),
-              reportingController: "failover-functions.io/kube-events",
-              reportingInstance: `${hostname()}/kube-events`.slice(0, 128),
-              action: "Failover",
-              reason: "MasterSwitched",
-              note,
-              type: "Normal",
-              regarding: { apiVersion: t.apiVersion, kind: t.kind, name: t.name, namespace, uid: t.uid },
-            },
-          });
-      } catch (err) {
-        // 409: this failover's Event exists already (another replica, or before a restart).
-        if (!(err instanceof ApiException && err.code === 409)) throw classify(err, "create", "events.events.k8s.io", namespace);
-      }
+      // "exists": this failover's Event was recorded already (another replica, or before a restart).
+      await ctx.kube.createEvent({
+        metadata: { name: `${t.name}.${master.name.toLowerCase().replace(/[^a-z0-9-]/g, "-")}.epoch-${master.epoch}`.slice(0, 253), namespace },
+        eventTime: microTime(),
+        reportingController: "failover-functions.io/kube-events",
+        reportingInstance: `${hostname()}/kube-events`.slice(0, 128),
+        action: "Failover",
+        reason: "MasterSwitched",
+        note,
+        type: "Normal",
+        regarding: { apiVersion: t.apiVersion, kind: t.kind, name: t.name, namespace, uid: t.uid },
+      });
     }
     reported.set(`${namespace}/${master.name}`, master.epoch);
     ctx.log.info({ epoch: master.epoch, pod: pod.metadata?.name }, "failover event recorded");

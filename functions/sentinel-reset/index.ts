@@ -17,24 +17,25 @@
  * Woken by +sdown / +slave (the stale entry going down, the new one appearing) and resync.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { withRedis } from "../../shared/redis-probe.ts";
+import { z } from "zod";
 import { RetryableError } from "../../shared/errors.ts";
 import { fieldsToRecord } from "../../shared/sentinel-quorum.ts";
+import type { RedisAccess, SentinelClient } from "../../shared/runtime/context.ts";
 import { defineFunction } from "../../shared/runtime/define-function.ts";
 
-async function followsMaster(host: string, port: number, password: string | undefined, masterHost: string): Promise<boolean> {
-  const info = await withRedis({ host, port }, password, async (r) => String(await r.call("INFO", "replication")), { connectTimeoutMs: 500, commandTimeoutMs: 1000 }).catch(() => "");
+async function followsMaster(redis: RedisAccess, host: string, port: number, masterHost: string): Promise<boolean> {
+  const info = await redis.session({ host, port }, async (r) => String(await r.call("INFO", "replication")), { connectTimeoutMs: 500, commandTimeoutMs: 1000 }).catch(() => "");
   return /role:slave/.test(info) && info.includes(`master_host:${masterHost}\r`) && /master_link_status:up/.test(info);
 }
 
 /** Replica addresses a Sentinel lists for `name`. */
-async function listedReplicas(ctx: { sentinels: { sentinel(i: number, ...a: string[]): Promise<unknown> } }, i: number, name: string): Promise<string[] | undefined> {
+async function listedReplicas(ctx: { sentinels: SentinelClient }, i: number, name: string): Promise<string[] | undefined> {
   const reply = await ctx.sentinels.sentinel(i, "REPLICAS", name);
   return Array.isArray(reply) ? reply.map((r) => fieldsToRecord(r).ip ?? "") : undefined;
 }
 
 /** What Sentinel `i` says of `name` (`SENTINEL MASTER`), or undefined if it does not answer it. */
-async function masterView(ctx: { sentinels: { sentinel(i: number, ...a: string[]): Promise<unknown> } }, i: number, name: string): Promise<Record<string, string> | undefined> {
+async function masterView(ctx: { sentinels: SentinelClient }, i: number, name: string): Promise<Record<string, string> | undefined> {
   const reply = await ctx.sentinels.sentinel(i, "MASTER", name);
   return Array.isArray(reply) ? fieldsToRecord(reply) : undefined;
 }
@@ -42,6 +43,8 @@ async function masterView(ctx: { sentinels: { sentinel(i: number, ...a: string[]
 export default defineFunction({
   name: "sentinel-reset",
   on: ["sdown", "slave"],
+  // A re-pointed Sentinel is given the Redis password (`SENTINEL SET <name> auth-pass`).
+  config: z.object({ REDIS_PASSWORD: z.string().min(1).optional() }),
   async reconcile(ctx, master) {
     const { namespace, podSelector } = master.mapping;
     const pods = await ctx.caches.pods(namespace, podSelector);
@@ -80,7 +83,7 @@ export default defineFunction({
       const stale = listed.filter((ip) => !podIps.has(ip));
       if (stale.length === 0) continue;
       // Only when the set is whole again: every replica pod follows the master.
-      const whole = await Promise.all(replicas.map((ip) => followsMaster(ip, master.port, ctx.config.REDIS_PASSWORD, master.host)));
+      const whole = await Promise.all(replicas.map((ip) => followsMaster(ctx.redis, ip, master.port, master.host)));
       if (!whole.every(Boolean)) throw new RetryableError(`sentinel ${i} lists stale replicas ${stale.join(", ")}, waiting for every replica pod to follow ${master.host}`);
       await ctx.sentinels.sentinel(i, "RESET", master.name);
       ctx.log.warn({ sentinel: i, stale }, "sentinel reset: stale replica entries dropped");

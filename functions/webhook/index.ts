@@ -7,7 +7,29 @@
 import { createHmac } from "node:crypto";
 import { RetryableError, TerminalError } from "../../shared/errors.ts";
 import { toHeaders } from "../../shared/events.ts";
+import { z } from "zod";
 import { defineFunction } from "../../shared/runtime/define-function.ts";
+
+const urlList = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    const urls = (text ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
+    for (const u of urls) {
+      if (!URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol)) {
+        ctx.addIssue({ code: "custom", message: `not an http(s) URL: ${JSON.stringify(u)}` });
+        return z.NEVER;
+      }
+    }
+    return urls;
+  });
+
+export const webhookConfigSchema = z
+  .object({
+    WEBHOOK_URLS: urlList,
+    WEBHOOK_SECRET: z.string().min(16, "at least 16 characters").optional(),
+  })
+  .refine((c) => c.WEBHOOK_URLS.length === 0 || c.WEBHOOK_SECRET !== undefined, { path: ["WEBHOOK_SECRET"], message: "required when WEBHOOK_URLS is set (every POST is signed)" });
 
 export function signature(secret: string, timestamp: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
@@ -16,9 +38,10 @@ export function signature(secret: string, timestamp: string, body: string): stri
 export default defineFunction({
   name: "webhook",
   on: ["switch-master"],
+  config: webhookConfigSchema,
   async reconcile(ctx, master) {
     const event = ctx.event;
-    const urls = ctx.config.WEBHOOK_URLS ?? [];
+    const urls = ctx.config.WEBHOOK_URLS;
     if (!event || urls.length === 0 || event.data.newMaster?.host !== master.host) return; // resync, or an event the Sentinels contradict
     const body = JSON.stringify(event.data);
     const timestamp = String(Math.floor(Date.now() / 1000));

@@ -7,8 +7,8 @@
  */
 import { z } from "zod";
 import { boolFlag, dnsName, hostPortList, millis, parseEnv } from "../config.ts";
-import { ConfigError } from "../errors.ts";
 import { natsEnvSchema } from "../nats-connection.ts";
+import type { FunctionDefinition } from "./define-function.ts";
 import { DEFAULT_DEADLETTER_STREAM, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from "../subjects.ts";
 
 
@@ -63,7 +63,8 @@ export const runtimeEnvSchema = natsEnvSchema.extend({
         ctx.addIssue({ code: "custom", message: "expected JSON: {\"<master>\": {namespace, podSelector, service, configMap, statefulSet}}" });
         return z.NEVER;
       }
-      const parsed = z.record(z.string().min(1), masterMappingSchema.partial()).safeParse(json);
+      // strict: a misspelt key ("servce") is an error naming it, not a setting silently dropped
+      const parsed = z.record(z.string().min(1), masterMappingSchema.partial().strict()).safeParse(json);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         ctx.addIssue({ code: "custom", message: `${issue.path.join(".")}: ${issue.message}` });
@@ -71,29 +72,18 @@ export const runtimeEnvSchema = natsEnvSchema.extend({
       }
       return parsed.data;
     }),
-  WEBHOOK_URLS: z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      const urls = (text ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
-      for (const u of urls) {
-        if (!URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol)) {
-          ctx.addIssue({ code: "custom", message: `not an http(s) URL: ${JSON.stringify(u)}` });
-          return z.NEVER;
-        }
-      }
-      return urls;
-    }),
-  WEBHOOK_SECRET: z.string().min(16, "at least 16 characters").optional(),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HTTP_HOST: z.string().default("0.0.0.0"),
 });
 export type RuntimeConfig = z.infer<typeof runtimeEnvSchema>;
 
 export function runtimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
-  const cfg = parseEnv(runtimeEnvSchema, env);
-  if ((cfg.WEBHOOK_URLS?.length ?? 0) > 0 && !cfg.WEBHOOK_SECRET) throw new ConfigError("WEBHOOK_SECRET", "required when WEBHOOK_URLS is set (every POST is signed)");
-  return cfg;
+  return parseEnv(runtimeEnvSchema, env);
+}
+
+/** A function's own settings (its `config` schema over `env`), parsed once at start; a bad value throws ConfigError naming the variable. */
+export function functionConfig(fn: FunctionDefinition, env: NodeJS.ProcessEnv = process.env): object {
+  return fn.config ? parseEnv(fn.config, env) : {};
 }
 
 /** The objects that belong to `master`: its MASTERS entry over the defaults. */

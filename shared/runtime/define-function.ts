@@ -12,49 +12,46 @@
  * A function never decides from the event what happened: it gets the verified truth and
  * converges. `ctx.event` (undefined on resync) is there for functions whose job is to forward
  * events (webhook) or to name the previous master (kube-events, fence-old-master).
+ * `ctx` is made of interfaces (shared/runtime/context.ts): unit tests pass fakeContext().
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import type { SentinelCloudEvent } from "../events.ts";
-import type { Logger } from "../logger.ts";
-import type { MasterTruth, SentinelPool } from "../sentinel-quorum.ts";
-import type { MasterMapping, RuntimeConfig } from "./config.ts";
-import type { Kube } from "./kube.ts";
-import type { Caches } from "./caches.ts";
+import type { z } from "zod";
+import { isSentinelEventName } from "../sentinel-events.ts";
+import type { SentinelEventName } from "../sentinel-events.ts";
+import type { ReconcileContext, VerifiedMaster } from "./context.ts";
 
-/** The master as a quorum of Sentinels reports it, and the objects that belong to it. */
-export interface VerifiedMaster extends MasterTruth {
-  mapping: MasterMapping;
-}
+export type { ReconcileContext, SentinelEventName, VerifiedMaster };
 
-export interface ReconcileContext {
-  /** Child logger with fn and master fields. */
-  log: Logger;
-  kube: Kube;
-  caches: Caches;
-  config: RuntimeConfig;
-  /** Connections to every Sentinel (the truth was read through them). */
-  sentinels: SentinelPool;
-  /** The field manager of this function's server-side applies. */
-  fieldManager: string;
-  /** The event that woke the function, validated; undefined on resync. */
-  event: SentinelCloudEvent | undefined;
-  /** Records a Kubernetes Warning/Normal Event on an object (best effort, never throws). */
-  recordEvent(target: { kind: "Pod" | "StatefulSet"; name: string; namespace: string; uid?: string }, type: "Normal" | "Warning", reason: string, note: string): Promise<void>;
-}
+/** A function's settings schema: environment variables in, its `ctx.config` out. */
+export type ConfigSchema = z.ZodObject;
 
-export interface FunctionDefinition {
+export interface FunctionDefinition<C extends object = object> {
   /** Lowercase, DNS-label-like: also the consumer name and the field manager. */
-  name: string;
-  /** Short event names (see shared/subjects.ts): "switch-master", "sdown", "minus-odown", ... */
-  on: string[];
-  reconcile(ctx: ReconcileContext, master: VerifiedMaster): Promise<void>;
+  readonly name: string;
+  /** Which Sentinel events wake it, as short names ("switch-master", "sdown", "minus-odown"); the resync wakes it too. */
+  readonly on: readonly SentinelEventName[];
+  /** Its own settings from the environment (a zod object, keys = variable names), validated at start; `ctx.config` is the result. */
+  readonly config?: ConfigSchema | undefined;
+  reconcile(ctx: ReconcileContext<C>, master: VerifiedMaster): Promise<void>;
 }
 
+/** Marks what defineFunction returned, so `failover run <module>` can tell a function from any other default export. */
+export const FUNCTION_BRAND = Symbol.for("failover-functions.function");
+
+/** A function with its own settings: `ctx.config` is what its `config` schema parses from the environment. */
+export function defineFunction<S extends ConfigSchema>(def: FunctionDefinition<z.output<S>> & { config: S }): FunctionDefinition<z.output<S>>;
+/** A function with no settings of its own. */
+export function defineFunction(def: FunctionDefinition & { config?: undefined }): FunctionDefinition;
 export function defineFunction(def: FunctionDefinition): FunctionDefinition {
   if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(def.name)) throw new TypeError(`function name ${JSON.stringify(def.name)} must be a lowercase DNS label`);
   if (def.on.length === 0) throw new TypeError(`function ${def.name}: "on" needs at least one event (resync alone is not a trigger list)`);
-  for (const e of def.on) if (!/^(minus-)?[a-z0-9-]+$/.test(e)) throw new TypeError(`function ${def.name}: bad event name ${JSON.stringify(e)} (use short names like "switch-master")`);
-  return def;
+  for (const e of def.on) if (!isSentinelEventName(e)) throw new TypeError(`function ${def.name}: unknown Sentinel event ${JSON.stringify(e)} (use short names like "switch-master", "minus-sdown")`);
+  return Object.defineProperty({ ...def }, FUNCTION_BRAND, { value: true });
+}
+
+/** Whether `value` came from defineFunction (of any copy of this package). */
+export function isFunctionDefinition(value: unknown): value is FunctionDefinition {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[FUNCTION_BRAND] === true;
 }
 
 /** Epoch annotation on every object a function writes: writes for an older epoch never overwrite it. */

@@ -7,8 +7,9 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApiException, CoreV1Api, DiscoveryV1Api, EventsV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
-import type { KubernetesObject } from "@kubernetes/client-node";
+import type { EventsV1Event, KubernetesObject } from "@kubernetes/client-node";
 import { RbacError, RetryableError, TerminalError } from "../errors.ts";
+import type { KubeClient } from "./context.ts";
 
 type RequestContext = Parameters<KubeConfig["applySecurityAuthentication"]>[0];
 type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
@@ -45,7 +46,7 @@ export function classify(err: unknown, verb: string, resource: string, namespace
   return new RetryableError(`${verb} ${resource}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
-export class Kube {
+export class Kube implements KubeClient {
   readonly kc: KubeConfig;
   readonly core: CoreV1Api;
   readonly discovery: DiscoveryV1Api;
@@ -79,6 +80,18 @@ export class Kube {
     return this.call("patch", resource, object.metadata?.namespace, () =>
       this.#objects.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply),
     );
+  }
+
+  /** Creates an Event once; a 409 (that name exists: another replica, or before a restart) is "exists", not an error. */
+  async createEvent(event: EventsV1Event): Promise<"created" | "exists"> {
+    const namespace = event.metadata?.namespace ?? "default";
+    try {
+      await this.events.createNamespacedEvent({ namespace, body: event });
+      return "created";
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 409) return "exists";
+      throw classify(err, "create", "events.events.k8s.io", namespace);
+    }
   }
 }
 

@@ -22,22 +22,21 @@ import type { MasterTruth } from "../sentinel-quorum.ts";
 import { ensureStreams } from "../streams.ts";
 import { DEADLETTER_SUBJECT_PREFIX } from "../subjects.ts";
 import { Caches } from "./caches.ts";
-import { mappingFor } from "./config.ts";
+import { functionConfig, mappingFor } from "./config.ts";
 import type { RuntimeConfig } from "./config.ts";
-import type { FunctionDefinition, ReconcileContext } from "./define-function.ts";
+import type { ReconcileContext, RedisAccess } from "./context.ts";
+import type { FunctionDefinition } from "./define-function.ts";
 import { Kube, microTime } from "./kube.ts";
 import { Lanes } from "./lanes.ts";
+import { handleMessage } from "./handle-message.ts";
 import { runtimeMetrics } from "./metrics.ts";
-import { parseEvent } from "./validate.ts";
+import { redisAccess } from "./redis-access.ts";
 
 const REPORTING_CONTROLLER = "failover-functions.io";
 /** Deliveries (each waiting up to QUORUM_WAIT_MS, then 100 ms doubling) an event may be ahead of the Sentinels' quorum before it counts as forged. */
 const AHEAD_DELIVERIES = 3;
 
-/** nak delay for the n-th delivery: 100 ms doubling, at most 10 s. */
-export function backoffMs(deliveryCount: number): number {
-  return Math.min(100 * 2 ** Math.max(0, deliveryCount - 1), 10_000);
-}
+export { backoffMs } from "./handle-message.ts";
 
 /**
  * How the master an event names stands against the quorum's: agrees (or names none), ahead (same
@@ -58,6 +57,9 @@ export class Runtime {
   readonly kube: Kube;
   readonly caches: Caches;
   readonly sentinels: SentinelPool;
+  readonly redis: RedisAccess;
+  /** Each function's own settings, parsed at construction (a bad value throws ConfigError naming the variable). */
+  readonly #configs = new Map<string, object>();
   readonly #lanes = new Lanes();
   #nc: NatsConnection | undefined;
   #messages: ConsumerMessages[] = [];
@@ -73,12 +75,14 @@ export class Runtime {
   readonly #startAbort = new AbortController();
   #warnedMapping = false;
 
-  constructor(config: RuntimeConfig, functions: FunctionDefinition[], kube = new Kube()) {
+  constructor(config: RuntimeConfig, functions: FunctionDefinition[], { env = process.env, kube }: { env?: NodeJS.ProcessEnv; kube?: Kube } = {}) {
     if (functions.length === 0) throw new TerminalError("no functions to run");
+    for (const fn of functions) this.#configs.set(fn.name, functionConfig(fn, env));
     this.config = config;
     this.functions = functions;
-    this.kube = kube;
-    this.caches = new Caches(kube, this.log);
+    this.kube = kube ?? new Kube();
+    this.redis = redisAccess(config.REDIS_PASSWORD);
+    this.caches = new Caches(this.kube, this.log);
     this.sentinels = new SentinelPool({ sentinels: config.SENTINELS, password: config.SENTINEL_PASSWORD, quorum: config.SENTINEL_QUORUM });
   }
 
@@ -144,44 +148,14 @@ export class Runtime {
     }
   }
 
-  async #handle(fn: FunctionDefinition, msg: JsMsg): Promise<void> {
-    const log = this.log.child({ fn: fn.name });
-    let event: SentinelCloudEvent;
-    try {
-      event = parseEvent((h) => msg.headers?.get(h) || undefined, msg.data);
-    } catch (err) {
-      this.metrics.handled.inc({ fn: fn.name, result: "invalid" });
-      log.warn({ err, subject: msg.subject, seq: msg.seq }, "invalid event, dead-lettered");
-      this.#deadLetter(fn, msg.subject, msg.data, msg.headers, "invalid");
-      msg.term(err instanceof Error ? err.message : "invalid");
-      return;
-    }
-    const master = event.data.master;
-    if (master === null) {
-      msg.ack(); // Sentinel-wide events (+new-epoch, +tilt) name no master to reconcile
-      return;
-    }
-    await this.#lanes.run(`${fn.name}/${master}`, async () => {
-      try {
-        await this.reconcile(fn, master, event, msg.info.deliveryCount);
-        msg.ack();
-        this.metrics.handled.inc({ fn: fn.name, result: "ok" });
-      } catch (err) {
-        const terminal = err instanceof TerminalError;
-        this.metrics.failures.inc({ fn: fn.name, error: err instanceof Error ? err.name : "unknown" });
-        if (terminal) {
-          log.error({ err, master, eventId: event.attributes.id }, "reconcile failed, not retrying");
-          this.metrics.handled.inc({ fn: fn.name, result: "terminal" });
-          this.#deadLetter(fn, msg.subject, msg.data, msg.headers, "terminal");
-          msg.term(err.message);
-        } else {
-          const delay = backoffMs(msg.info.deliveryCount);
-          log.warn({ err, master, eventId: event.attributes.id, delivery: msg.info.deliveryCount, retryInMs: delay }, "reconcile failed, will retry");
-          this.metrics.handled.inc({ fn: fn.name, result: "retry" });
-          this.metrics.retries.inc({ fn: fn.name });
-          msg.nak(delay);
-        }
-      }
+  #handle(fn: FunctionDefinition, msg: JsMsg): Promise<void> {
+    return handleMessage(msg, {
+      fn: fn.name,
+      log: this.log.child({ fn: fn.name }),
+      metrics: this.metrics,
+      inLane: (key, work) => this.#lanes.run(key, work),
+      reconcile: (master, event, delivery) => this.reconcile(fn, master, event, delivery),
+      deadLetter: (why) => this.#deadLetter(fn, msg.subject, msg.data, msg.headers, why),
     });
   }
 
@@ -202,8 +176,9 @@ export class Runtime {
       log,
       kube: this.kube,
       caches: this.caches,
-      config: this.config,
+      config: this.#configs.get(fn.name) ?? {},
       sentinels: this.sentinels,
+      redis: this.redis,
       fieldManager: `${REPORTING_CONTROLLER}/${fn.name}`,
       event,
       recordEvent: (target, type, reason, note) => this.recordEvent(fn.name, target, type, reason, note),

@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { InvalidEventError, RbacError, RetryableError, TerminalError } from "../errors.ts";
+import { toHeaders } from "../events.ts";
+import type { SentinelCloudEvent } from "../events.ts";
+import { afterFailure, backoffMs, handleMessage } from "./handle-message.ts";
+import type { DeliveredMessage } from "./handle-message.ts";
+import { Lanes } from "./lanes.ts";
+import { runtimeMetrics } from "./metrics.ts";
+import { switchMasterEvent } from "./testing/index.ts";
+
+/** A delivered message that records what was done with it. */
+function fakeMessage(event: SentinelCloudEvent, { deliveryCount = 1, payload }: { deliveryCount?: number; payload?: string } = {}) {
+  const headers = toHeaders(event.attributes);
+  const done: string[] = [];
+  const msg: DeliveredMessage = {
+    subject: "redis.sentinel.mymaster.switch-master",
+    seq: 7,
+    data: new TextEncoder().encode(payload ?? JSON.stringify(event.data)),
+    headers: { get: (name) => headers[name] ?? "" },
+    info: { deliveryCount },
+    ack: () => done.push("ack"),
+    nak: (ms) => done.push(`nak ${ms}`),
+    term: (reason) => done.push(`term ${reason}`),
+  };
+  return { msg, done };
+}
+
+async function handle(msg: DeliveredMessage, reconcile: () => Promise<void>) {
+  const metrics = runtimeMetrics();
+  const deadLetters: string[] = [];
+  const reconciled: { master: string; delivery: number }[] = [];
+  await handleMessage(msg, {
+    fn: "label-master",
+    log: pino({ level: "silent" }),
+    metrics,
+    inLane: (key, work) => new Lanes().run(key, work),
+    reconcile: async (master, _event, delivery) => {
+      reconciled.push({ master, delivery });
+      await reconcile();
+    },
+    deadLetter: (why) => deadLetters.push(why),
+  });
+  // prom-client's get() is typed loosely here: the values are { labels, value } records
+  const values = async (c: { get(): Promise<unknown> }) => ((await c.get()) as { values: { labels: Record<string, string | number>; value: number }[] }).values;
+  const handled = Object.fromEntries((await values(metrics.handled)).map((v): [string, number] => [String(v.labels.result), v.value]));
+  return { deadLetters, reconciled, handled, retries: (await values(metrics.retries))[0]?.value ?? 0 };
+}
+
+const event = switchMasterEvent({ from: "198.18.100.10", to: "198.18.100.11", epoch: 3 });
+
+describe("handleMessage: ack, nak, term, dead letter", () => {
+  it("acks an event whose reconcile succeeds, counted ok", async () => {
+    const { msg, done } = fakeMessage(event, { deliveryCount: 2 });
+    const r = await handle(msg, () => Promise.resolve());
+    expect(done).toEqual(["ack"]);
+    expect(r.reconciled).toEqual([{ master: "mymaster", delivery: 2 }]);
+    expect(r.handled).toEqual({ ok: 1 });
+    expect(r.deadLetters).toEqual([]);
+  });
+
+  it("naks a retryable failure with the delivery's backoff, never dead-letters it", async () => {
+    const { msg, done } = fakeMessage(event, { deliveryCount: 3 });
+    const r = await handle(msg, () => Promise.reject(new RetryableError("apiserver busy")));
+    expect(done).toEqual([`nak ${backoffMs(3)}`]);
+    expect(backoffMs(3)).toBe(400);
+    expect(r.handled).toEqual({ retry: 1 });
+    expect(r.retries).toBe(1);
+    expect(r.deadLetters).toEqual([]);
+  });
+
+  it("naks an error that is not the project's (a bug, a network error) too", async () => {
+    const { msg, done } = fakeMessage(event);
+    await handle(msg, () => Promise.reject(new Error("ECONNRESET")));
+    expect(done).toEqual(["nak 100"]);
+  });
+
+  it("terms and dead-letters a TerminalError (an RBAC refusal), with its message", async () => {
+    const { msg, done } = fakeMessage(event);
+    const r = await handle(msg, () => Promise.reject(new RbacError("patch", "pods/redis-0", "default")));
+    expect(done).toHaveLength(1);
+    expect(done[0]).toMatch(/^term RBAC: not allowed to patch pods\/redis-0/);
+    expect(r.deadLetters).toEqual(["terminal"]);
+    expect(r.handled).toEqual({ terminal: 1 });
+  });
+
+  it("terms and dead-letters an invalid event without reconciling it", async () => {
+    const { msg, done } = fakeMessage(event, { payload: "{not json" });
+    const r = await handle(msg, () => Promise.resolve());
+    expect(done).toEqual(["term invalid event: data: not JSON"]);
+    expect(r.reconciled).toEqual([]);
+    expect(r.deadLetters).toEqual(["invalid"]);
+    expect(r.handled).toEqual({ invalid: 1 });
+  });
+
+  it("acks a Sentinel-wide event (no master) without reconciling", async () => {
+    const wide: SentinelCloudEvent = {
+      attributes: { ...event.attributes, type: "io.redis.sentinel.new-epoch", subject: "" },
+      data: { event: "+new-epoch", master: null, epoch: 4, sentinel: { host: "127.0.0.1", port: 26379 }, raw: "+new-epoch 4", announcedAt: event.data.announcedAt },
+    };
+    const { msg, done } = fakeMessage(wide);
+    const r = await handle(msg, () => Promise.reject(new Error("must not run")));
+    expect(done).toEqual(["ack"]);
+    expect(r.reconciled).toEqual([]);
+  });
+});
+
+describe("afterFailure", () => {
+  it("ends TerminalError and its subclasses, retries everything else with a backoff capped at 10 s", () => {
+    expect(afterFailure(new TerminalError("x"), 1)).toEqual({ action: "term", reason: "x" });
+    expect(afterFailure(new InvalidEventError("data", "bad"), 1).action).toBe("term");
+    expect(afterFailure(new RetryableError("x"), 1)).toEqual({ action: "nak", delayMs: 100 });
+    expect(afterFailure("a string", 50)).toEqual({ action: "nak", delayMs: 10_000 });
+  });
+});
