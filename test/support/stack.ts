@@ -203,13 +203,13 @@ export async function mainPid(sb: Sandbox, pod: string, container: string, names
  */
 export async function startWriters(
   sb: Sandbox,
-  opts: { clusterIp: string; password: string; sentinelPassword: string; keyPrefix: string; commandTimeoutMs: number },
+  opts: { clusterIp: string; password: string; sentinelPassword: string; keyPrefix: string; commandTimeoutMs: number; waitReplicas?: { replicas: number; timeoutMs: number } },
 ): Promise<{ plain: Writer; aware: Writer; stop(master: string): Promise<{ plainLost: number[]; awareLost: number[]; violations: string[] }> }> {
   const ipOf = (await picture(sb)).ipOf;
   const sentinels = [0, 1, 2].map((j) => ({ host: ipOf[`sentinel-${j}`]!, port: 26379 }));
-  const { password, keyPrefix, commandTimeoutMs } = opts;
-  const plain = new Writer({ target: () => ({ host: opts.clusterIp, port: 6379 }), password, keyPrefix, commandTimeoutMs });
-  const aware = new Writer({ target: () => undefined, sentinel: { sentinels, name: "mymaster", password: opts.sentinelPassword }, password, keyPrefix: `${keyPrefix}-aware`, commandTimeoutMs });
+  const { password, keyPrefix, commandTimeoutMs, waitReplicas } = opts;
+  const plain = new Writer({ target: () => ({ host: opts.clusterIp, port: 6379 }), password, keyPrefix, commandTimeoutMs, waitReplicas });
+  const aware = new Writer({ target: () => undefined, sentinel: { sentinels, name: "mymaster", password: opts.sentinelPassword }, password, keyPrefix: `${keyPrefix}-aware`, commandTimeoutMs, waitReplicas });
   const watch = watchForTwoMasters(sb);
   plain.start();
   aware.start();
