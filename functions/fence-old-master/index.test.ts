@@ -62,6 +62,20 @@ describe("fence-old-master", () => {
     expect(ctx.redis.commandsTo("198.18.100.12:6379")).toEqual(["INFO replication"]);
   });
 
+  it("re-points a replica chained behind another replica, its link up (it followed a master fenced since)", async () => {
+    const ctx = fakeContext({
+      objects: pods,
+      redis: {
+        "198.18.100.11:6379": server(masterInfo),
+        "198.18.100.10:6379": server(() => replicaInfo("198.18.100.11", 6379)),
+        "198.18.100.12:6379": server(() => replicaInfo("198.18.100.10", 6379, "up")),
+      },
+    });
+    await fenceOldMaster.reconcile(ctx, verifiedMaster({ host: "198.18.100.11", epoch: 6 }));
+    expect(ctx.redis.commandsTo("198.18.100.12:6379")).toEqual(["INFO replication", "REPLICAOF 198.18.100.11 6379"]);
+    expect(ctx.recorded.map((e) => e.reason)).toEqual(["OrphanReplicaRepointed"]);
+  });
+
   it("looks again (retryable) while the switch's old master does not answer and its pod is there", async () => {
     const ctx = fakeContext({
       objects: pods,

@@ -4,7 +4,8 @@
  * quorum's master and `CLIENT KILL TYPE normal`, so long-lived clients reconnect through
  * redis-master instead of writing into a master that Sentinel would demote only 8-11 s later.
  * A replica that follows an address that is not a master (it started while the set was moving,
- * e.g. a rolling restart of redis and sentinel together, and was told a master that is gone) is
+ * e.g. a rolling restart of redis and sentinel together, and was told a master that is gone; or
+ * it followed a master that was fenced since, and is now chained behind a replica) is
  * made a replica of the quorum's master: the Sentinels never learn of it (it is not connected to
  * the master, whose INFO is where they find replicas), so nothing else would, and its readiness
  * probe would block the StatefulSet's rollout for good.
@@ -49,10 +50,13 @@ export default defineFunction({
         }
         // The previous master is already a replica: drop its clients once so they reconnect now.
         if (old?.host === host) return { fenced: false, killed: Number(await r.call("CLIENT", "KILL", "TYPE", "normal")) };
-        // A replica of something else, with its link down: re-point it if that is not a master.
+        // A replica of something else: re-point it if that is not a master. Its link down: it
+        // follows a corpse. Its link up: it is chained behind a replica (it followed a master
+        // that was fenced or demoted since), which the Sentinels never see (they find replicas in
+        // the master's INFO): it could never be promoted, and dies with the replica it follows.
         const following = /master_host:(\S+)/.exec(info)?.[1];
         const followingPort = Number(/master_port:(\d+)/.exec(info)?.[1] ?? master.port);
-        if (following && following !== master.host && /master_link_status:down/.test(info)) {
+        if (following && following !== master.host) {
           const isMaster = await probe(ctx.redis, following, followingPort, async (f) => /role:master/.test(String(await f.call("INFO", "replication"))));
           if (!isMaster) {
             await r.call("REPLICAOF", master.host, String(master.port));
