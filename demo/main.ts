@@ -1,8 +1,11 @@
 /**
- * `npm run demo` (`node demo/main.ts`): the whole mission on this machine. Starts the sandbox with the
- * relay and the functions as real processes, a sentinel-unaware writer that connects through
- * `redis-master` (its EndpointSlice, as kube-proxy would route it), kills the master, and prints
- * the live timeline, the topology and a summary. Stops everything it started (unless --keep).
+ * `npm run demo` (`node demo/main.ts`): the whole mission on this machine. By default on real pods
+ * (demo/on-node.ts: the dev overlay on the sandbox's node, the client through kube-proxy, a crash
+ * of the master pod). `--processes`: the faster process mode below: the sandbox with the relay
+ * and the functions as real processes, a sentinel-unaware writer that connects through
+ * `redis-master` as the in-process resolver follows its EndpointSlice (a stand-in for kube-proxy),
+ * the master's process SIGKILLed. Both print the live timeline, the topology and a summary, and
+ * stop everything they started (unless --keep).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +23,7 @@ import { waitFor } from "../sandbox/wait.ts";
 import { Writer } from "../sandbox/writer.ts";
 import { startProject } from "../sandbox/project.ts";
 import { ObjectWatch } from "../bench/lib/watch-state.ts";
+import { nodeDemo } from "./on-node.ts";
 import { Timeline } from "./timeline.ts";
 
 interface FailoverSummary {
@@ -52,9 +56,14 @@ export async function main(args: string[]): Promise<number | void> {
       "down-after": { type: "string", default: "2000" },
       keep: { type: "boolean", default: false },
       out: { type: "string", default: "demo-out" },
+      processes: { type: "boolean", default: false },
     },
   });
   const failovers = Number(values.failovers);
+  if (!values.processes) {
+    if (!Number.isInteger(failovers) || failovers < 1) throw new Error(`--failovers: expected a positive integer, got ${values.failovers}`);
+    return nodeDemo({ failovers, keep: values.keep, out: values.out });
+  }
   const downAfterMs = Number(values["down-after"]);
   if (!Number.isInteger(failovers) || failovers < 1) throw new Error(`--failovers: expected a positive integer, got ${values.failovers}`);
   if (!Number.isInteger(downAfterMs) || downAfterMs < 100) throw new Error(`--down-after: expected an integer >= 100 (ms), got ${values["down-after"]}`);

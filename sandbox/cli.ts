@@ -21,7 +21,7 @@ export function reexecInSandbox(): number {
 }
 
 /** The prefix that runs a command in the sandbox's network namespace from another shell. */
-const nsenter = (): string => `nsenter --target ${process.env.FAILOVER_NETNS_PID ?? process.pid} --net`;
+export const nsenter = (): string => `nsenter --target ${process.env.FAILOVER_NETNS_PID ?? process.pid} --net`;
 
 /** The commands to poke at a running sandbox from another shell. */
 export function howToReach(sb: Sandbox, masterHost: string): string {

@@ -10,18 +10,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../sandbox/index.ts";
-import { mainPid, NS, picture, podsIn, ready } from "../support/stack.ts";
-import { crash, DOWN_AFTER_MS, judge, MAX_LAG_S, onPod, partition, redisPods, sentinelPods, setWriteFence, startNodeWorld, summary, waitOneMaster, waitSettled } from "./node-world.ts";
-import type { NodeWorld } from "./node-world.ts";
+import { crash, partition, setWriteFence } from "../../sandbox/faults.ts";
+import { DOWN_AFTER_MS, mainPid, MAX_LAG_S, NS, onPod, picture, podsIn, ready, redisPods, sentinelPods, startDevStack, waitOneMaster, waitSettled } from "../../sandbox/stack.ts";
+import type { DevStack } from "../../sandbox/stack.ts";
+import { judge, summary } from "./node-world.ts";
 import type { Writer } from "../../sandbox/writer.ts";
 
 const KILLS = Number(process.env.CHAOS_KILLS ?? 20);
 const figure = (what: string) => console.log(`[figure] ${what}`);
 
-let world: NodeWorld;
+let world: DevStack;
 
 beforeAll(async () => {
-  world = await startNodeWorld();
+  world = await startDevStack("chaos");
   await waitSettled(world.sb);
 }, 900_000);
 

@@ -17,7 +17,7 @@ import { waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { REGISTRY } from "../../sandbox/addresses.ts";
 import { Writer } from "../../sandbox/writer.ts";
-import { containerProcesses, copyCheckout, mainPid, NS, picture, podsIn, ready, skaffoldRun, startNodeSandbox, startWriters, waitOneMaster, watchForTwoMasters } from "../support/stack.ts";
+import { containerProcesses, copyCheckout, mainPid, NS, picture, podsIn, ready, skaffoldRun, startNodeSandbox, startWriters, waitOneMaster, watchForTwoMasters } from "../../sandbox/stack.ts";
 
 const PODS = 17; // redis x3, sentinel x3, nats x3, relay x2, six functions
 const PASSWORD = "e2e-production-redis-password";

@@ -21,16 +21,12 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
-import { copyCheckout, mainPid, NS, picture, podsIn, ready, skaffoldRun, startNodeSandbox, startWriters, waitOneMaster } from "../support/stack.ts";
-import type { Picture } from "../support/stack.ts";
+import { copyCheckout, mainPid, NATS_PASSWORD, NS, PASSWORD, picture, SENTINEL_PASSWORD, podsIn, ready, skaffoldRun, startNodeSandbox, startWriters, waitOneMaster } from "../../sandbox/stack.ts";
+import type { Picture } from "../../sandbox/stack.ts";
 import { Referee } from "../support/referee.ts";
 import { scrape, total } from "../../bench/lib/prom-scrape.ts";
 import type { PromSeries } from "../../bench/lib/prom-scrape.ts";
 
-// overlays/dev's generated credentials.
-const PASSWORD = "dev-redis-password-change-me";
-const SENTINEL_PASSWORD = "dev-sentinel-password-change-me";
-const NATS_PASSWORD = "dev-nats-password-change-me";
 /** What the referee allows Kubernetes after a new master exists. */
 const GRACE_MS = 2000;
 const SWITCH_FUNCTIONS = ["label-master", "master-endpoints", "master-configmap", "kube-events", "fence-old-master"];

@@ -17,8 +17,8 @@ import { Redis } from "ioredis";
 import { waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { REGISTRY } from "../../sandbox/addresses.ts";
-import { copyCheckout, NS, picture as pictureOf, podsIn, ready, skaffold as startSkaffold, startNodeSandbox, startWriters, waitOneMaster } from "../support/stack.ts";
-import type { Skaffold } from "../support/stack.ts";
+import { copyCheckout, NS, picture as pictureOf, podsIn, ready, skaffold as startSkaffold, startNodeSandbox, startWriters, waitOneMaster } from "../../sandbox/stack.ts";
+import type { Skaffold } from "../../sandbox/stack.ts";
 
 const PODS = 16; // redis x3, sentinel x3, nats, relay x2, six functions, the master-forward relay
 const FORWARD = { host: "127.0.0.1", port: 6379 }; // skaffold.yaml's portForward of redis-master-forward

@@ -1,36 +1,11 @@
 /** What Kubernetes says about the master right now, for the functions' integration tests. */
-import { CoreV1Api, DiscoveryV1Api, EventsV1Api } from "@kubernetes/client-node";
+import { EventsV1Api } from "@kubernetes/client-node";
 import type { Sandbox } from "../../sandbox/sandbox.ts";
+import { masterState } from "../../sandbox/stack.ts";
+import type { MasterState } from "../../sandbox/stack.ts";
 
-export interface MasterState {
-  /** Pods labelled redis-role=master / replica. */
-  masters: string[];
-  replicas: string[];
-  /** Addresses in the redis-master EndpointSlice(s). */
-  sliceAddresses: string[];
-  sliceTargets: string[];
-  configMap: Record<string, string> | undefined;
-  /** Every pod of the namespace (redis, sentinel, ...) with its pod IP. */
-  podIPs: Record<string, string>;
-}
-
-export async function masterState(sb: Sandbox, ns = sb.namespace): Promise<MasterState> {
-  const kc = sb.kubeConfig;
-  // Every pod: only redis pods carry redis-role; the others are there for their IPs.
-  const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns });
-  const slices = await kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: ns, labelSelector: "kubernetes.io/service-name=redis-master" });
-  const cm = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "redis-master", namespace: ns }).catch(() => undefined);
-  const role = (r: string) => pods.items.filter((p) => p.metadata?.labels?.["redis-role"] === r).map((p) => p.metadata?.name ?? "").sort();
-  const endpoints = slices.items.flatMap((s) => s.endpoints ?? []);
-  return {
-    masters: role("master"),
-    replicas: role("replica"),
-    sliceAddresses: endpoints.flatMap((e) => e.addresses).sort(),
-    sliceTargets: endpoints.map((e) => e.targetRef?.name ?? ""),
-    configMap: cm?.data,
-    podIPs: Object.fromEntries(pods.items.map((p) => [p.metadata?.name ?? "", p.status?.podIP ?? ""])),
-  };
-}
+export { masterState };
+export type { MasterState };
 
 /** Is the state fully converged on the master at `host` (pod `pod`) with `epoch`? */
 export function convergedOn(s: MasterState, pod: string, host: string, epoch: number): boolean {

@@ -1,24 +1,26 @@
 /**
  * The shipped stack on the sandbox's real node, driven as a user drives it: skaffold in a copy of
  * the checkout, kubectl, and the cluster's picture of the master read back from the apiserver.
- * Shared by test/integration/skaffold-on-node.test.ts and test/e2e/.
+ * Used by the tests on the node (test/integration/*-on-node, test/e2e, test/chaos) and the demo.
  */
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { createWriteStream, mkdtempSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
+import { Redis } from "ioredis";
 import type { V1Pod } from "@kubernetes/client-node";
-import { binaryPath, startSandbox, waitFor } from "../../sandbox/index.ts";
-import type { Sandbox } from "../../sandbox/index.ts";
-import { REGISTRY } from "../../sandbox/addresses.ts";
-import { Writer } from "../../sandbox/writer.ts";
-import { masterState } from "./kube-state.ts";
+import { binaryPath } from "./paths.ts";
+import { startSandbox } from "./sandbox.ts";
+import type { Sandbox } from "./sandbox.ts";
+import { waitFor } from "./wait.ts";
+import { REGISTRY } from "./addresses.ts";
+import { Writer } from "./writer.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const run = promisify(execFile);
 
 /** The namespace both overlays deploy into. */
@@ -127,6 +129,36 @@ export async function podsIn(sb: Sandbox, namespace = NS): Promise<V1Pod[]> {
   return (await sb.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace })).items;
 }
 
+export interface MasterState {
+  /** Pods labelled redis-role=master / replica. */
+  masters: string[];
+  replicas: string[];
+  /** Addresses in the redis-master EndpointSlice(s). */
+  sliceAddresses: string[];
+  sliceTargets: string[];
+  configMap: Record<string, string> | undefined;
+  /** Every pod of the namespace (redis, sentinel, ...) with its pod IP. */
+  podIPs: Record<string, string>;
+}
+
+export async function masterState(sb: Sandbox, ns = sb.namespace): Promise<MasterState> {
+  const kc = sb.kubeConfig;
+  // Every pod: only redis pods carry redis-role; the others are there for their IPs.
+  const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns });
+  const slices = await kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: ns, labelSelector: "kubernetes.io/service-name=redis-master" });
+  const cm = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "redis-master", namespace: ns }).catch(() => undefined);
+  const role = (r: string) => pods.items.filter((p) => p.metadata?.labels?.["redis-role"] === r).map((p) => p.metadata?.name ?? "").sort();
+  const endpoints = slices.items.flatMap((s) => s.endpoints ?? []);
+  return {
+    masters: role("master"),
+    replicas: role("replica"),
+    sliceAddresses: endpoints.flatMap((e) => e.addresses).sort(),
+    sliceTargets: endpoints.map((e) => e.targetRef?.name ?? ""),
+    configMap: cm?.data,
+    podIPs: Object.fromEntries(pods.items.map((p) => [p.metadata?.name ?? "", p.status?.podIP ?? ""])),
+  };
+}
+
 /** The cluster's picture of the master: labels, the EndpointSlice's addresses, the ConfigMap. */
 export interface Picture {
   labelled: string[];
@@ -223,5 +255,82 @@ export async function startWriters(
       return { plainLost: await plain.checkLost(at, password), awareLost: await aware.checkLost(at, password), violations };
     },
   };
+}
+
+/** overlays/dev's generated credentials. */
+export const PASSWORD = "dev-redis-password-change-me";
+export const SENTINEL_PASSWORD = "dev-sentinel-password-change-me";
+export const NATS_PASSWORD = "dev-nats-password-change-me";
+/** overlays/dev's down-after-milliseconds and the base's min-replicas-max-lag. */
+export const DOWN_AFTER_MS = 3000;
+export const MAX_LAG_S = 3;
+
+/** The dev overlay deployed on the sandbox's node by `skaffold run -p sandbox`. */
+export interface DevStack {
+  sb: Sandbox;
+  clusterIp: string;
+  stop(): Promise<void>;
+}
+
+export async function startDevStack(tag: string): Promise<DevStack> {
+  const sb = await startNodeSandbox();
+  let workdir: string | undefined;
+  try {
+    workdir = await copyCheckout();
+    await skaffoldRun(sb, workdir, ["-p", "sandbox", "--tag", tag], `skaffold-run-${tag}.log`);
+    const clusterIp = (await sb.kubeConfig.makeApiClient(CoreV1Api).readNamespacedService({ name: "redis-master", namespace: NS })).spec!.clusterIP!;
+    const wd = workdir;
+    return {
+      sb,
+      clusterIp,
+      stop: async () => {
+        rmSync(wd, { recursive: true, force: true });
+        await sb.stop();
+      },
+    };
+  } catch (err) {
+    if (workdir) rmSync(workdir, { recursive: true, force: true });
+    await sb.stop();
+    throw err;
+  }
+}
+
+/** A short-lived connection to a pod's redis (6379) or sentinel (26379). */
+export async function onPod<T>(host: string, port: 6379 | 26379, fn: (r: Redis) => Promise<T>, timeoutMs = 2000): Promise<T> {
+  const r = new Redis({ host, port, password: port === 6379 ? PASSWORD : SENTINEL_PASSWORD, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on("error", () => undefined);
+  try {
+    await r.connect();
+    return await fn(r);
+  } finally {
+    r.disconnect();
+  }
+}
+
+export const redisPods = (p: Picture) => Object.keys(p.ipOf).filter((n) => /^redis-\d$/.test(n)).sort();
+export const sentinelPods = (p: Picture) => Object.keys(p.ipOf).filter((n) => /^sentinel-\d$/.test(n)).sort();
+
+/**
+ * Settled: every redis and sentinel pod Ready, one master in every picture, every Sentinel naming
+ * it, and the master serving both replicas with their links up.
+ */
+export async function waitSettled(sb: Sandbox, timeoutMs = 180_000): Promise<Picture & { master: string }> {
+  return waitFor(
+    "the stack settled (all pods Ready, one master everywhere, Sentinels agreeing, two replicas online)",
+    async () => {
+      const pods = (await podsIn(sb)).filter((p) => /^(redis|sentinel)-\d$/.test(p.metadata?.name ?? ""));
+      if (pods.length !== 6 || !pods.every((p) => ready(p) && !p.metadata?.deletionTimestamp)) return undefined;
+      const p = await picture(sb);
+      const m = p.labelled[0];
+      if (!m || p.labelled.length !== 1 || p.endpoints.length !== 1 || p.endpoints[0] !== p.ipOf[m] || p.configMapPod !== m) return undefined;
+      const host = p.ipOf[m]!;
+      const named = await Promise.all(sentinelPods(p).map((s) => onPod(p.ipOf[s]!, 26379, (r) => r.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")).catch(() => undefined)));
+      if (!named.every((n) => (n as string[] | undefined)?.[0] === host)) return undefined;
+      const info = await onPod(host, 6379, (r) => r.call("INFO", "replication")).catch(() => "");
+      const online = String(info).match(/^slave\d+:.*state=online/gm)?.length ?? 0;
+      return online === 2 ? { ...p, master: m } : undefined;
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
 }
 
