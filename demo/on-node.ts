@@ -13,7 +13,7 @@ import type { CoreV1Event, V1ConfigMap, V1EndpointSlice, V1Pod } from "@kubernet
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { nsenter } from "../sandbox/cli.ts";
-import { crash } from "../sandbox/faults.ts";
+import { crasher } from "../sandbox/faults.ts";
 import { NATS_PASSWORD, NS, onPod, PASSWORD, picture, podsIn, ready, SENTINEL_PASSWORD, sentinelPods, startDevStack, waitSettled } from "../sandbox/stack.ts";
 import { waitFor } from "../sandbox/wait.ts";
 import { Writer } from "../sandbox/writer.ts";
@@ -59,6 +59,7 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
         return { name, c };
       }));
       const nc = await connect({ servers: `${(await podsIn(sb)).find((p) => p.metadata?.labels?.["app.kubernetes.io/name"] === "nats")!.status!.podIP!}:4222`, user: "failover", pass: NATS_PASSWORD });
+      const crash = await crasher(sb, before.master);
       const tl = new Timeline(performance.now());
       let newIp: string | undefined;
       for (const { name, c } of sentinels) {
@@ -83,7 +84,6 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
       const stops = [
         await onEvents<V1Pod>(sb, `/api/v1/namespaces/${NS}/pods`, { labelSelector: "app.kubernetes.io/name=redis" }, (p) => {
           if (newIp && p.status?.podIP === newIp && p.metadata?.labels?.["redis-role"] === "master") mark("labels", "label-master: redis-role=master", `pod ${p.metadata.name}`);
-          if (marks.labels && p.metadata?.name === before.master && p.status?.podIP && p.status.podIP !== oldIp && ready(p)) mark("back", "old master's pod back, Ready", `${p.metadata.name} ${p.status.podIP} (new pod, init container decided replica)`);
         }),
         await onEvents<V1EndpointSlice>(sb, `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, { labelSelector: "kubernetes.io/service-name=redis-master" }, (s) => {
           const addresses = (s.endpoints ?? []).flatMap((e) => e.addresses);
@@ -98,7 +98,7 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
       ];
       console.log(`failover ${n}/${o.failovers}: crash of the master ${before.master} (${oldIp}): redis SIGKILLed, pod force-deleted`);
       tl.startSpinner("failing over");
-      const killAt = await crash(sb, before.master);
+      const killAt = await crash();
       tl.add("crash", `${before.master} ${oldIp} SIGKILL + pod deleted`, "crash", killAt);
       const to = await waitFor("+switch-master", () => newIp, { timeoutMs: 60_000, intervalMs: 5 });
       const ack = await waitFor("the client's first write after the crash", () => writer.firstAckAfter(killAt), { timeoutMs: 60_000, intervalMs: 5 });
@@ -109,7 +109,7 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
         const ip = p.ipOf[before.master];
         if (!ip || ip === oldIp) return false;
         const role = (await onPod(ip, 6379, (r) => r.call("ROLE")).catch(() => [])) as string[];
-        if (role[0] === "slave" && role[1] === to) mark("replica", "old master: a replica of the new one", `${before.master} ${ip} ROLE slave of ${to}`);
+        if (role[0] === "slave" && role[1] === to) mark("replica", "old master: a replica of the new one", `${before.master} ${ip} (a new pod, the init container chose replica)`);
         return role[0] === "slave";
       }, { timeoutMs: 120_000, intervalMs: 100 });
       tl.stopSpinner();
@@ -117,8 +117,9 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
       relayed.unsubscribe();
       await nc.close();
       for (const { c } of sentinels) c.disconnect();
+      // Both on the timeline's clock (ms since it started, just before the kill).
       const switchAt = tl.entries.find((e) => e.step.startsWith("+switch-master"))?.atMs ?? Number.NaN;
-      const writtenAt = Math.max(marks.labels!, marks.slice!, marks.cm!) - killAt;
+      const writtenAt = Math.max(...["label-master", "master-endpoints", "master-configmap"].map((f) => tl.entries.find((e) => e.step.startsWith(f))?.atMs ?? Number.NaN));
       summaries.push({ n, from: oldIp, to, unavailabilityMs: Math.round(ack.at - killAt), propagationMs: Math.round(writtenAt - switchAt), timeline: tl.entries });
       mkdirSync(o.out, { recursive: true });
       writeFileSync(join(o.out, `failover-${n}.svg`), tl.toSvg(`failover ${n}: ${oldIp} -> ${to} (real pods)`));

@@ -16,13 +16,24 @@ export async function setWriteFence(sb: Sandbox, on: boolean): Promise<void> {
   await Promise.all(redisPods(p).map((n) => onPod(p.ipOf[n]!, 6379, (r) => r.call("CONFIG", "SET", "min-replicas-to-write", on ? "1" : "0"))));
 }
 
-/** A crash: the master's redis SIGKILLed and its pod force-deleted at once (no preStop; the StatefulSet makes a new pod through the init container). */
-export async function crash(sb: Sandbox, pod: string): Promise<number> {
+/**
+ * A crash, ready to happen: the pod's redis process found now; calling the result SIGKILLs it and
+ * force-deletes the pod at once (no preStop; the StatefulSet makes a new pod through the init
+ * container), and resolves with the moment of the kill.
+ */
+export async function crasher(sb: Sandbox, pod: string): Promise<() => Promise<number>> {
   const pid = await mainPid(sb, pod, "redis");
-  const at = performance.now();
-  process.kill(pid, "SIGKILL");
-  await sb.kubectl("-n", NS, "delete", "pod", pod, "--grace-period=0", "--force", "--wait=false");
-  return at;
+  return async () => {
+    const at = performance.now();
+    process.kill(pid, "SIGKILL");
+    await sb.kubectl("-n", NS, "delete", "pod", pod, "--grace-period=0", "--force", "--wait=false");
+    return at;
+  };
+}
+
+/** A crash of `pod`'s redis now (see crasher); resolves with the moment of the kill. */
+export async function crash(sb: Sandbox, pod: string): Promise<number> {
+  return (await crasher(sb, pod))();
 }
 
 /**
