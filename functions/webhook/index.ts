@@ -50,7 +50,7 @@ export default defineFunction({
     for (const url of urls) {
       let res: Response;
       try {
-        res = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(5000) });
+        res = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.any([AbortSignal.timeout(5000), ctx.signal]) });
       } catch (err) {
         throw new RetryableError(`POST ${url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }

@@ -6,6 +6,7 @@
  *     on: ["switch-master"],            // which events wake it (the periodic resync wakes it too)
  *     async reconcile(ctx, master) {    // master = the Sentinels' quorum truth, with its epoch
  *       ...                             // converge Kubernetes to it, idempotently
+ *       // return { requeueAfterMs: 1000 } to look again later (an ordinary wait, not a failure)
  *     },
  *   });
  *
@@ -18,9 +19,9 @@ import type { V1Pod } from "@kubernetes/client-node";
 import type { z } from "zod";
 import { isSentinelEventName } from "../sentinel-events.ts";
 import type { SentinelEventName } from "../sentinel-events.ts";
-import type { ReconcileContext, VerifiedMaster } from "./context.ts";
+import type { ReconcileContext, ReconcileResult, VerifiedMaster } from "./context.ts";
 
-export type { ReconcileContext, SentinelEventName, VerifiedMaster };
+export type { ReconcileContext, ReconcileResult, SentinelEventName, VerifiedMaster };
 
 /** A function's settings schema: environment variables in, its `ctx.config` out. */
 export type ConfigSchema = z.ZodObject;
@@ -32,7 +33,13 @@ export interface FunctionDefinition<C extends object = object> {
   readonly on: readonly SentinelEventName[];
   /** Its own settings from the environment (a zod object, keys = variable names), validated at start; `ctx.config` is the result. */
   readonly config?: ConfigSchema | undefined;
-  reconcile(ctx: ReconcileContext<C>, master: VerifiedMaster): Promise<void>;
+  /**
+   * Converge to `master`. Return nothing when done, `{ requeueAfterMs }` to be run again for this
+   * master after that long (waiting for something that is on its way is not a failure: no backoff,
+   * no delivery counted against MAX_DELIVER); throw RetryableError / TerminalError when it failed.
+   * `ctx.signal` fires when the process shuts down: stop waiting and return or throw.
+   */
+  reconcile(ctx: ReconcileContext<C>, master: VerifiedMaster): Promise<ReconcileResult | void>;
 }
 
 /** Marks what defineFunction returned, so `failover run <module>` can tell a function from any other default export. */

@@ -13,6 +13,7 @@ export function runtimeMetrics() {
     deadLettered: new Counter({ name: "failover_dead_lettered_total", help: "Events moved to the dead-letter stream (max deliveries or terminal)", labelNames: ["fn", "why"], registers: r }),
     suspicious: new Counter({ name: "failover_suspicious_events_total", help: "switch-master events that the Sentinels contradict: ahead (quorum not converged yet, retried), forged, stale (older epoch)", labelNames: ["fn", "kind"], registers: r }),
     noQuorum: new Counter({ name: "failover_no_quorum_total", help: "Reconciles skipped because no Sentinel quorum agreed", labelNames: ["fn"], registers: r }),
+    requeues: new Counter({ name: "failover_requeues_total", help: "Reconciles that asked to run again later ({ requeueAfterMs }): waits, not failures", labelNames: ["fn"], registers: r }),
     resyncs: new Counter({ name: "failover_resyncs_total", help: "Periodic resync passes", labelNames: ["fn"], registers: r }),
     reconcileDuration: new Histogram({ name: "failover_reconcile_duration_seconds", help: "Reconcile duration, Sentinel check included", labelNames: ["fn", "trigger"], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
     propagation: new Histogram({

@@ -18,6 +18,8 @@ export class FakeSentinels implements SentinelClient {
   /** What `master()` answers; undefined = no quorum. */
   truth: MasterTruth | undefined;
   replies: SentinelReplies;
+  /** Whether close() was called (the runtime closes its Sentinels on stop). */
+  closed = false;
 
   constructor({ size = 3, truth, replies = () => undefined }: { size?: number; truth?: MasterTruth | undefined; replies?: SentinelReplies } = {}) {
     this.size = size;
@@ -33,6 +35,15 @@ export class FakeSentinels implements SentinelClient {
   async master(name: string): Promise<MasterTruth> {
     if (!this.truth || this.truth.name !== name) throw new NoQuorumError(name, "fake Sentinels have no truth for it");
     return Promise.resolve(this.truth);
+  }
+
+  /** The masters they monitor: the truth's name, or none. */
+  async masterNames(): Promise<string[]> {
+    return Promise.resolve(this.truth ? [this.truth.name] : []);
+  }
+
+  close(): void {
+    this.closed = true;
   }
 
   /** Calls whose first argument is `subcommand` (e.g. "RESET"). */
