@@ -73,6 +73,13 @@ describe("handleMessage: ack, nak, term, dead letter", () => {
     expect(r.failures).toBe(0);
   });
 
+  it("counts an event the Sentinels contradicted under its own result, not ok (acked all the same)", async () => {
+    const { msg, done } = fakeMessage(event);
+    const r = await handle(msg, () => Promise.resolve({ contradicted: true }));
+    expect(done).toEqual(["ack"]);
+    expect(r.handled).toEqual({ contradicted: 1 });
+  });
+
   it("requeues nothing when the reconcile returns nothing", async () => {
     const { msg } = fakeMessage(event);
     const r = await handle(msg, () => Promise.resolve({}));

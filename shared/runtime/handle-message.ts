@@ -41,6 +41,8 @@ export function afterFailure(err: unknown, deliveryCount: number): FailureDecisi
 export interface ReconcileOutcome {
   /** The function asked to run again for this master after this long. */
   requeueAfterMs?: number | undefined;
+  /** The event named another master than the Sentinels (stale or forged): the function converged to theirs. */
+  contradicted?: boolean | undefined;
 }
 
 export interface MessageHandler {
@@ -81,7 +83,8 @@ export async function handleMessage(msg: DeliveredMessage, h: MessageHandler): P
     try {
       const outcome = await h.reconcile(master, event, delivery);
       msg.ack();
-      h.metrics.handled.inc({ fn: h.fn, result: "ok" });
+      // an event the Sentinels contradict was handled (converged to their truth), but is not "ok"
+      h.metrics.handled.inc({ fn: h.fn, result: outcome?.contradicted ? "contradicted" : "ok" });
       if (outcome?.requeueAfterMs !== undefined) h.requeue(master, outcome.requeueAfterMs);
     } catch (err) {
       if (h.signal?.aborted) {

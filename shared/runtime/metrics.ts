@@ -7,7 +7,7 @@ export function runtimeMetrics() {
   const r = [registry];
   return {
     registry,
-    handled: new Counter({ name: "failover_events_handled_total", help: "Events handled, by function and result (ok, retry, terminal, invalid)", labelNames: ["fn", "result"], registers: r }),
+    handled: new Counter({ name: "failover_events_handled_total", help: "Events handled, by function and result (ok, contradicted: acked but naming another master than the Sentinels, retry, terminal, invalid)", labelNames: ["fn", "result"], registers: r }),
     failures: new Counter({ name: "failover_reconcile_failures_total", help: "Reconciles that failed, by function and error class", labelNames: ["fn", "error"], registers: r }),
     retries: new Counter({ name: "failover_retries_total", help: "Events nak'ed for redelivery with backoff", labelNames: ["fn"], registers: r }),
     deadLettered: new Counter({ name: "failover_dead_lettered_total", help: "Events moved to the dead-letter stream (max deliveries or terminal)", labelNames: ["fn", "why"], registers: r }),

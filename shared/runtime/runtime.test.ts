@@ -2,12 +2,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError } from "../errors.ts";
 import { runtimeConfig } from "./config.ts";
 import { defineFunction } from "./define-function.ts";
 import type { FunctionDefinition } from "./define-function.ts";
 import { Kube } from "./kube.ts";
 import { Runtime } from "./runtime.ts";
-import { FakeSentinels } from "./testing/index.ts";
+import { FakeSentinels, switchMasterEvent } from "./testing/index.ts";
 
 /** A Kube that is never called: these functions touch no object. */
 function unusedKube(): Kube {
@@ -22,8 +23,12 @@ afterEach(async () => {
   runtime = undefined;
 });
 
-function start(fn: FunctionDefinition, sentinels = new FakeSentinels({ truth: { name: "mymaster", host: "198.18.100.10", port: 6379, epoch: 3, votes: 3, asked: 3 } })) {
-  const env = { SENTINELS: "127.0.0.1:1", MASTERS: '{"mymaster":{}}', RESYNC_INTERVAL_MS: "60000", QUORUM_WAIT_MS: "0" };
+const truth = { name: "mymaster", host: "198.18.100.10", port: 6379, epoch: 3, votes: 3, asked: 3 };
+const noop = defineFunction({ name: "noop", on: ["switch-master"], reconcile: () => Promise.resolve() });
+
+function start(fn: FunctionDefinition, sentinels = new FakeSentinels({ truth }), masters = '{"mymaster":{}}') {
+  // NATS_URL names a port nothing listens on: these tests end before the runtime would connect
+  const env = { SENTINELS: "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", MASTERS: masters, RESYNC_INTERVAL_MS: "60000", QUORUM_WAIT_MS: "0", HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", NATS_URL: "nats://127.0.0.1:1" };
   runtime = new Runtime(runtimeConfig(env), [fn], { env, kube: unusedKube(), sentinels });
   return { runtime, sentinels };
 }
@@ -74,5 +79,39 @@ describe("Runtime: requeue and shutdown", () => {
     expect(sentinels.closed).toBe(true);
     await sleep(50);
     expect(runs).toBe(1);
+  });
+});
+
+describe("Runtime start: MASTERS against what the Sentinels monitor", () => {
+  it("fails the start naming a master no Sentinel monitors and what they do monitor", async () => {
+    const { runtime } = start(noop, new FakeSentinels({ truth, monitors: [["mymaster"], ["mymaster"], undefined] }), '{"nosuch":{}}');
+    const err = await runtime.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toBe('MASTERS: master "nosuch" not monitored by any Sentinel; the Sentinels monitor "mymaster"');
+  });
+
+  it("waits unready, saying so, while the Sentinels do not answer; a stop ends the wait", async () => {
+    const { runtime } = start(noop, new FakeSentinels({ truth, monitors: [undefined, undefined, undefined] }));
+    const started = runtime.start().catch((e: unknown) => e);
+    await sleep(50);
+    const readyz = await fetch(`http://127.0.0.1:${runtime.httpPort}/readyz`);
+    expect(readyz.status).toBe(503);
+    expect(await readyz.json()).toMatchObject({ ready: false, waitingFor: "sentinels" });
+    await runtime.stop();
+    expect(await started).toBeInstanceOf(Error);
+  });
+});
+
+describe("Runtime.reconcile: an event the Sentinels contradict", () => {
+  it("converges to their truth and reports the event contradicted (suspicious counter unchanged in kind)", async () => {
+    const seen: string[] = [];
+    const fn = defineFunction({ name: "records", on: ["switch-master"], reconcile: (_ctx, master) => Promise.resolve(void seen.push(master.host)) });
+    const { runtime } = start(fn);
+    const stale = await runtime.reconcile(fn, "mymaster", switchMasterEvent({ from: "198.18.100.10", to: "198.18.100.11", epoch: 2 }));
+    const agreeing = await runtime.reconcile(fn, "mymaster", switchMasterEvent({ from: "198.18.100.11", to: "198.18.100.10", epoch: 3 }));
+    expect([stale.contradicted, agreeing.contradicted]).toEqual([true, false]);
+    expect(seen).toEqual(["198.18.100.10", "198.18.100.10"]);
+    const suspicious = (await runtime.metrics.suspicious.get()).values.map((v) => [v.labels.kind, v.value]);
+    expect(suspicious).toEqual([["stale", 1]]);
   });
 });

@@ -17,7 +17,7 @@ import { startProbeServer } from "../http-server.ts";
 import type { ProbeServer } from "../http-server.ts";
 import { logger } from "../logger.ts";
 import { connectNats, untilNatsAnswers } from "../nats-connection.ts";
-import { SentinelPool } from "../sentinel-quorum.ts";
+import { majority, SentinelPool } from "../sentinel-quorum.ts";
 import type { MasterTruth } from "../sentinel-quorum.ts";
 import { ensureStreams } from "../streams.ts";
 import { DEADLETTER_SUBJECT_PREFIX } from "../subjects.ts";
@@ -28,6 +28,7 @@ import type { ReconcileContext, RedisAccess, SentinelClient } from "./context.ts
 import type { FunctionDefinition } from "./define-function.ts";
 import { Kube, microTime } from "./kube.ts";
 import { Lanes } from "./lanes.ts";
+import { untilMastersMonitored } from "./monitored-masters.ts";
 import { handleMessage } from "./handle-message.ts";
 import type { ReconcileOutcome } from "./handle-message.ts";
 import { runtimeMetrics } from "./metrics.ts";
@@ -44,6 +45,8 @@ export { backoffMs } from "./handle-message.ts";
 export interface RuntimeSentinels extends SentinelClient {
   /** Names of every master any Sentinel monitors. */
   masterNames(): Promise<string[]>;
+  /** Each Sentinel's monitored master names; undefined where one does not answer. */
+  monitored(): Promise<(string[] | undefined)[]>;
   close(): void;
 }
 
@@ -80,6 +83,8 @@ export class Runtime {
   #http: ProbeServer | undefined;
   #consuming = false;
   #stopping = false;
+  /** What start() waits for now (readiness detail). */
+  #waitingFor: "sentinels" | "nats" | undefined;
   /** Fires on stop(): a start-up still waiting for NATS gives up, reconciles see `ctx.signal` abort. */
   readonly #shutdown = new AbortController();
   #warnedMapping = false;
@@ -97,7 +102,7 @@ export class Runtime {
 
   ready(): { ok: boolean; detail: Record<string, unknown> } {
     const nats = this.#nc !== undefined && !this.#nc.isClosed();
-    return { ok: nats && this.#consuming && !this.#stopping, detail: { nats, consuming: this.#consuming, functions: this.functions.map((f) => f.name) } };
+    return { ok: nats && this.#consuming && !this.#stopping, detail: { nats, consuming: this.#consuming, waitingFor: this.#waitingFor ?? null, functions: this.functions.map((f) => f.name) } };
   }
 
   get httpPort(): number | undefined {
@@ -107,9 +112,18 @@ export class Runtime {
   async start(): Promise<void> {
     const c = this.config;
     this.#http = await startProbeServer({ host: c.HTTP_HOST, port: c.HTTP_PORT, registry: this.metrics.registry, ready: () => this.ready() });
-    this.#nc = await connectNats(c, `functions:${this.functions.map((f) => f.name).join(",")}`);
-    const nc = this.#nc;
+    const mapped = Object.keys(c.MASTERS);
+    if (mapped.length > 0) {
+      // A master in MASTERS that no Sentinel monitors fails the start (ConfigError naming it and
+      // what they do monitor) instead of "no Sentinel quorum" forever; unready meanwhile.
+      this.#waitingFor = "sentinels";
+      const needed = c.SENTINEL_QUORUM ?? majority(c.SENTINELS.length);
+      await untilMastersMonitored({ mapped, sentinels: c.SENTINELS, needed, ask: () => this.sentinels.monitored(), log: this.log, signal: this.#shutdown.signal });
+    }
+    this.#waitingFor = "nats";
     const retry = { log: this.log, signal: this.#shutdown.signal };
+    this.#nc = await connectNats(c, `functions:${this.functions.map((f) => f.name).join(",")}`, retry);
+    const nc = this.#nc;
     await untilNatsAnswers("streams", () => ensureStreams(nc, { stream: c.STREAM, subjectPrefix: c.SUBJECT_PREFIX, deadletterStream: c.DEADLETTER_STREAM, duplicateWindowMs: c.DUPLICATE_WINDOW_MS, maxAgeMs: 7 * 24 * 3600_000, replicas: c.STREAM_REPLICAS }), retry);
     const jsm = await untilNatsAnswers("jetstream", () => jetstreamManager(nc), retry);
     const js = jetstream(nc);
@@ -141,6 +155,7 @@ export class Runtime {
       this.#loops.push(this.#consume(fn, messages));
     }
     this.#consuming = true;
+    this.#waitingFor = undefined;
     this.log.info({ functions: this.functions.map((f) => f.name), stream: c.STREAM }, "runtime started");
     void this.resync();
     this.#resyncTimer = setInterval(() => void this.resync(), c.RESYNC_INTERVAL_MS);
@@ -234,7 +249,7 @@ export class Runtime {
     if (event && event.data.event === "+switch-master" && claimed?.host === truth.host) {
       this.metrics.propagation.observe({ fn: fn.name }, Math.max(0, Date.now() - Date.parse(event.data.announcedAt)) / 1000);
     }
-    return { requeueAfterMs: result?.requeueAfterMs };
+    return { requeueAfterMs: result?.requeueAfterMs, contradicted: verdict !== "agrees" };
   }
 
   /**

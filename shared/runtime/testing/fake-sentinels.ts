@@ -21,8 +21,9 @@ export class FakeSentinels implements SentinelClient {
   /** Whether close() was called (the runtime closes its Sentinels on stop). */
   closed = false;
 
-  constructor({ size = 3, truth, replies = () => undefined }: { size?: number; truth?: MasterTruth | undefined; replies?: SentinelReplies } = {}) {
+  constructor({ size = 3, truth, replies = () => undefined, monitors }: { size?: number; truth?: MasterTruth | undefined; replies?: SentinelReplies; monitors?: (string[] | undefined)[] } = {}) {
     this.size = size;
+    this.monitors = monitors;
     this.truth = truth;
     this.replies = replies;
   }
@@ -37,9 +38,16 @@ export class FakeSentinels implements SentinelClient {
     return Promise.resolve(this.truth);
   }
 
-  /** The masters they monitor: the truth's name, or none. */
+  /** What each Sentinel monitors (`SENTINEL MASTERS`); default: every one the truth's name. undefined = it does not answer. */
+  monitors: (string[] | undefined)[] | undefined;
+
+  async monitored(): Promise<(string[] | undefined)[]> {
+    return Promise.resolve(this.monitors ?? Array.from({ length: this.size }, () => (this.truth ? [this.truth.name] : [])));
+  }
+
+  /** The masters any of them monitors. */
   async masterNames(): Promise<string[]> {
-    return Promise.resolve(this.truth ? [this.truth.name] : []);
+    return [...new Set((await this.monitored()).flatMap((m) => m ?? []))].sort();
   }
 
   close(): void {
