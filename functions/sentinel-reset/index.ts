@@ -46,6 +46,8 @@ async function masterView(ctx: { sentinels: SentinelClient }, i: number, name: s
 
 export default defineFunction({
   name: "sentinel-reset",
+  description: "SENTINEL RESET of stale replica entries, one Sentinel at a time.",
+  access: { kube: [{ resource: "pods", verbs: ["list", "watch"] }], redis: true },
   on: ["sdown", "slave"],
   // A re-pointed Sentinel is given the Redis password (`SENTINEL SET <name> auth-pass`).
   config: z.object({ REDIS_PASSWORD: z.string().min(1).optional() }),

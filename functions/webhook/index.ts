@@ -37,6 +37,8 @@ export function signature(secret: string, timestamp: string, body: string): stri
 
 export default defineFunction({
   name: "webhook",
+  description: "POSTs every failover's CloudEvent to WEBHOOK_URLS.",
+  access: {},
   on: ["switch-master"],
   config: webhookConfigSchema,
   async reconcile(ctx, master) {

@@ -26,6 +26,31 @@ export type { ReconcileContext, ReconcileResult, SentinelEventName, VerifiedMast
 /** A function's settings schema: environment variables in, its `ctx.config` out. */
 export type ConfigSchema = z.ZodObject;
 
+/** Kubernetes resources a function may declare (namespaced, in the masters' namespace), with their API group. */
+export const KUBE_RESOURCES = { pods: "", configmaps: "", services: "", endpointslices: "discovery.k8s.io" } as const;
+export type KubeResource = keyof typeof KUBE_RESOURCES;
+
+/** One rule of a function's Role: what it does to one resource, and why (the Role's comment). */
+export interface KubeRule {
+  readonly resource: KubeResource;
+  readonly verbs: readonly ("get" | "list" | "watch" | "create" | "patch" | "update" | "delete")[];
+  /** Only these objects (resourceNames). */
+  readonly names?: readonly string[];
+  readonly why?: string;
+}
+
+/**
+ * What a function reads and writes beyond the Sentinels, declared with it: `failover manifests`
+ * writes its Role (these rules, plus creating Events, which every function does through
+ * ctx.recordEvent) and its Deployment's environment from it.
+ */
+export interface FunctionAccess {
+  /** Kubernetes rules; reads through ctx.caches need list + watch. */
+  readonly kube?: readonly KubeRule[];
+  /** Connects to Redis servers (ctx.redis): its pod gets REDIS_PASSWORD. */
+  readonly redis?: boolean;
+}
+
 export interface FunctionDefinition<C extends object = object> {
   /** Lowercase, DNS-label-like: also the consumer name and the field manager. */
   readonly name: string;
@@ -33,6 +58,10 @@ export interface FunctionDefinition<C extends object = object> {
   readonly on: readonly SentinelEventName[];
   /** Its own settings from the environment (a zod object, keys = variable names), validated at start; `ctx.config` is the result. */
   readonly config?: ConfigSchema | undefined;
+  /** One line on what it does (the comment on its generated Deployment). */
+  readonly description?: string | undefined;
+  /** What it reads and writes: its generated Role and environment. None declared: Events only. */
+  readonly access?: FunctionAccess | undefined;
   /**
    * Converge to `master`. Return nothing when done, `{ requeueAfterMs }` to be run again for this
    * master after that long (waiting for something that is on its way is not a failure: no backoff,
