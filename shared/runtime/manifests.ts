@@ -12,14 +12,12 @@ export interface ManifestOptions {
   image?: string;
   /** What `failover run` is given: the built-in's name (default) or the module's path in the image. */
   module?: string;
-  /** The command that generated the files, named in their header. */
-  generatedBy?: string;
 }
 
 const list = (items: readonly string[]) => `[${items.map((i) => JSON.stringify(i)).join(", ")}]`;
 
-function header(fn: FunctionDefinition, what: string, o: ManifestOptions): string {
-  return `# ${fn.name}: ${what}\n# Generated from the function's declaration by \`${o.generatedBy ?? "failover manifests"}\`: edit the declaration, not this file.\n`;
+function header(fn: FunctionDefinition, what: string): string {
+  return `# ${fn.name}: ${what}\n# Generated from the function's declaration by \`failover manifests\`: edit the declaration, not this file.\n`;
 }
 
 /** The Deployment running `failover run <module>` and its metrics Service. */
@@ -27,7 +25,7 @@ export function renderDeployment(fn: FunctionDefinition, o: ManifestOptions = {}
   const n = fn.name;
   const labels = `{app.kubernetes.io/name: ${n}, app.kubernetes.io/component: function}`;
   const redis = fn.access?.redis ? `            - {name: REDIS_PASSWORD, valueFrom: {secretKeyRef: {name: redis-auth, key: password}}}\n` : "";
-  return `${header(fn, fn.description ?? "a failover function.", o)}apiVersion: apps/v1
+  return `${header(fn, fn.description ?? "a failover function.")}apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: ${n}
@@ -99,11 +97,11 @@ ${r.names ? `    resourceNames: ${list(r.names)}\n` : ""}    verbs: ${list(r.ver
 }
 
 /** The ServiceAccount, the Role (declared rules, then Events) and the RoleBinding. */
-export function renderRbac(fn: FunctionDefinition, o: ManifestOptions = {}): string {
+export function renderRbac(fn: FunctionDefinition): string {
   const n = fn.name;
   const labels = `{app.kubernetes.io/name: ${n}, app.kubernetes.io/part-of: failover-functions}`;
   const rules = [...(fn.access?.kube ?? []).map((r) => ({ ...r, apiGroup: KUBE_RESOURCES[r.resource] })), { apiGroup: "events.k8s.io", resource: "events", verbs: ["create"] as const }];
-  return `${header(fn, "least privilege. Every function records Warning Events (no quorum, forged event).", o)}apiVersion: v1
+  return `${header(fn, "least privilege. Every function records Warning Events (no quorum, forged event).")}apiVersion: v1
 kind: ServiceAccount
 metadata:
   name: ${n}
@@ -129,5 +127,5 @@ subjects:
 
 /** Files under a kustomize directory: `deployments/<name>.yaml` and `rbac/<name>.yaml` per function. */
 export function renderFunctionFiles(functions: readonly FunctionDefinition[], o: ManifestOptions = {}): Record<string, string> {
-  return Object.fromEntries(functions.flatMap((fn) => [[`rbac/${fn.name}.yaml`, renderRbac(fn, o)], [`deployments/${fn.name}.yaml`, renderDeployment(fn, o)]]));
+  return Object.fromEntries(functions.flatMap((fn) => [[`rbac/${fn.name}.yaml`, renderRbac(fn)], [`deployments/${fn.name}.yaml`, renderDeployment(fn, o)]]));
 }
