@@ -3,7 +3,8 @@
  * JetStream pull consumer (explicit acks, nak with backoff, term for TerminalError, max-deliver
  * and a dead-letter stream fed from the max-deliveries advisory); zod validation; verify before
  * acting (the Sentinels' quorum, not the event, says who is master); one serial lane per master;
- * a periodic resync of every master; metrics, health, graceful drain.
+ * a periodic resync of every master; requeues; metrics, health, graceful drain. The rules it
+ * enforces, and why: docs/design.md ("Rules every function runs under", "Start-up rules").
  */
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
