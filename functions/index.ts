@@ -11,3 +11,6 @@ import webhook from "./webhook/index.ts";
 export const functions: Record<string, FunctionDefinition> = Object.fromEntries(
   [labelMaster, masterEndpoints, masterConfigmap, kubeEvents, fenceOldMaster, sentinelReset, webhook].map((f) => [f.name, f]),
 );
+
+/** What manifests/base/functions deploys (`npm run manifests` writes their objects); the webhook is the optional components/webhook. */
+export const baseFunctions: FunctionDefinition[] = [fenceOldMaster, kubeEvents, labelMaster, masterConfigmap, masterEndpoints, sentinelReset];

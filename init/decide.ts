@@ -4,7 +4,7 @@
  * who this pod is. No I/O here: `init/redis.ts` and `init/sentinel.ts` gather the inputs, loop on
  * `wait`, and write the config. The order is fixed: a Sentinel quorum first, then the record,
  * then (only with no record at all) ordinal 0 on a cold cluster. A pod never starts writable on a
- * guess.
+ * guess (docs/design.md, "Start-up rules").
  */
 import type { HostPort } from "../shared/sentinel-quorum.ts";
 

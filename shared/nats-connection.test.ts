@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { jserrors } from "@nats-io/jetstream/internal";
 import { AuthorizationError, NoRespondersError, RequestError, TimeoutError } from "@nats-io/transport-node";
-import { isTransientNatsError, untilNatsAnswers } from "./nats-connection.ts";
+import { connectNats, isTransientNatsError, untilNatsAnswers } from "./nats-connection.ts";
 
 const log = pino({ level: "silent" });
 
@@ -49,5 +49,23 @@ describe("NATS start-up errors", () => {
       return Promise.reject(new TimeoutError());
     }, { log, signal: ac.signal, firstDelayMs: 1000 })).rejects.toBeInstanceOf(TimeoutError);
     expect(calls).toBe(1);
+  });
+});
+
+describe("connectNats", () => {
+  it("says whom it connects to at start and logs every failed first attempt, until shut down", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const seen = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const ac = new AbortController();
+    // port 1 on loopback: refused at once
+    const connecting = connectNats({ NATS_URL: "nats://127.0.0.1:1" }, "test", { log: seen, signal: ac.signal, firstDelayMs: 10, maxDelayMs: 10 });
+    const failed = connecting.catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 150));
+    ac.abort();
+    expect(await failed).toBeInstanceOf(Error);
+    expect(lines[0]).toMatchObject({ msg: "connecting to nats", servers: ["nats://127.0.0.1:1"] });
+    const retries = lines.filter((l) => l.msg === "nats not answering yet, retrying");
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    expect(retries[0]).toMatchObject({ step: "connect", attempt: 1 });
   });
 });

@@ -29,20 +29,32 @@ export function natsEnv(env: NodeJS.ProcessEnv = process.env): NatsEnv {
   return parsed;
 }
 
-/** Connects (retrying the first connection too) with the project's reconnect policy. */
-export function connectNats(cfg: NatsEnv, name: string): Promise<NatsConnection> {
-  return connect({
-    servers: cfg.NATS_URL.split(",").map((s) => s.trim()),
-    name,
-    user: cfg.NATS_USER,
-    pass: cfg.NATS_PASSWORD,
-    token: cfg.NATS_TOKEN,
-    waitOnFirstConnect: true,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-    reconnectJitter: 100,
-    pingInterval: 5_000,
-  });
+/**
+ * Connects with the project's reconnect policy (forever, once connected). The first connection is
+ * retried by untilNatsAnswers, not by the client's silent waitOnFirstConnect: "connecting to nats"
+ * names the servers at start and every failed attempt is logged ("nats not answering yet"), so a
+ * NATS that is away or misnamed shows in the log at once instead of after 20 s of nothing; a
+ * refusal (bad credentials) fails the start.
+ */
+export async function connectNats(cfg: NatsEnv, name: string, retry: StartupRetryOptions): Promise<NatsConnection> {
+  const servers = cfg.NATS_URL.split(",").map((s) => s.trim());
+  retry.log.info({ servers, name }, "connecting to nats");
+  const nc = await untilNatsAnswers("connect", () =>
+    connect({
+      servers,
+      name,
+      user: cfg.NATS_USER,
+      pass: cfg.NATS_PASSWORD,
+      token: cfg.NATS_TOKEN,
+      waitOnFirstConnect: false,
+      timeout: 5_000,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      reconnectJitter: 100,
+      pingInterval: 5_000,
+    }), retry);
+  retry.log.info({ server: nc.getServer() }, "connected to nats");
+  return nc;
 }
 
 /**

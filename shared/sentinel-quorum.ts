@@ -123,14 +123,19 @@ export class SentinelPool {
     return best;
   }
 
-  /** Names of every master that any Sentinel monitors (for resync). */
-  async masterNames(): Promise<string[]> {
-    const lists = await Promise.all(
+  /** What each Sentinel monitors (`SENTINEL MASTERS` names), in SENTINELS order; undefined where one did not answer. */
+  async monitored(): Promise<(string[] | undefined)[]> {
+    return Promise.all(
       this.#clients.map((_, i) =>
-        this.#ask(i, "SENTINEL", ["MASTERS"], (reply) => (Array.isArray(reply) ? reply.map((m) => fieldsToRecord(m).name ?? "") : [])),
+        this.#ask(i, "SENTINEL", ["MASTERS"], (reply) => (Array.isArray(reply) ? reply.map((m) => fieldsToRecord(m).name ?? "").filter((n) => n !== "") : [])),
       ),
     );
-    return [...new Set(lists.flatMap((l) => l ?? []).filter((n) => n !== ""))].sort();
+  }
+
+  /** Names of every master that any Sentinel monitors (for resync). */
+  async masterNames(): Promise<string[]> {
+    const lists = await this.monitored();
+    return [...new Set(lists.flatMap((l) => l ?? []))].sort();
   }
 
   /** How many Sentinels the pool talks to. */

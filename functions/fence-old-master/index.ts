@@ -23,6 +23,8 @@ function probe<T>(redis: RedisAccess, host: string, port: number, fn: (r: RedisC
 
 export default defineFunction({
   name: "fence-old-master",
+  description: "REPLICAOF + client kill on a stale master that comes back.",
+  access: { kube: [{ resource: "pods", verbs: ["list", "watch"] }], redis: true },
   on: ["switch-master", "minus-sdown"],
   async reconcile(ctx, master) {
     const { namespace, podSelector, statefulSet } = master.mapping;

@@ -12,6 +12,8 @@ const reported = new Map<string, number>();
 
 export default defineFunction({
   name: "kube-events",
+  description: "a Kubernetes Event on the new master pod and the StatefulSet per failover.",
+  access: { kube: [{ resource: "pods", verbs: ["list", "watch"] }] },
   on: ["switch-master"],
   async reconcile(ctx, master) {
     const { namespace, podSelector, statefulSet } = master.mapping;

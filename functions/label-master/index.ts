@@ -11,6 +11,8 @@ export const ROLE_LABEL = "redis-role";
 
 export default defineFunction({
   name: "label-master",
+  description: "pod labels redis-role=master|replica.",
+  access: { kube: [{ resource: "pods", verbs: ["list", "watch", "patch"], why: "read pods from a watch cache, patch their redis-role label (server-side apply)" }] },
   on: ["switch-master"],
   async reconcile(ctx, master) {
     const { namespace, podSelector } = master.mapping;

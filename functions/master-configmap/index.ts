@@ -7,6 +7,14 @@ import { defineFunction, EPOCH_ANNOTATION, podAt, recordedEpoch } from "../../sh
 
 export default defineFunction({
   name: "master-configmap",
+  description: "ConfigMap redis-master (the last-known master, read by the init containers).",
+  access: {
+    kube: [
+      { resource: "configmaps", verbs: ["list", "watch", "create"], why: "the current-master record (list/watch: its own watch cache, by label)" },
+      { resource: "configmaps", names: ["redis-master"], verbs: ["patch"] },
+      { resource: "pods", verbs: ["list", "watch"] },
+    ],
+  },
   on: ["switch-master"],
   async reconcile(ctx, master) {
     const { namespace, configMap, podSelector } = master.mapping;

@@ -18,6 +18,14 @@ export function sliceName(namespace: string, service: string): string {
 
 export default defineFunction({
   name: "master-endpoints",
+  description: "the EndpointSlice of Service redis-master.",
+  access: {
+    kube: [
+      { resource: "endpointslices", verbs: ["list", "watch", "create", "patch"], why: "own the EndpointSlice of redis-master (apply = create or patch)" },
+      { resource: "services", names: ["redis-master"], verbs: ["patch"], why: "create/patch the selectorless Service only when CREATE_SERVICE=true" },
+      { resource: "pods", verbs: ["list", "watch"] },
+    ],
+  },
   on: ["switch-master"],
   async reconcile(ctx, master) {
     const { namespace, service, podSelector, portName, createService } = master.mapping;

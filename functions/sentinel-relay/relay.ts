@@ -53,7 +53,7 @@ export class Relay {
   async start(): Promise<void> {
     const c = this.config;
     this.#http = await startProbeServer({ host: c.HTTP_HOST, port: c.HTTP_PORT, registry: this.metrics.registry, ready: () => this.ready() });
-    this.#nc = await connectNats(c, "sentinel-relay");
+    this.#nc = await connectNats(c, "sentinel-relay", { log: this.log, signal: this.#startAbort.signal });
     void (async () => {
       for await (const s of this.#nc!.status()) this.log.info({ status: s.type }, "nats status");
     })().catch(() => undefined);

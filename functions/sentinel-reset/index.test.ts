@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { RetryableError } from "../../shared/errors.ts";
 import { configOf, fakeContext, fakePod, replicaInfo, sentinelMasterReply, verifiedMaster } from "../../shared/runtime/testing/index.ts";
 import type { SentinelReplies } from "../../shared/runtime/testing/index.ts";
-import sentinelReset from "./index.ts";
+import sentinelReset, { LOOK_AGAIN_MS } from "./index.ts";
 
 const pods = [fakePod({ name: "redis-0", ip: "198.18.100.10" }), fakePod({ name: "redis-1", ip: "198.18.100.11" }), fakePod({ name: "redis-2", ip: "198.18.100.12" })];
 const master = verifiedMaster({ host: "198.18.100.10", epoch: 4 });
@@ -25,17 +24,38 @@ function sentinels(listed: (i: number) => string[]): SentinelReplies {
 }
 
 describe("sentinel-reset", () => {
-  it("resets only the Sentinel that lists an address no pod has, once the set replicates again", async () => {
+  it("resets only the Sentinel that lists an address no pod has, once the set replicates again, and looks again after", async () => {
     const ctx = fakeContext({ objects: pods, redis: following, sentinels: { replies: sentinels((i) => (i === 1 ? ["198.18.100.11", "198.18.100.12", "198.18.100.99"] : ["198.18.100.11", "198.18.100.12"])) } });
-    await sentinelReset.reconcile(ctx, master);
+    expect(await sentinelReset.reconcile(ctx, master)).toEqual({ requeueAfterMs: LOOK_AGAIN_MS });
     expect(ctx.sentinels.callsOf("RESET")).toEqual([{ index: 1, args: ["RESET", "mymaster"] }]);
     expect(ctx.recorded.map((e) => [e.type, e.reason])).toEqual([["Normal", "SentinelReset"]]);
     expect(ctx.recorded[0]?.note).toMatch(/198\.18\.100\.99/);
+    // the requeued run: nothing stale any more, nothing to do, no further requeue
+    expect(await sentinelReset.reconcile(ctx, master)).toBeUndefined();
+    expect(ctx.sentinels.callsOf("RESET")).toHaveLength(1);
   });
 
-  it("waits (retryably) while a replica pod does not follow the master yet", async () => {
+  it("resets one Sentinel per run, the next only once the first has relearned the set", async () => {
+    const relearned = { done: false };
+    const base = sentinels(() => ["198.18.100.11", "198.18.100.12", "198.18.100.99"]);
+    const replies: SentinelReplies = (i, args) => {
+      // Sentinel 0, just reset, lists one replica of two until it has relearned the set
+      if (i === 0 && args[0] === "REPLICAS" && ctx.sentinels.callsOf("RESET").length > 0 && !relearned.done) return replicas("198.18.100.11");
+      return base(i, args);
+    };
+    const ctx = fakeContext({ objects: pods, redis: following, sentinels: { replies } });
+    expect(await sentinelReset.reconcile(ctx, master)).toEqual({ requeueAfterMs: LOOK_AGAIN_MS });
+    expect(ctx.sentinels.callsOf("RESET").map((c) => c.index)).toEqual([0]);
+    expect(await sentinelReset.reconcile(ctx, master)).toEqual({ requeueAfterMs: LOOK_AGAIN_MS });
+    expect(ctx.sentinels.callsOf("RESET").map((c) => c.index)).toEqual([0]); // waited: Sentinel 0 misses 198.18.100.12
+    relearned.done = true;
+    await sentinelReset.reconcile(ctx, master);
+    expect(ctx.sentinels.callsOf("RESET").map((c) => c.index)).toEqual([0, 1]);
+  });
+
+  it("waits (a requeue, not a failure) while a replica pod does not follow the master yet", async () => {
     const ctx = fakeContext({ objects: pods, redis: { ...following, "198.18.100.12:6379": () => replicaInfo("198.18.100.10", 6379, "down") }, sentinels: { replies: sentinels(() => ["198.18.100.99"]) } });
-    await expect(sentinelReset.reconcile(ctx, master)).rejects.toBeInstanceOf(RetryableError);
+    expect(await sentinelReset.reconcile(ctx, master)).toEqual({ requeueAfterMs: LOOK_AGAIN_MS });
     expect(ctx.sentinels.callsOf("RESET")).toEqual([]);
   });
 

@@ -10,18 +10,22 @@
  *    (quorum, down-after, failover-timeout, parallel-syncs) and the redis password.
  * 2. A replica pod that comes back with a new IP without a failover (rescheduled) leaves a stale
  *    replica entry in every Sentinel, which counts it forever and may try to promote an address
- *    that is gone. Once every pod of the set replicates from the master again, each Sentinel that
- *    still lists an address no pod has is sent `SENTINEL RESET <name>`, one Sentinel at a time,
- *    waiting for it to rediscover the replicas before the next, so a quorum always knows the set.
+ *    that is gone. Once every pod of the set replicates from the master again, a Sentinel that
+ *    still lists an address no pod has is sent `SENTINEL RESET <name>`: one Sentinel per
+ *    reconcile, and only while every Sentinel knows the whole set (a reset one has rediscovered
+ *    the replicas and the other Sentinels), so a quorum always knows it. Each of those waits is a
+ *    requeue (`{ requeueAfterMs }`), not a failure and not a loop holding the master's lane.
  *
  * Woken by +sdown / +slave (the stale entry going down, the new one appearing) and resync.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { RetryableError } from "../../shared/errors.ts";
 import { fieldsToRecord } from "../../shared/sentinel-quorum.ts";
 import type { RedisAccess, SentinelClient } from "../../shared/runtime/context.ts";
 import { defineFunction } from "../../shared/runtime/define-function.ts";
+
+/** How soon to look again while the set or a reset Sentinel catches up (a Sentinel relearns replicas from the master's INFO every 10 s, Sentinels from hellos every 2 s). */
+export const LOOK_AGAIN_MS = 1000;
 
 async function followsMaster(redis: RedisAccess, host: string, port: number, masterHost: string): Promise<boolean> {
   const info = await redis.session({ host, port }, async (r) => String(await r.call("INFO", "replication")), { connectTimeoutMs: 500, commandTimeoutMs: 1000 }).catch(() => "");
@@ -42,6 +46,8 @@ async function masterView(ctx: { sentinels: SentinelClient }, i: number, name: s
 
 export default defineFunction({
   name: "sentinel-reset",
+  description: "SENTINEL RESET of stale replica entries, one Sentinel at a time.",
+  access: { kube: [{ resource: "pods", verbs: ["list", "watch"] }], redis: true },
   on: ["sdown", "slave"],
   // A re-pointed Sentinel is given the Redis password (`SENTINEL SET <name> auth-pass`).
   config: z.object({ REDIS_PASSWORD: z.string().min(1).optional() }),
@@ -76,26 +82,33 @@ export default defineFunction({
       await ctx.recordEvent({ kind: "StatefulSet", name: master.mapping.statefulSet, namespace }, "Warning", "SentinelRepointed", `sentinel ${i} monitored ${was}; the quorum names ${master.host}:${master.port} at epoch ${master.epoch}`);
     }
 
-    // 2. Stale replica entries.
-    for (let i = 0; i < ctx.sentinels.size; i++) {
-      const listed = await listedReplicas(ctx, i, master.name);
-      if (!listed) continue; // this Sentinel does not answer; the next resync tries again
-      const stale = listed.filter((ip) => !podIps.has(ip));
-      if (stale.length === 0) continue;
-      // Only when the set is whole again: every replica pod follows the master.
-      const whole = await Promise.all(replicas.map((ip) => followsMaster(ctx.redis, ip, master.port, master.host)));
-      if (!whole.every(Boolean)) throw new RetryableError(`sentinel ${i} lists stale replicas ${stale.join(", ")}, waiting for every replica pod to follow ${master.host}`);
-      await ctx.sentinels.sentinel(i, "RESET", master.name);
-      ctx.log.warn({ sentinel: i, stale }, "sentinel reset: stale replica entries dropped");
-      await ctx.recordEvent({ kind: "StatefulSet", name: master.mapping.statefulSet, namespace }, "Normal", "SentinelReset", `sentinel ${i} listed ${stale.join(", ")}, which no pod has; reset it`);
-      // Wait (up to 15 s) for this Sentinel to rediscover the replicas and the other Sentinels
-      // (a reset forgets both) before touching the next one, so a quorum always knows the set.
-      for (let t = 0; t < 150; t++) {
-        const again = await listedReplicas(ctx, i, master.name);
-        const others = Number(fieldsToRecord(await ctx.sentinels.sentinel(i, "MASTER", master.name))["num-other-sentinels"] ?? 0);
-        if (again && replicas.every((ip) => again.includes(ip)) && others >= ctx.sentinels.size - 1) break;
-        await sleep(100);
-      }
+    // 2. Stale replica entries: what each Sentinel lists (undefined: it does not answer; the next resync asks again).
+    const listed = await Promise.all(Array.from({ length: ctx.sentinels.size }, (_, i) => listedReplicas(ctx, i, master.name)));
+    const i = listed.findIndex((l) => l?.some((ip) => !podIps.has(ip)));
+    if (i < 0) return;
+    const stale = listed[i]!.filter((ip) => !podIps.has(ip));
+    // Only when the set is whole again: every replica pod follows the master.
+    const whole = await Promise.all(replicas.map((ip) => followsMaster(ctx.redis, ip, master.port, master.host)));
+    if (!whole.every(Boolean)) {
+      ctx.log.info({ sentinel: i, stale, master: `${master.host}:${master.port}` }, "stale sentinel entries: waiting for every replica pod to follow the master");
+      return { requeueAfterMs: LOOK_AGAIN_MS };
     }
+    // Only while every Sentinel knows the set: one reset before (a reset forgets replicas and
+    // Sentinels) must have rediscovered both before the next Sentinel forgets them too.
+    const relearning = await Promise.all(listed.map(async (l, j) => {
+      if (!l || j === i) return false;
+      const others = Number((await masterView(ctx, j, master.name))?.["num-other-sentinels"] ?? 0);
+      return !replicas.every((ip) => l.includes(ip)) || others < ctx.sentinels.size - 1;
+    }));
+    const waitingFor = relearning.flatMap((r, j) => (r ? [j] : []));
+    if (waitingFor.length > 0) {
+      ctx.log.info({ sentinel: i, stale, relearning: waitingFor }, "stale sentinel entries: waiting for a reset sentinel to relearn the set");
+      return { requeueAfterMs: LOOK_AGAIN_MS };
+    }
+    await ctx.sentinels.sentinel(i, "RESET", master.name);
+    ctx.log.warn({ sentinel: i, stale }, "sentinel reset: stale replica entries dropped");
+    await ctx.recordEvent({ kind: "StatefulSet", name: master.mapping.statefulSet, namespace }, "Normal", "SentinelReset", `sentinel ${i} listed ${stale.join(", ")}, which no pod has; reset it`);
+    // The next Sentinel, if any, once this one has relearned the set.
+    return { requeueAfterMs: LOOK_AGAIN_MS };
   },
 });

@@ -3,7 +3,7 @@ import { ConfigError, RetryableError, TerminalError } from "../../shared/errors.
 import { configOf, fakeContext, switchMasterEvent, verifiedMaster } from "../../shared/runtime/testing/index.ts";
 import webhook, { signature } from "./index.ts";
 
-const SECRET = "0123456789abcdef0123";
+const SECRET = `whsec_${Buffer.from("0123456789abcdef0123456789abcdef").toString("base64")}`;
 const config = configOf(webhook, { WEBHOOK_URLS: "http://hooks.test/a, http://hooks.test/b", WEBHOOK_SECRET: SECRET });
 const event = switchMasterEvent({ from: "198.18.100.10", to: "198.18.100.11", epoch: 2, id: "evt-1" });
 
@@ -21,14 +21,24 @@ afterEach(() => {
 });
 
 describe("webhook", () => {
-  it("POSTs the CloudEvent to every URL, signed", async () => {
+  it("POSTs the CloudEvent to every URL in HTTP binary mode, signed as Standard Webhooks define it", async () => {
     const posts = stubFetch(204);
     await webhook.reconcile(fakeContext({ config, event }), verifiedMaster({ host: "198.18.100.11", epoch: 2 }));
     expect(posts.map((p) => p.url)).toEqual(["http://hooks.test/a", "http://hooks.test/b"]);
     const [post] = posts;
-    expect(post?.headers["ce-id"]).toBe("evt-1");
     expect(JSON.parse(post?.body ?? "")).toMatchObject({ event: "+switch-master", newMaster: { host: "198.18.100.11" } });
-    expect(post?.headers["x-failover-signature"]).toBe(signature(SECRET, post?.headers["x-failover-timestamp"] ?? "", post?.body ?? ""));
+    // binary mode: attributes as ce-*, datacontenttype as Content-Type (never a ce-datacontenttype header)
+    expect(post?.headers).toMatchObject({ "ce-id": "evt-1", "ce-specversion": "1.0", "ce-type": "io.redis.sentinel.switch-master", "ce-source": "test", "ce-subject": "mymaster", "ce-configepoch": "2", "content-type": "application/json" });
+    expect(Object.keys(post?.headers ?? {}).filter((h) => h === "ce-datacontenttype" || h === "Nats-Msg-Id")).toEqual([]);
+    // Standard Webhooks: the event id as webhook-id, seconds, v1 signature over id.timestamp.body
+    expect(post?.headers["webhook-id"]).toBe("evt-1");
+    expect(Math.abs(Number(post?.headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(5);
+    expect(post?.headers["webhook-signature"]).toBe(signature(SECRET, "evt-1", post?.headers["webhook-timestamp"] ?? "", post?.body ?? ""));
+  });
+
+  it("signs as the Standard Webhooks specification's own example", () => {
+    // the example message, timestamp, secret and signature of the specification (standardwebhooks.com)
+    expect(signature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", '{"test": 2432232314}')).toBe("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
   });
 
   it("posts nothing on a resync or for an event the Sentinels contradict", async () => {
@@ -49,5 +59,7 @@ describe("webhook", () => {
     expect(() => configOf(webhook, { WEBHOOK_URLS: "http://hooks.test/a" })).toThrow(ConfigError);
     expect(() => configOf(webhook, { WEBHOOK_URLS: "http://hooks.test/a" })).toThrow(/^WEBHOOK_SECRET: required/);
     expect(() => configOf(webhook, { WEBHOOK_URLS: "ftp://x" })).toThrow(/^WEBHOOK_URLS: not an http/);
+    expect(() => configOf(webhook, { WEBHOOK_URLS: "http://hooks.test/a", WEBHOOK_SECRET: "0123456789abcdef0123" })).toThrow(/^WEBHOOK_SECRET: expected whsec_/);
+    expect(() => configOf(webhook, { WEBHOOK_URLS: "http://hooks.test/a", WEBHOOK_SECRET: "whsec_c2hvcnQ=" })).toThrow(/^WEBHOOK_SECRET: the key after whsec_ must decode to at least 24 bytes/);
   });
 });

@@ -76,4 +76,15 @@ export interface ReconcileContext<C extends object = object> {
   event: SentinelCloudEvent | undefined;
   /** Records a Kubernetes Warning/Normal Event on an object (best effort, never throws). */
   recordEvent(target: EventTarget, type: "Normal" | "Warning", reason: string, note: string): Promise<void>;
+  /** Fires when the process shuts down (SIGTERM): a reconcile that waits stops waiting; its event is redelivered. */
+  signal: AbortSignal;
+}
+
+/**
+ * What a reconcile may return instead of nothing: run it again for the same master after
+ * `requeueAfterMs` (controller-runtime's `Result{RequeueAfter}`). The event that woke it is
+ * acknowledged; the next run is keyed by master, like the resync, so `ctx.event` is undefined then.
+ */
+export interface ReconcileResult {
+  requeueAfterMs: number;
 }

@@ -6,6 +6,7 @@
  *     on: ["switch-master"],            // which events wake it (the periodic resync wakes it too)
  *     async reconcile(ctx, master) {    // master = the Sentinels' quorum truth, with its epoch
  *       ...                             // converge Kubernetes to it, idempotently
+ *       // return { requeueAfterMs: 1000 } to look again later (an ordinary wait, not a failure)
  *     },
  *   });
  *
@@ -18,12 +19,37 @@ import type { V1Pod } from "@kubernetes/client-node";
 import type { z } from "zod";
 import { isSentinelEventName } from "../sentinel-events.ts";
 import type { SentinelEventName } from "../sentinel-events.ts";
-import type { ReconcileContext, VerifiedMaster } from "./context.ts";
+import type { ReconcileContext, ReconcileResult, VerifiedMaster } from "./context.ts";
 
-export type { ReconcileContext, SentinelEventName, VerifiedMaster };
+export type { ReconcileContext, ReconcileResult, SentinelEventName, VerifiedMaster };
 
 /** A function's settings schema: environment variables in, its `ctx.config` out. */
 export type ConfigSchema = z.ZodObject;
+
+/** Kubernetes resources a function may declare (namespaced, in the masters' namespace), with their API group. */
+export const KUBE_RESOURCES = { pods: "", configmaps: "", services: "", endpointslices: "discovery.k8s.io" } as const;
+export type KubeResource = keyof typeof KUBE_RESOURCES;
+
+/** One rule of a function's Role: what it does to one resource, and why (the Role's comment). */
+export interface KubeRule {
+  readonly resource: KubeResource;
+  readonly verbs: readonly ("get" | "list" | "watch" | "create" | "patch" | "update" | "delete")[];
+  /** Only these objects (resourceNames). */
+  readonly names?: readonly string[];
+  readonly why?: string;
+}
+
+/**
+ * What a function reads and writes beyond the Sentinels, declared with it: `failover manifests`
+ * writes its Role (these rules, plus creating Events, which every function does through
+ * ctx.recordEvent) and its Deployment's environment from it.
+ */
+export interface FunctionAccess {
+  /** Kubernetes rules; reads through ctx.caches need list + watch. */
+  readonly kube?: readonly KubeRule[];
+  /** Connects to Redis servers (ctx.redis): its pod gets REDIS_PASSWORD. */
+  readonly redis?: boolean;
+}
 
 export interface FunctionDefinition<C extends object = object> {
   /** Lowercase, DNS-label-like: also the consumer name and the field manager. */
@@ -32,7 +58,17 @@ export interface FunctionDefinition<C extends object = object> {
   readonly on: readonly SentinelEventName[];
   /** Its own settings from the environment (a zod object, keys = variable names), validated at start; `ctx.config` is the result. */
   readonly config?: ConfigSchema | undefined;
-  reconcile(ctx: ReconcileContext<C>, master: VerifiedMaster): Promise<void>;
+  /** One line on what it does (the comment on its generated Deployment). */
+  readonly description?: string | undefined;
+  /** What it reads and writes: its generated Role and environment. None declared: Events only. */
+  readonly access?: FunctionAccess | undefined;
+  /**
+   * Converge to `master`. Return nothing when done, `{ requeueAfterMs }` to be run again for this
+   * master after that long (waiting for something that is on its way is not a failure: no backoff,
+   * no delivery counted against MAX_DELIVER); throw RetryableError / TerminalError when it failed.
+   * `ctx.signal` fires when the process shuts down: stop waiting and return or throw.
+   */
+  reconcile(ctx: ReconcileContext<C>, master: VerifiedMaster): Promise<ReconcileResult | void>;
 }
 
 /** Marks what defineFunction returned, so `failover run <module>` can tell a function from any other default export. */

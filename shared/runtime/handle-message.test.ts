@@ -4,7 +4,7 @@ import { InvalidEventError, RbacError, RetryableError, TerminalError } from "../
 import { toHeaders } from "../events.ts";
 import type { SentinelCloudEvent } from "../events.ts";
 import { afterFailure, backoffMs, handleMessage } from "./handle-message.ts";
-import type { DeliveredMessage } from "./handle-message.ts";
+import type { DeliveredMessage, ReconcileOutcome } from "./handle-message.ts";
 import { Lanes } from "./lanes.ts";
 import { runtimeMetrics } from "./metrics.ts";
 import { switchMasterEvent } from "./testing/index.ts";
@@ -26,10 +26,11 @@ function fakeMessage(event: SentinelCloudEvent, { deliveryCount = 1, payload }: 
   return { msg, done };
 }
 
-async function handle(msg: DeliveredMessage, reconcile: () => Promise<void>) {
+async function handle(msg: DeliveredMessage, reconcile: () => Promise<ReconcileOutcome | void>, { signal }: { signal?: AbortSignal } = {}) {
   const metrics = runtimeMetrics();
   const deadLetters: string[] = [];
   const reconciled: { master: string; delivery: number }[] = [];
+  const requeued: { master: string; delayMs: number }[] = [];
   await handleMessage(msg, {
     fn: "label-master",
     log: pino({ level: "silent" }),
@@ -37,14 +38,17 @@ async function handle(msg: DeliveredMessage, reconcile: () => Promise<void>) {
     inLane: (key, work) => new Lanes().run(key, work),
     reconcile: async (master, _event, delivery) => {
       reconciled.push({ master, delivery });
-      await reconcile();
+      return reconcile();
     },
+    requeue: (master, delayMs) => requeued.push({ master, delayMs }),
     deadLetter: (why) => deadLetters.push(why),
+    signal,
   });
   // prom-client's get() is typed loosely here: the values are { labels, value } records
   const values = async (c: { get(): Promise<unknown> }) => ((await c.get()) as { values: { labels: Record<string, string | number>; value: number }[] }).values;
   const handled = Object.fromEntries((await values(metrics.handled)).map((v): [string, number] => [String(v.labels.result), v.value]));
-  return { deadLetters, reconciled, handled, retries: (await values(metrics.retries))[0]?.value ?? 0 };
+  const failures = (await values(metrics.failures)).reduce((n, v) => n + v.value, 0);
+  return { deadLetters, reconciled, requeued, handled, failures, retries: (await values(metrics.retries))[0]?.value ?? 0 };
 }
 
 const event = switchMasterEvent({ from: "198.18.100.10", to: "198.18.100.11", epoch: 3 });
@@ -56,6 +60,42 @@ describe("handleMessage: ack, nak, term, dead letter", () => {
     expect(done).toEqual(["ack"]);
     expect(r.reconciled).toEqual([{ master: "mymaster", delivery: 2 }]);
     expect(r.handled).toEqual({ ok: 1 });
+    expect(r.deadLetters).toEqual([]);
+  });
+
+  it("acks an event whose reconcile asks to be requeued, and requeues its master (an ordinary wait, not a retry)", async () => {
+    const { msg, done } = fakeMessage(event, { deliveryCount: 1 });
+    const r = await handle(msg, () => Promise.resolve({ requeueAfterMs: 1500 }));
+    expect(done).toEqual(["ack"]);
+    expect(r.requeued).toEqual([{ master: "mymaster", delayMs: 1500 }]);
+    expect(r.handled).toEqual({ ok: 1 });
+    expect(r.retries).toBe(0);
+    expect(r.failures).toBe(0);
+  });
+
+  it("counts an event the Sentinels contradicted under its own result, not ok (acked all the same)", async () => {
+    const { msg, done } = fakeMessage(event);
+    const r = await handle(msg, () => Promise.resolve({ contradicted: true }));
+    expect(done).toEqual(["ack"]);
+    expect(r.handled).toEqual({ contradicted: 1 });
+  });
+
+  it("requeues nothing when the reconcile returns nothing", async () => {
+    const { msg } = fakeMessage(event);
+    const r = await handle(msg, () => Promise.resolve({}));
+    expect(r.requeued).toEqual([]);
+  });
+
+  it("hands an event back at once, uncounted, when its reconcile fails because the process shuts down", async () => {
+    const ac = new AbortController();
+    const { msg, done } = fakeMessage(event, { deliveryCount: 4 });
+    const r = await handle(msg, () => {
+      ac.abort();
+      return Promise.reject(new DOMException("stopped", "AbortError"));
+    }, { signal: ac.signal });
+    expect(done).toEqual(["nak 0"]);
+    expect(r.handled).toEqual({});
+    expect(r.failures).toBe(0);
     expect(r.deadLetters).toEqual([]);
   });
 

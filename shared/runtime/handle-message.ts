@@ -1,8 +1,10 @@
 /**
- * What becomes of one delivered event: ack (handled, or names no master), nak with backoff
- * (anything retryable: the Sentinels not agreeing yet, the apiserver busy), or term + dead letter
- * (invalid, or a TerminalError: trying again will not help). JetStream itself gives up after
- * MAX_DELIVER naks; the runtime dead-letters those from its advisory.
+ * What becomes of one delivered event: ack (handled, or names no master; a reconcile that asked to
+ * be requeued is acked too and run again for its master later), nak with backoff (anything
+ * retryable: the Sentinels not agreeing yet, the apiserver busy), nak at once when the process is
+ * shutting down (another replica takes it), or term + dead letter (invalid, or a TerminalError:
+ * trying again will not help). JetStream itself gives up after MAX_DELIVER naks; the runtime
+ * dead-letters those from its advisory.
  */
 import { TerminalError } from "../errors.ts";
 import type { SentinelCloudEvent } from "../events.ts";
@@ -35,6 +37,14 @@ export function afterFailure(err: unknown, deliveryCount: number): FailureDecisi
   return { action: "nak", delayMs: backoffMs(deliveryCount) };
 }
 
+/** What the runtime's verify-then-reconcile reports back. */
+export interface ReconcileOutcome {
+  /** The function asked to run again for this master after this long. */
+  requeueAfterMs?: number | undefined;
+  /** The event named another master than the Sentinels (stale or forged): the function converged to theirs. */
+  contradicted?: boolean | undefined;
+}
+
 export interface MessageHandler {
   /** The function's name (metrics label). */
   fn: string;
@@ -43,9 +53,13 @@ export interface MessageHandler {
   /** Runs `work` in the serial lane of `key` (one master of one function at a time). */
   inLane(key: string, work: () => Promise<void>): Promise<void>;
   /** Verify against the Sentinels, then the function's reconcile. */
-  reconcile(master: string, event: SentinelCloudEvent, delivery: number): Promise<void>;
+  reconcile(master: string, event: SentinelCloudEvent, delivery: number): Promise<ReconcileOutcome | void>;
+  /** Runs the function again for `master` in `delayMs` (no event: keyed by master, like the resync). */
+  requeue(master: string, delayMs: number): void;
   /** Copies the message to the dead-letter stream. */
   deadLetter(why: "invalid" | "terminal"): void;
+  /** Fires on shutdown: a reconcile that fails then is handed back at once, not counted as a failure. */
+  signal?: AbortSignal | undefined;
 }
 
 export async function handleMessage(msg: DeliveredMessage, h: MessageHandler): Promise<void> {
@@ -67,10 +81,17 @@ export async function handleMessage(msg: DeliveredMessage, h: MessageHandler): P
   const delivery = msg.info.deliveryCount;
   await h.inLane(`${h.fn}/${master}`, async () => {
     try {
-      await h.reconcile(master, event, delivery);
+      const outcome = await h.reconcile(master, event, delivery);
       msg.ack();
-      h.metrics.handled.inc({ fn: h.fn, result: "ok" });
+      // an event the Sentinels contradict was handled (converged to their truth), but is not "ok"
+      h.metrics.handled.inc({ fn: h.fn, result: outcome?.contradicted ? "contradicted" : "ok" });
+      if (outcome?.requeueAfterMs !== undefined) h.requeue(master, outcome.requeueAfterMs);
     } catch (err) {
+      if (h.signal?.aborted) {
+        h.log.info({ err, master, eventId: event.attributes.id, delivery }, "reconcile stopped by shutdown, event handed back");
+        msg.nak(0);
+        return;
+      }
       h.metrics.failures.inc({ fn: h.fn, error: err instanceof Error ? err.name : "unknown" });
       const decision = afterFailure(err, delivery);
       if (decision.action === "term") {

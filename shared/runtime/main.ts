@@ -32,6 +32,14 @@ export async function runFunctions(args: string[], builtins: FunctionRegistry, e
     }
     throw err;
   }
-  await runUntilSignal(runtime, logger.child({ functions: runtime.functions.map((f) => f.name) }));
+  try {
+    await runUntilSignal(runtime, logger.child({ functions: runtime.functions.map((f) => f.name) }));
+  } catch (err) {
+    // Found at start against the live system (MASTERS naming a master no Sentinel monitors): one line, exit 2.
+    if (!(err instanceof ConfigError)) throw err;
+    await runtime.stop();
+    console.error(`failover run: bad configuration: ${err.message}`);
+    return 2;
+  }
   return 0;
 }

@@ -7,12 +7,13 @@ export function runtimeMetrics() {
   const r = [registry];
   return {
     registry,
-    handled: new Counter({ name: "failover_events_handled_total", help: "Events handled, by function and result (ok, retry, terminal, invalid)", labelNames: ["fn", "result"], registers: r }),
+    handled: new Counter({ name: "failover_events_handled_total", help: "Events handled, by function and result (ok, contradicted: acked but naming another master than the Sentinels, retry, terminal, invalid)", labelNames: ["fn", "result"], registers: r }),
     failures: new Counter({ name: "failover_reconcile_failures_total", help: "Reconciles that failed, by function and error class", labelNames: ["fn", "error"], registers: r }),
     retries: new Counter({ name: "failover_retries_total", help: "Events nak'ed for redelivery with backoff", labelNames: ["fn"], registers: r }),
     deadLettered: new Counter({ name: "failover_dead_lettered_total", help: "Events moved to the dead-letter stream (max deliveries or terminal)", labelNames: ["fn", "why"], registers: r }),
     suspicious: new Counter({ name: "failover_suspicious_events_total", help: "switch-master events that the Sentinels contradict: ahead (quorum not converged yet, retried), forged, stale (older epoch)", labelNames: ["fn", "kind"], registers: r }),
     noQuorum: new Counter({ name: "failover_no_quorum_total", help: "Reconciles skipped because no Sentinel quorum agreed", labelNames: ["fn"], registers: r }),
+    requeues: new Counter({ name: "failover_requeues_total", help: "Reconciles that asked to run again later ({ requeueAfterMs }): waits, not failures", labelNames: ["fn"], registers: r }),
     resyncs: new Counter({ name: "failover_resyncs_total", help: "Periodic resync passes", labelNames: ["fn"], registers: r }),
     reconcileDuration: new Histogram({ name: "failover_reconcile_duration_seconds", help: "Reconcile duration, Sentinel check included", labelNames: ["fn", "trigger"], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
     propagation: new Histogram({

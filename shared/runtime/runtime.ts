@@ -3,7 +3,8 @@
  * JetStream pull consumer (explicit acks, nak with backoff, term for TerminalError, max-deliver
  * and a dead-letter stream fed from the max-deliveries advisory); zod validation; verify before
  * acting (the Sentinels' quorum, not the event, says who is master); one serial lane per master;
- * a periodic resync of every master; metrics, health, graceful drain.
+ * a periodic resync of every master; requeues; metrics, health, graceful drain. The rules it
+ * enforces, and why: docs/design.md ("Rules every function runs under", "Start-up rules").
  */
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -17,26 +18,38 @@ import { startProbeServer } from "../http-server.ts";
 import type { ProbeServer } from "../http-server.ts";
 import { logger } from "../logger.ts";
 import { connectNats, untilNatsAnswers } from "../nats-connection.ts";
-import { SentinelPool } from "../sentinel-quorum.ts";
+import { majority, SentinelPool } from "../sentinel-quorum.ts";
 import type { MasterTruth } from "../sentinel-quorum.ts";
 import { ensureStreams } from "../streams.ts";
 import { DEADLETTER_SUBJECT_PREFIX } from "../subjects.ts";
 import { Caches } from "./caches.ts";
 import { functionConfig, mappingFor } from "./config.ts";
 import type { RuntimeConfig } from "./config.ts";
-import type { ReconcileContext, RedisAccess } from "./context.ts";
+import type { ReconcileContext, RedisAccess, SentinelClient } from "./context.ts";
 import type { FunctionDefinition } from "./define-function.ts";
 import { Kube, microTime } from "./kube.ts";
 import { Lanes } from "./lanes.ts";
+import { untilMastersMonitored } from "./monitored-masters.ts";
 import { handleMessage } from "./handle-message.ts";
+import type { ReconcileOutcome } from "./handle-message.ts";
 import { runtimeMetrics } from "./metrics.ts";
 import { redisAccess } from "./redis-access.ts";
+import { Requeue } from "./requeue.ts";
 
 const REPORTING_CONTROLLER = "failover-functions.io";
 /** Deliveries (each waiting up to QUORUM_WAIT_MS, then 100 ms doubling) an event may be ahead of the Sentinels' quorum before it counts as forged. */
 const AHEAD_DELIVERIES = 3;
 
 export { backoffMs } from "./handle-message.ts";
+
+/** The Sentinels as the runtime uses them: the functions' SentinelClient, plus what resync and shutdown need (SentinelPool is one). */
+export interface RuntimeSentinels extends SentinelClient {
+  /** Names of every master any Sentinel monitors. */
+  masterNames(): Promise<string[]>;
+  /** Each Sentinel's monitored master names; undefined where one does not answer. */
+  monitored(): Promise<(string[] | undefined)[]>;
+  close(): void;
+}
 
 /**
  * How the master an event names stands against the quorum's: agrees (or names none), ahead (same
@@ -56,7 +69,7 @@ export class Runtime {
   readonly log = logger.child({ component: "runtime" });
   readonly kube: Kube;
   readonly caches: Caches;
-  readonly sentinels: SentinelPool;
+  readonly sentinels: RuntimeSentinels;
   readonly redis: RedisAccess;
   /** Each function's own settings, parsed at construction (a bad value throws ConfigError naming the variable). */
   readonly #configs = new Map<string, object>();
@@ -66,16 +79,18 @@ export class Runtime {
   #advisories: Subscription[] = [];
   #loops: Promise<void>[] = [];
   #resyncTimer: NodeJS.Timeout | undefined;
-  /** A failed resync reconcile is retried on its own with backoff, not only at the next resync. */
-  readonly #resyncRetries = new Map<string, NodeJS.Timeout>();
+  /** Reconciles to run again: a failed resync retried with backoff, a reconcile that returned `{ requeueAfterMs }`. */
+  readonly #requeue = new Requeue();
   #http: ProbeServer | undefined;
   #consuming = false;
   #stopping = false;
-  /** Aborts a start-up still waiting for NATS when stop() comes first. */
-  readonly #startAbort = new AbortController();
+  /** What start() waits for now (readiness detail). */
+  #waitingFor: "sentinels" | "nats" | undefined;
+  /** Fires on stop(): a start-up still waiting for NATS gives up, reconciles see `ctx.signal` abort. */
+  readonly #shutdown = new AbortController();
   #warnedMapping = false;
 
-  constructor(config: RuntimeConfig, functions: FunctionDefinition[], { env = process.env, kube }: { env?: NodeJS.ProcessEnv; kube?: Kube } = {}) {
+  constructor(config: RuntimeConfig, functions: FunctionDefinition[], { env = process.env, kube, sentinels }: { env?: NodeJS.ProcessEnv; kube?: Kube; sentinels?: RuntimeSentinels } = {}) {
     if (functions.length === 0) throw new TerminalError("no functions to run");
     for (const fn of functions) this.#configs.set(fn.name, functionConfig(fn, env));
     this.config = config;
@@ -83,12 +98,12 @@ export class Runtime {
     this.kube = kube ?? new Kube();
     this.redis = redisAccess(config.REDIS_PASSWORD);
     this.caches = new Caches(this.kube, this.log);
-    this.sentinels = new SentinelPool({ sentinels: config.SENTINELS, password: config.SENTINEL_PASSWORD, quorum: config.SENTINEL_QUORUM });
+    this.sentinels = sentinels ?? new SentinelPool({ sentinels: config.SENTINELS, password: config.SENTINEL_PASSWORD, quorum: config.SENTINEL_QUORUM });
   }
 
   ready(): { ok: boolean; detail: Record<string, unknown> } {
     const nats = this.#nc !== undefined && !this.#nc.isClosed();
-    return { ok: nats && this.#consuming && !this.#stopping, detail: { nats, consuming: this.#consuming, functions: this.functions.map((f) => f.name) } };
+    return { ok: nats && this.#consuming && !this.#stopping, detail: { nats, consuming: this.#consuming, waitingFor: this.#waitingFor ?? null, functions: this.functions.map((f) => f.name) } };
   }
 
   get httpPort(): number | undefined {
@@ -98,9 +113,18 @@ export class Runtime {
   async start(): Promise<void> {
     const c = this.config;
     this.#http = await startProbeServer({ host: c.HTTP_HOST, port: c.HTTP_PORT, registry: this.metrics.registry, ready: () => this.ready() });
-    this.#nc = await connectNats(c, `functions:${this.functions.map((f) => f.name).join(",")}`);
+    const mapped = Object.keys(c.MASTERS);
+    if (mapped.length > 0) {
+      // A master in MASTERS that no Sentinel monitors fails the start (ConfigError naming it and
+      // what they do monitor) instead of "no Sentinel quorum" forever; unready meanwhile.
+      this.#waitingFor = "sentinels";
+      const needed = c.SENTINEL_QUORUM ?? majority(c.SENTINELS.length);
+      await untilMastersMonitored({ mapped, sentinels: c.SENTINELS, needed, ask: () => this.sentinels.monitored(), log: this.log, signal: this.#shutdown.signal });
+    }
+    this.#waitingFor = "nats";
+    const retry = { log: this.log, signal: this.#shutdown.signal };
+    this.#nc = await connectNats(c, `functions:${this.functions.map((f) => f.name).join(",")}`, retry);
     const nc = this.#nc;
-    const retry = { log: this.log, signal: this.#startAbort.signal };
     await untilNatsAnswers("streams", () => ensureStreams(nc, { stream: c.STREAM, subjectPrefix: c.SUBJECT_PREFIX, deadletterStream: c.DEADLETTER_STREAM, duplicateWindowMs: c.DUPLICATE_WINDOW_MS, maxAgeMs: 7 * 24 * 3600_000, replicas: c.STREAM_REPLICAS }), retry);
     const jsm = await untilNatsAnswers("jetstream", () => jetstreamManager(nc), retry);
     const js = jetstream(nc);
@@ -132,6 +156,7 @@ export class Runtime {
       this.#loops.push(this.#consume(fn, messages));
     }
     this.#consuming = true;
+    this.#waitingFor = undefined;
     this.log.info({ functions: this.functions.map((f) => f.name), stream: c.STREAM }, "runtime started");
     void this.resync();
     this.#resyncTimer = setInterval(() => void this.resync(), c.RESYNC_INTERVAL_MS);
@@ -155,8 +180,18 @@ export class Runtime {
       metrics: this.metrics,
       inLane: (key, work) => this.#lanes.run(key, work),
       reconcile: (master, event, delivery) => this.reconcile(fn, master, event, delivery),
+      requeue: (master, delayMs) => this.#requeueAfter(fn, master, delayMs),
       deadLetter: (why) => this.#deadLetter(fn, msg.subject, msg.data, msg.headers, why),
+      signal: this.#shutdown.signal,
     });
+  }
+
+  /** Runs `fn` for `master` again in `delayMs` (at most the resync interval: the resync comes then anyway), with no event. */
+  #requeueAfter(fn: FunctionDefinition, master: string, delayMs: number): void {
+    const key = `${fn.name}/${master}`;
+    const ms = Number.isFinite(delayMs) ? Math.min(Math.max(0, delayMs), this.config.RESYNC_INTERVAL_MS) : this.config.RESYNC_INTERVAL_MS;
+    this.metrics.requeues.inc({ fn: fn.name });
+    this.#requeue.after(key, ms, () => void this.#lanes.run(key, () => this.#resyncOne(fn, master, 0, "requeue")));
   }
 
   /**
@@ -168,7 +203,7 @@ export class Runtime {
    *    AHEAD_DELIVERIES deliveries reported as forged (Warning Event, metric), converging to the truth;
    *  - older epoch: stale (a replay), converge to the truth.
    */
-  async reconcile(fn: FunctionDefinition, masterName: string, event: SentinelCloudEvent | undefined, delivery = 1): Promise<void> {
+  async reconcile(fn: FunctionDefinition, masterName: string, event: SentinelCloudEvent | undefined, delivery = 1): Promise<ReconcileOutcome> {
     const t0 = performance.now();
     const log = this.log.child({ fn: fn.name, master: masterName });
     const mapping = mappingFor(this.config, masterName);
@@ -182,6 +217,7 @@ export class Runtime {
       fieldManager: `${REPORTING_CONTROLLER}/${fn.name}`,
       event,
       recordEvent: (target, type, reason, note) => this.recordEvent(fn.name, target, type, reason, note),
+      signal: this.#shutdown.signal,
     };
     let truth;
     try {
@@ -209,11 +245,12 @@ export class Runtime {
         await ctx.recordEvent({ kind: "StatefulSet", name: mapping.statefulSet, namespace: mapping.namespace }, "Warning", "ForgedFailoverEvent", `event ${event.attributes.id} names ${claimed.host}:${claimed.port} at epoch ${event.data.epoch}; the Sentinels say ${truth.host}:${truth.port} at epoch ${truth.epoch}`);
       }
     }
-    await fn.reconcile(ctx, { ...truth, mapping });
+    const result = await fn.reconcile(ctx, { ...truth, mapping });
     this.metrics.reconcileDuration.observe({ fn: fn.name, trigger: event ? "event" : "resync" }, (performance.now() - t0) / 1000);
     if (event && event.data.event === "+switch-master" && claimed?.host === truth.host) {
       this.metrics.propagation.observe({ fn: fn.name }, Math.max(0, Date.now() - Date.parse(event.data.announcedAt)) / 1000);
     }
+    return { requeueAfterMs: result?.requeueAfterMs, contradicted: verdict !== "agrees" };
   }
 
   /**
@@ -248,14 +285,18 @@ export class Runtime {
         return;
       }
     }
-    await Promise.all(this.functions.flatMap((fn) => names.map((name) => this.#lanes.run(`${fn.name}/${name}`, () => this.#resyncOne(fn, name, 0)))));
+    await Promise.all(this.functions.flatMap((fn) => names.map((name) => this.#lanes.run(`${fn.name}/${name}`, () => this.#resyncOne(fn, name, 0, "resync")))));
   }
 
-  async #resyncOne(fn: FunctionDefinition, name: string, attempt: number): Promise<void> {
-    this.metrics.resyncs.inc({ fn: fn.name });
-    await this.reconcile(fn, name, undefined).catch((err: unknown) => {
+  /** A reconcile with no event: the periodic resync, its retries, or a requeue the function asked for. */
+  async #resyncOne(fn: FunctionDefinition, name: string, attempt: number, trigger: "resync" | "requeue"): Promise<void> {
+    if (trigger === "resync") this.metrics.resyncs.inc({ fn: fn.name });
+    await this.reconcile(fn, name, undefined).then((outcome) => {
+      if (outcome.requeueAfterMs !== undefined) this.#requeueAfter(fn, name, outcome.requeueAfterMs);
+    }, (err: unknown) => {
+      if (this.#stopping) return; // stopped while it waited: nothing to retry
       this.metrics.failures.inc({ fn: fn.name, error: err instanceof Error ? err.name : "unknown" });
-      this.log.warn({ err, fn: fn.name, master: name, attempt }, "resync reconcile failed");
+      this.log.warn({ err, fn: fn.name, master: name, attempt, trigger }, "resync reconcile failed");
       // No quorum yet (Sentinels still starting or mid-failover), the apiserver busy: try this
       // master again soon (250 ms doubling, at most the resync interval) instead of leaving it
       // wrong until the next resync. Measured with 200 masters: the first resync at start found
@@ -266,14 +307,8 @@ export class Runtime {
 
   #retryResync(fn: FunctionDefinition, name: string, attempt: number): void {
     const key = `${fn.name}/${name}`;
-    if (this.#stopping || this.#resyncRetries.has(key)) return;
     const delay = Math.min(250 * 2 ** (attempt - 1), this.config.RESYNC_INTERVAL_MS);
-    const timer = setTimeout(() => {
-      this.#resyncRetries.delete(key);
-      if (!this.#stopping) void this.#lanes.run(key, () => this.#resyncOne(fn, name, attempt));
-    }, delay);
-    timer.unref();
-    this.#resyncRetries.set(key, timer);
+    this.#requeue.after(key, delay, () => void this.#lanes.run(key, () => this.#resyncOne(fn, name, attempt, "resync")));
   }
 
   /** A Kubernetes Event (events.k8s.io/v1); best effort: a failure is logged, never thrown. */
@@ -331,10 +366,9 @@ export class Runtime {
   /** SIGTERM: stop taking events, finish the lanes, drain NATS. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    this.#startAbort.abort();
+    this.#shutdown.abort();
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
-    for (const t of this.#resyncRetries.values()) clearTimeout(t);
-    this.#resyncRetries.clear();
+    this.#requeue.stop();
     for (const m of this.#messages) m.stop();
     await Promise.allSettled(this.#loops);
     await this.#lanes.idle();

@@ -21,7 +21,7 @@ let project: Project;
 let nc: NatsConnection;
 
 // The webhook's receiver: answers 500 to the first POST (the runtime must retry), 204 after.
-const SECRET = "a-webhook-secret-of-some-length";
+const SECRET = `whsec_${Buffer.from("a-webhook-secret-of-some-length!").toString("base64")}`;
 const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
 let posts = 0;
 const hookServer = createServer((req, res) => {
@@ -96,7 +96,9 @@ describe("failover functions", () => {
     expect(post.headers["ce-type"]).toBe("io.redis.sentinel.switch-master");
     expect(post.headers["ce-subject"]).toBe("mymaster");
     expect(JSON.parse(post.body)).toMatchObject({ event: "+switch-master", newMaster: { host: now.host, port: 6379 }, epoch: now.epoch });
-    expect(post.headers["x-failover-signature"]).toBe(signature(SECRET, String(post.headers["x-failover-timestamp"]), post.body));
+    expect(post.headers["content-type"]).toBe("application/json");
+    expect(post.headers["webhook-id"]).toBe(post.headers["ce-id"]);
+    expect(post.headers["webhook-signature"]).toBe(signature(SECRET, String(post.headers["webhook-id"]), String(post.headers["webhook-timestamp"]), post.body));
   });
 
   it("change nothing for a forged, a replayed old and a duplicated event", async () => {

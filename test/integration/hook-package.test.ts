@@ -6,7 +6,7 @@
  * the quorum's master at start and after a real failover, and a forged event never reaches it.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,11 +54,14 @@ it("records the quorum's master", async () => {
 
 let dir: string;
 let hookDir: string;
+/** Written by the packed package's `failover new hook`, as a user starts one. */
+let scaffoldedDir: string;
 let sb: Sandbox;
 let relays: ManagedProcess[] = [];
 let hook: ManagedProcess | undefined;
 let nc: NatsConnection;
 
+const pkgDirOf = (hook: string) => join(hook, "node_modules", "failover-functions");
 const record = async () => (await sb.kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "hook-record", namespace: sb.namespace }).catch(() => undefined))?.data;
 
 beforeAll(async () => {
@@ -82,6 +85,14 @@ beforeAll(async () => {
   );
   writeFileSync(join(hookDir, "index.ts"), HOOK);
   writeFileSync(join(hookDir, "index.test.ts"), HOOK_TEST);
+
+  await run(process.execPath, [join(pkgDir, "dist/bin/failover.js"), "new", "hook", "scaffolded-hook", "--dir", dir], { cwd: dir });
+  scaffoldedDir = join(dir, "scaffolded-hook");
+  // what `npm install` of its package.json gives it: the packed runtime, zod, vitest, the Node types
+  mkdirSync(join(scaffoldedDir, "node_modules", ".bin"), { recursive: true });
+  symlinkSync(pkgDir, join(scaffoldedDir, "node_modules", "failover-functions"));
+  symlinkSync(join(pkgDir, "dist/bin/failover.js"), join(scaffoldedDir, "node_modules", ".bin", "failover"));
+  for (const dep of ["zod", "vitest", "@types"]) symlinkSync(join(ROOT, "node_modules", dep), join(scaffoldedDir, "node_modules", dep));
 }, 300_000);
 
 afterAll(async () => {
@@ -97,6 +108,16 @@ describe("a hook outside this repository, on the packed package", () => {
     await run(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", hookDir], { cwd: hookDir });
     const res = await run(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--root", hookDir], { cwd: hookDir });
     expect(res.stdout).toMatch(/1 passed/);
+  });
+
+  it("a hook scaffolded by the packed `failover new hook` type-checks, passes its own unit test as written, and regenerates its deploy/ unchanged", async () => {
+    const deployBefore = readFileSync(join(scaffoldedDir, "deploy/rbac/scaffolded-hook.yaml"), "utf8");
+    await run(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", scaffoldedDir], { cwd: scaffoldedDir });
+    const res = await run(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--root", scaffoldedDir], { cwd: scaffoldedDir, env: { ...process.env, NO_COLOR: "1" } });
+    expect(res.stdout).toMatch(/1 passed/);
+    // its `npm run manifests`, on the module tsc just compiled
+    await run(process.execPath, [join(pkgDirOf(scaffoldedDir), "dist/bin/failover.js"), "manifests", "--out", "deploy", "--image", "scaffolded-hook", "--module", "/app/hooks/scaffolded-hook/index.js", "./dist/index.js"], { cwd: scaffoldedDir });
+    expect(readFileSync(join(scaffoldedDir, "deploy/rbac/scaffolded-hook.yaml"), "utf8")).toBe(deployBefore);
   });
 
   it("cannot reach the runtime's internals by deep import", async () => {

@@ -42,6 +42,8 @@ export interface FakeContextOptions<C extends object> {
   fieldManager?: string;
   /** Default: a silent logger. */
   log?: Logger;
+  /** ctx.signal (shutdown); default a signal that never fires. */
+  signal?: AbortSignal;
 }
 
 export interface FakeContext<C extends object> extends ReconcileContext<C> {
@@ -69,6 +71,7 @@ export function fakeContext<C extends object = object>(options: FakeContextOptio
     fieldManager: options.fieldManager ?? "failover-functions.io/test",
     event: options.event,
     recorded,
+    signal: options.signal ?? new AbortController().signal,
     recordEvent(target, type, reason, note) {
       recorded.push({ target, type, reason, note });
       return Promise.resolve();

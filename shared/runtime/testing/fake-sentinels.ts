@@ -18,9 +18,12 @@ export class FakeSentinels implements SentinelClient {
   /** What `master()` answers; undefined = no quorum. */
   truth: MasterTruth | undefined;
   replies: SentinelReplies;
+  /** Whether close() was called (the runtime closes its Sentinels on stop). */
+  closed = false;
 
-  constructor({ size = 3, truth, replies = () => undefined }: { size?: number; truth?: MasterTruth | undefined; replies?: SentinelReplies } = {}) {
+  constructor({ size = 3, truth, replies = () => undefined, monitors }: { size?: number; truth?: MasterTruth | undefined; replies?: SentinelReplies; monitors?: (string[] | undefined)[] } = {}) {
     this.size = size;
+    this.monitors = monitors;
     this.truth = truth;
     this.replies = replies;
   }
@@ -33,6 +36,22 @@ export class FakeSentinels implements SentinelClient {
   async master(name: string): Promise<MasterTruth> {
     if (!this.truth || this.truth.name !== name) throw new NoQuorumError(name, "fake Sentinels have no truth for it");
     return Promise.resolve(this.truth);
+  }
+
+  /** What each Sentinel monitors (`SENTINEL MASTERS`); default: every one the truth's name. undefined = it does not answer. */
+  monitors: (string[] | undefined)[] | undefined;
+
+  async monitored(): Promise<(string[] | undefined)[]> {
+    return Promise.resolve(this.monitors ?? Array.from({ length: this.size }, () => (this.truth ? [this.truth.name] : [])));
+  }
+
+  /** The masters any of them monitors. */
+  async masterNames(): Promise<string[]> {
+    return [...new Set((await this.monitored()).flatMap((m) => m ?? []))].sort();
+  }
+
+  close(): void {
+    this.closed = true;
   }
 
   /** Calls whose first argument is `subcommand` (e.g. "RESET"). */

@@ -1,0 +1,22 @@
+/** manifests/base/functions is the generator's output: a declaration changed without `npm run manifests` fails here. */
+import { readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { baseFunctions } from "../../functions/index.ts";
+import { renderFunctionFiles } from "../../shared/runtime/manifests.ts";
+
+const DIR = fileURLToPath(new URL("../../manifests/base/functions/", import.meta.url));
+
+describe("manifests/base/functions", () => {
+  const files = renderFunctionFiles(baseFunctions);
+
+  it.each(Object.keys(files))("%s is what `npm run manifests` writes", (path) => {
+    expect(readFileSync(`${DIR}${path}`, "utf8"), "run `npm run manifests` after changing a function's declaration").toBe(files[path]);
+  });
+
+  it("holds no other function's RBAC file, and the kustomization lists every generated file", () => {
+    expect(readdirSync(`${DIR}rbac`).sort()).toEqual(baseFunctions.map((f) => `${f.name}.yaml`).sort());
+    const kustomization = readFileSync(`${DIR}kustomization.yaml`, "utf8");
+    for (const path of Object.keys(files)) expect(kustomization).toContain(`- ${path}`);
+  });
+});
