@@ -18,6 +18,9 @@ let noJetStream: ManagedProcess;
 const started: ManagedProcess[] = [];
 
 const retries = (logFile: string): number => readFileSync(logFile, "utf8").split("\n").filter((l) => l.includes("nats not answering yet, retrying")).length;
+/** `failover run label-master`, started once it serves /healthz (ready or not). */
+const labelMaster = (name: string, httpPort: number, log: string) =>
+  failoverProcess({ name, args: ["run", "label-master"], env: { ...sandboxEnv(sb), NAMESPACE: sb.namespace, CONSUMER_PREFIX: "nats-away-" }, httpPort, logFile: join(sb.dir, log), waitFor: "live" });
 const readyz = async (port: number): Promise<number> => (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
 
 beforeAll(async () => {
@@ -44,14 +47,7 @@ afterAll(async () => {
 describe("NATS away at start", () => {
   it("a relay and a function wait for JetStream instead of exiting, then become ready", async () => {
     const relay = failoverProcess({ name: "relay (nats away)", args: ["relay"], env: sandboxEnv(sb), httpPort: 18210, logFile: join(sb.dir, "relay-nats-away.log"), waitFor: "live" });
-    const fn = failoverProcess({
-      name: "label-master (nats away)",
-      args: ["run", "label-master"],
-      env: { ...sandboxEnv(sb), NAMESPACE: sb.namespace, CONSUMER_PREFIX: "nats-away-" },
-      httpPort: 18211,
-      logFile: join(sb.dir, "fn-nats-away.log"),
-      waitFor: "live",
-    });
+    const fn = labelMaster("label-master (nats away)", 18211, "fn-nats-away.log");
     started.push(relay, fn);
     await Promise.all([relay.start(), fn.start()]);
     await waitFor("both retrying", () => retries(relay.spec.logFile) >= 3 && retries(fn.spec.logFile) >= 3, { timeoutMs: 30_000, intervalMs: 100 });
@@ -66,14 +62,7 @@ describe("NATS away at start", () => {
 
   it("stops at once on SIGTERM while still waiting for a first connection", async () => {
     await sb.stopNats();
-    const fn = failoverProcess({
-      name: "label-master (no nats)",
-      args: ["run", "label-master"],
-      env: { ...sandboxEnv(sb), NAMESPACE: sb.namespace, CONSUMER_PREFIX: "nats-away-" },
-      httpPort: 18212,
-      logFile: join(sb.dir, "fn-no-nats.log"),
-      waitFor: "live",
-    });
+    const fn = labelMaster("label-master (no nats)", 18212, "fn-no-nats.log");
     started.push(fn);
     await fn.start();
     const t0 = performance.now();

@@ -5,23 +5,11 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { toHeaders } from "../../shared/events.ts";
 import type { SentinelCloudEvent } from "../../shared/events.ts";
 import { eventSubject } from "../../shared/subjects.ts";
+import { switchMasterEvent } from "../../shared/runtime/testing/index.ts";
 
+/** A +switch-master CloudEvent as the relay publishes it (the test kit's, positional). */
 export function switchEvent(master: string, from: string, to: string, epoch: number, id: string): SentinelCloudEvent {
-  const now = new Date().toISOString();
-  return {
-    attributes: { specversion: "1.0", id, source: "test", type: "io.redis.sentinel.switch-master", subject: master, time: now, datacontenttype: "application/json", configepoch: String(epoch) },
-    data: {
-      event: "+switch-master",
-      master,
-      epoch,
-      sentinel: { host: "198.18.0.10", port: 26379 },
-      oldMaster: { host: from, port: 6379 },
-      newMaster: { host: to, port: 6379 },
-      masterAddress: { host: to, port: 6379 },
-      raw: `+switch-master ${master} ${from} 6379 ${to} 6379`,
-      announcedAt: now,
-    },
-  };
+  return switchMasterEvent({ master, from, to, epoch, id });
 }
 
 export async function publishEvent(nc: NatsConnection, event: SentinelCloudEvent, rawPayload?: string): Promise<{ duplicate: boolean }> {
