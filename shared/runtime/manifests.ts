@@ -64,6 +64,12 @@ ${redis}            - {name: NATS_USER, valueFrom: {secretKeyRef: {name: nats-au
           readinessProbe:
             httpGet: {path: /readyz, port: http}
             periodSeconds: 5
+          # Liveness starts once /healthz answers: a function on a busy node (16 pods starting
+          # Node at once on 2 cores) took over 40 s to serve it, and was killed by liveness.
+          startupProbe:
+            httpGet: {path: /healthz, port: http}
+            periodSeconds: 2
+            failureThreshold: 90
           livenessProbe:
             httpGet: {path: /healthz, port: http}
             initialDelaySeconds: 10
