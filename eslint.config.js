@@ -2,6 +2,10 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+// The image ships bin, shared, functions and init; none of it may reach dev code. (Repeated in
+// shared/'s own rule below: a later flat-config block replaces the rule, it does not merge it.)
+const shipsOnly = { regex: "(^|/)(sandbox|demo|bench|test)/", message: "the image ships bin, shared, functions and init only: this import breaks the production build" };
+
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "sandbox/tools/", "coverage/", ".scaffold-test-*/"] },
   js.configs.recommended,
@@ -32,7 +36,7 @@ export default tseslint.config(
         "error",
         {
           patterns: [
-            { regex: "(^|/)(sandbox|demo|bench|test)/", message: "the image ships bin, shared, functions and init only: this import breaks the production build" },
+            shipsOnly,
           ],
         },
       ],
@@ -47,7 +51,7 @@ export default tseslint.config(
         "error",
         {
           patterns: [
-            { regex: "(^|/)(sandbox|demo|bench|test)/", message: "the image ships bin, shared, functions and init only: this import breaks the production build" },
+            shipsOnly,
             { regex: "(^|/)(functions|bin)/", message: "shared/ is the framework: functions are handed to it by the entry point (bin/run.ts), never imported" },
           ],
         },

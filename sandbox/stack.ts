@@ -19,6 +19,7 @@ import type { Sandbox } from "./sandbox.ts";
 import { waitFor } from "./wait.ts";
 import { REGISTRY } from "./addresses.ts";
 import { Writer } from "./writer.ts";
+import { fieldsToRecord } from "../shared/sentinel-quorum.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const run = promisify(execFile);
@@ -316,7 +317,7 @@ export const sentinelPods = (p: Picture) => Object.keys(p.ipOf).filter((n) => /^
  */
 export async function waitSettled(sb: Sandbox, timeoutMs = 180_000): Promise<Picture & { master: string }> {
   return waitFor(
-    "the stack settled (all pods Ready, one master everywhere, Sentinels agreeing, two replicas online)",
+    "the stack settled (all pods Ready, one master everywhere, two replicas online, every Sentinel agreeing and knowing the whole set)",
     async () => {
       const pods = (await podsIn(sb)).filter((p) => /^(redis|sentinel)-\d$/.test(p.metadata?.name ?? ""));
       if (pods.length !== 6 || !pods.every((p) => ready(p) && !p.metadata?.deletionTimestamp)) return undefined;
@@ -328,7 +329,22 @@ export async function waitSettled(sb: Sandbox, timeoutMs = 180_000): Promise<Pic
       if (!named.every((n) => (n as string[] | undefined)?.[0] === host)) return undefined;
       const info = await onPod(host, 6379, (r) => r.call("INFO", "replication")).catch(() => "");
       const online = String(info).match(/^slave\d+:.*state=online/gm)?.length ?? 0;
-      return online === 2 ? { ...p, master: m } : undefined;
+      if (online !== 2) return undefined;
+      // Every Sentinel knows the whole set: the two others, and exactly the two replica pods, none
+      // down (a Sentinel just reset by sentinel-reset relearns them within ~10 s; a failover
+      // led by one that has not cannot find a replica to promote).
+      const replicaIps = redisPods(p).filter((r) => r !== m).map((r) => p.ipOf[r]!).sort();
+      const knows = await Promise.all(
+        sentinelPods(p).map((s) =>
+          onPod(p.ipOf[s]!, 26379, async (r) => {
+            const master = fieldsToRecord(await r.call("SENTINEL", "MASTER", "mymaster"));
+            const replicas = ((await r.call("SENTINEL", "REPLICAS", "mymaster")) as unknown[]).map(fieldsToRecord);
+            const listed = replicas.map((x) => x.ip ?? "").sort();
+            return master["num-other-sentinels"] === "2" && JSON.stringify(listed) === JSON.stringify(replicaIps) && replicas.every((x) => !(x.flags ?? "").includes("s_down"));
+          }).catch(() => false),
+        ),
+      );
+      return knows.every(Boolean) ? { ...p, master: m } : undefined;
     },
     { timeoutMs, intervalMs: 250 },
   );
