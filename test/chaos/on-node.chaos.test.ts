@@ -79,7 +79,7 @@ describe("chaos on real pods", () => {
         expect(r.plainLost).toEqual([]);
         expect(r.awareLost).toEqual([]);
       }
-    });
+    }, KILLS * 90_000); // a crash cycle takes 40-60 s once every Sentinel must relearn the set
   }
 
   for (const fence of [true, false]) {
