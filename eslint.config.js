@@ -6,6 +6,13 @@ import tseslint from "typescript-eslint";
 // shared/'s own rule below: a later flat-config block replaces the rule, it does not merge it.)
 const shipsOnly = { regex: "(^|/)(sandbox|demo|bench|test)/", message: "the image ships bin, shared, functions and init only: this import breaks the production build" };
 
+/**
+ * A block refusing imports that match `patterns` in `files` (tests excepted).
+ * @param {string[]} files
+ * @param {{ regex: string, message: string }[]} patterns
+ */
+const restrictImports = (files, patterns) => ({ files, ignores: ["**/*.test.ts"], rules: { "no-restricted-imports": ["error", { patterns }] } });
+
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "sandbox/tools/", "coverage/", ".scaffold-test-*/"] },
   js.configs.recommended,
@@ -27,35 +34,8 @@ export default tseslint.config(
     files: ["manifests/**/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
-  {
-    // What the image ships (the Dockerfile copies bin, shared, functions, init) never reaches dev code.
-    files: ["bin/**/*.ts", "shared/**/*.ts", "functions/**/*.ts", "init/**/*.ts"],
-    ignores: ["**/*.test.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            shipsOnly,
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // The framework never imports what runs on it: the entry point (bin/) hands it the registry.
-    files: ["shared/**/*.ts"],
-    ignores: ["**/*.test.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            shipsOnly,
-            { regex: "(^|/)(functions|bin)/", message: "shared/ is the framework: functions are handed to it by the entry point (bin/run.ts), never imported" },
-          ],
-        },
-      ],
-    },
-  },
+  // What the image ships (the Dockerfile copies bin, shared, functions, init) never reaches dev code.
+  restrictImports(["bin/**/*.ts", "shared/**/*.ts", "functions/**/*.ts", "init/**/*.ts"], [shipsOnly]),
+  // The framework never imports what runs on it: the entry point (bin/) hands it the registry.
+  restrictImports(["shared/**/*.ts"], [shipsOnly, { regex: "(^|/)(functions|bin)/", message: "shared/ is the framework: functions are handed to it by the entry point (bin/run.ts), never imported" }]),
 );

@@ -53,6 +53,11 @@ export async function connectNats(cfg: NatsEnv, name: string, retry: StartupRetr
       reconnectJitter: 100,
       pingInterval: 5_000,
     }), retry);
+  if (retry.signal?.aborted) {
+    // Stopped while this attempt was connecting: nobody will drain this connection.
+    await nc.close();
+    retry.signal.throwIfAborted();
+  }
   retry.log.info({ server: nc.getServer() }, "connected to nats");
   return nc;
 }
@@ -88,6 +93,7 @@ export interface StartupRetryOptions {
 export async function untilNatsAnswers<T>(step: string, fn: () => Promise<T>, o: StartupRetryOptions): Promise<T> {
   let delay = o.firstDelayMs ?? 250;
   for (let attempt = 1; ; attempt++) {
+    o.signal?.throwIfAborted(); // stopped before this step began: no new attempt
     try {
       return await fn();
     } catch (err) {

@@ -26,10 +26,6 @@ export async function runUntilSignal(service: Service, log: Logger): Promise<voi
   const signal = early ?? (await signalled);
   log.info({ signal, started: early === undefined }, "stopping");
   await service.stop();
-  if (early !== undefined) {
-    // The start may still be waiting on a first NATS connection, which nothing can cancel and
-    // which keeps the event loop alive: leave now that everything started has been stopped.
-    started.catch(() => undefined);
-    process.exit(0);
-  }
+  // A start cut short by stop() ends at its next step (its waits for NATS are aborted).
+  if (early !== undefined) await started.catch(() => undefined);
 }

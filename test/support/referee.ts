@@ -58,6 +58,8 @@ export class Referee {
   readonly #roles = new Map<string, Role>();
   readonly #sentinelSays = new Map<string, string | undefined>();
   readonly #clients = new Map<string, Redis>();
+  /** Hosts whose answer to the previous poll is still awaited. */
+  readonly #asking = new Set<string>();
   readonly #endpoints: Named = { since: new Map() };
   readonly #labels: Named = { since: new Map() };
   /** Since when the current truth (host) has been reachable as master. */
@@ -132,16 +134,16 @@ export class Referee {
   }
 
   async #poll(): Promise<void> {
-    const pods = [...this.#pods.values()].filter((p) => p.ip);
+    // A host still answering the previous poll is skipped, so a slow answer never overwrites a newer one.
+    const pods = [...this.#pods.values()].filter((p) => p.ip && !this.#asking.has(`${p.ip}/${p.sentinel}`));
     await Promise.all(
       pods.map(async (p) => {
-        const c = this.#client(p.ip, p.sentinel);
-        if (p.sentinel) {
-          const said = (await c.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", this.#o.masterName).catch(() => undefined)) as [string, string] | null | undefined;
-          this.#sentinelSays.set(p.ip, said?.[0]);
-        } else {
-          const role = (await c.call("ROLE").catch(() => undefined)) as [string, ...unknown[]] | undefined;
-          this.#roles.set(p.ip, role?.[0] === "master" ? "master" : role?.[0] === "slave" ? "slave" : "unreachable");
+        const key = `${p.ip}/${p.sentinel}`;
+        this.#asking.add(key);
+        try {
+          await this.#ask(p);
+        } finally {
+          this.#asking.delete(key);
         }
       }),
     );
@@ -151,6 +153,18 @@ export class Referee {
     const truth = this.#currentTruth();
     if (truth !== this.#truth?.host) this.#truth = truth ? { host: truth, since: now } : undefined;
     this.#evaluate(now);
+  }
+
+  /** One pod's answer: a Sentinel's master, or a redis server's ROLE. */
+  async #ask(p: { ip: string; sentinel: boolean }): Promise<void> {
+    const c = this.#client(p.ip, p.sentinel);
+    if (p.sentinel) {
+      const said = (await c.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", this.#o.masterName).catch(() => undefined)) as [string, string] | null | undefined;
+      this.#sentinelSays.set(p.ip, said?.[0]);
+    } else {
+      const role = (await c.call("ROLE").catch(() => undefined)) as [string, ...unknown[]] | undefined;
+      this.#roles.set(p.ip, role?.[0] === "master" ? "master" : role?.[0] === "slave" ? "slave" : "unreachable");
+    }
   }
 
   /** The master: the host a majority of the Sentinel pods name, when it answers ROLE as master. */
