@@ -40,6 +40,8 @@ export class Writer {
   readonly options: WriterOptions;
   readonly acks: Ack[] = [];
   failures = 0;
+  /** The last failed command's error (name: message), for a report on a writer that stopped writing. */
+  lastError: string | undefined;
   #next = 0;
   #running = false;
   #loop: Promise<void> | undefined;
@@ -66,6 +68,11 @@ export class Writer {
     this.#drop();
   }
 
+  /** The client's connection state (ioredis `status`: ready, connecting, reconnecting, end, ...). */
+  get clientStatus(): string {
+    return this.#client?.status ?? "no client";
+  }
+
   #drop(): void {
     this.#client?.disconnect();
     this.#client = undefined;
@@ -79,7 +86,11 @@ export class Writer {
       ...(s ? { sentinels: s.sentinels, name: s.name, sentinelPassword: s.password, failoverDetector: true, retryStrategy: () => 10 } : { host: target.host, port: target.port, retryStrategy: () => null }),
       password: this.options.password,
       lazyConnect: false,
-      enableReadyCheck: false,
+      // The sentinel-aware client keeps ioredis' default ready check: it is where ioredis verifies
+      // (INFO) that the server the Sentinels named is a master. Without it, a client that lands on
+      // a replica (an address named before the switch, reused by a new pod) stays there, refused
+      // with READONLY, until the next switch. A plain client has no role to check.
+      enableReadyCheck: s !== undefined,
       enableOfflineQueue: true,
       connectTimeout: timeout,
       commandTimeout: timeout,
@@ -114,8 +125,9 @@ export class Writer {
         }
         this.acks.push({ id, sentAt, at: performance.now(), host: target.host });
         if (interval > 0) await sleep(interval);
-      } catch {
+      } catch (err) {
         this.failures++;
+        this.lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
         // The sentinel-aware client reconnects (and re-asks the Sentinels) by itself.
         if (!this.options.sentinel) this.#drop();
         await sleep(5);

@@ -51,6 +51,7 @@ describe("chaos on real pods", () => {
       const j = await judge(world, { keyPrefix: `crash-${fenced ? "fenced" : "default"}`, waitReplicas: fenced ? { replicas: 1, timeoutMs: 200 } : undefined });
       const times: number[] = [];
       let awareStuck = 0;
+      const stuckDetail: string[] = [];
       try {
         for (let i = 0; i < KILLS; i++) {
           const before = await waitSettled(sb);
@@ -63,7 +64,12 @@ describe("chaos on real pods", () => {
           });
           // The reference, reported: sentinel-aware ioredis (6.0.0, failoverDetector) did not
           // always write again within 30 s of a crash on real pods (measured, not yet understood).
-          if (!(await waitFor("the sentinel-aware client acknowledged after the crash", () => j.aware.firstAckAfter(at) !== undefined, { timeoutMs: 30_000 }).then(() => true, () => false))) awareStuck++;
+          const awareFailures = j.aware.failures;
+          if (!(await waitFor("the sentinel-aware client acknowledged after the crash", () => j.aware.firstAckAfter(at) !== undefined, { timeoutMs: 30_000 }).then(() => true, () => false))) {
+            awareStuck++;
+            const last = j.aware.acks.at(-1);
+            stuckDetail.push(`crash ${i + 1}: last ack sent ${last ? Math.round(last.sentAt - at) : "-"} ms / acknowledged ${last ? Math.round(last.at - at) : "-"} ms from the crash, ${j.aware.failures - awareFailures} failed commands since, the last: ${j.aware.lastError ?? "none"}, client ${j.aware.clientStatus}`);
+          }
           times.push(Math.round((j.plain.firstAckAfter(at)!.at - at)));
           expect(now.master).not.toBe(before.master);
         }
@@ -72,7 +78,7 @@ describe("chaos on real pods", () => {
       }
       const r = await j.finish();
       times.sort((a, b) => a - b);
-      figure(`${KILLS} crashes, ${fenced ? "write fence + WAIT 1" : "default config"}: plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}; crash to the plain client's first write acknowledged after it: median ${times[times.length >> 1]} ms, max ${times.at(-1)} ms; crashes after which the sentinel-aware client wrote nothing for 30 s: ${awareStuck}; referee lag at most ${j.referee.longestLagMs} ms`);
+      figure(`${KILLS} crashes, ${fenced ? "write fence + WAIT 1" : "default config"}: plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}; crash to the plain client's first write acknowledged after it: median ${times[times.length >> 1]} ms, max ${times.at(-1)} ms; crashes after which the sentinel-aware client wrote nothing for 30 s: ${awareStuck}${stuckDetail.length ? ` (${stuckDetail.join("; ")})` : ""}; referee lag at most ${j.referee.longestLagMs} ms`);
       expect(r.violations).toEqual([]);
       expect(r.twoMasters).toEqual([]);
       if (fenced) {
