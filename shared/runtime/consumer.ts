@@ -3,9 +3,10 @@
  * event subjects, MAX_DELIVER deliveries of ACK_WAIT_MS each. Created at start, or updated to these
  * settings when it exists (its name and deliver policy cannot change).
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes } from "@nats-io/jetstream";
 import type { ConsumerConfig, JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
+import { createOrUpdate } from "../jetstream-upsert.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { FunctionDefinition } from "./define-function.ts";
 
@@ -27,13 +28,7 @@ export function consumerConfig(c: RuntimeConfig, fn: FunctionDefinition): Partia
 }
 
 /** Updates the consumer `cfg` names on `stream`, or adds it when JetStream has none by that name. */
-export async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Partial<ConsumerConfig> & { durable_name: string }): Promise<void> {
-  try {
-    await jsm.consumers.info(stream, cfg.durable_name);
-    const { durable_name: _d, deliver_policy: _p, ...update } = cfg;
-    await jsm.consumers.update(stream, cfg.durable_name, update);
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) await jsm.consumers.add(stream, cfg);
-    else throw err;
-  }
+export function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Partial<ConsumerConfig> & { durable_name: string }): Promise<void> {
+  const { durable_name: name, deliver_policy: _p, ...update } = cfg;
+  return createOrUpdate({ notFound: JetStreamApiCodes.ConsumerNotFound, info: () => jsm.consumers.info(stream, name), update: () => jsm.consumers.update(stream, name, update), add: () => jsm.consumers.add(stream, cfg) });
 }
