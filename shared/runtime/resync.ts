@@ -3,6 +3,7 @@
  * a failed one retried with backoff, and a reconcile that asked to run again (`{ requeueAfterMs }`).
  * Each runs in the master's lane, like an event.
  */
+import { doubling } from "../backoff.ts";
 import { TerminalError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { RuntimeConfig } from "./config.ts";
@@ -94,7 +95,7 @@ export class Resync {
 
   #retry(fn: FunctionDefinition, name: string, attempt: number): void {
     const key = `${fn.name}/${name}`;
-    const delay = Math.min(250 * 2 ** (attempt - 1), this.#o.config.RESYNC_INTERVAL_MS);
+    const delay = doubling(250, attempt - 1, this.#o.config.RESYNC_INTERVAL_MS);
     this.#requeue.after(key, delay, () => void this.#o.lanes.run(key, () => this.#one(fn, name, attempt, "resync")));
   }
 }
