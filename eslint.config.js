@@ -38,4 +38,10 @@ export default tseslint.config(
   restrictImports(["bin/**/*.ts", "shared/**/*.ts", "functions/**/*.ts", "init/**/*.ts"], [shipsOnly]),
   // The framework never imports what runs on it: the entry point (bin/) hands it the registry.
   restrictImports(["shared/**/*.ts"], [shipsOnly, { regex: "(^|/)(functions|bin)/", message: "shared/ is the framework: functions are handed to it by the entry point (bin/run.ts), never imported" }]),
+  // The init containers decide alone, before any function runs: none of the functions runtime.
+  restrictImports(["init/**/*.ts"], [shipsOnly, { regex: "(^|/)shared/runtime/", message: "init/ runs in the init containers: it may use shared/, never the functions runtime (shared/runtime/)" }]),
+  // Benchmarks run on the sandbox, not on the demo or the test suites' helpers (what both need lives in sandbox/).
+  restrictImports(["bench/**/*.ts"], [{ regex: "(^|/)(demo|test)/", message: "bench/ may use sandbox/ and shared/, not demo/ or test/: move what both need to sandbox/" }]),
+  // The demo shows the project on the sandbox; the tests' helpers are not part of it.
+  restrictImports(["demo/**/*.ts"], [{ regex: "(^|/)test/", message: "demo/ may use sandbox/ and shared/, not test/: move what both need to sandbox/" }]),
 );

@@ -44,7 +44,7 @@ import type { RedisInstance } from "../sandbox/redis.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import { waitFor } from "../sandbox/wait.ts";
-import { natsOf } from "../test/support/stream.ts";
+import { natsOf } from "../sandbox/nats-client.ts";
 import { ConvergenceTracker, PARTS } from "./lib/master-convergence.ts";
 import type { Part, Target } from "./lib/master-convergence.ts";
 import { machineBusyPercent, machineTicks, ProcessSampler, pidsOf } from "./lib/proc-sampler.ts";

@@ -15,7 +15,7 @@ import { reexecInSandbox } from "../sandbox/cli.ts";
 import { failoverProcess, sandboxEnv } from "../sandbox/failover-process.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
 import { waitFor } from "../sandbox/wait.ts";
-import { natsOf } from "../test/support/stream.ts";
+import { natsOf } from "../sandbox/nats-client.ts";
 import { summarize, table } from "./lib/stats.ts";
 
 async function main(): Promise<void> {

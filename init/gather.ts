@@ -5,11 +5,11 @@
  */
 import { ApiException, CoreV1Api } from "@kubernetes/client-node";
 import { z } from "zod";
+import { loadKubeConfig } from "../shared/kube-config.ts";
 import { withRedis } from "../shared/redis-probe.ts";
 import { resolveAll } from "../shared/resolve.ts";
 import { fieldsToRecord } from "../shared/sentinel-quorum.ts";
 import type { HostPort } from "../shared/sentinel-quorum.ts";
-import { loadKubeConfig } from "../shared/runtime/kube.ts";
 import type { MasterRecord, SentinelAnswer } from "./decide.ts";
 
 const TIMEOUTS = { connectTimeoutMs: 1000, commandTimeoutMs: 1000 };

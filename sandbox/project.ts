@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, loadAllYaml } from "@kubernetes/client-node";
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { baseFunctionNames } from "../functions/index.ts";
 import { apply } from "./cluster.ts";
 import { failoverProcess, sandboxEnv, startRelays } from "./failover-process.ts";
 import { writeKubeconfig } from "./pki.ts";
@@ -16,7 +17,8 @@ import type { ManagedProcess } from "./process.ts";
 import type { Sandbox } from "./sandbox.ts";
 
 export const RBAC_DIR = fileURLToPath(new URL("../manifests/base/functions/rbac/", import.meta.url));
-export const DEFAULT_FUNCTIONS = ["label-master", "master-endpoints", "master-configmap", "kube-events", "fence-old-master", "sentinel-reset"];
+/** Every base function (functions/index.ts), one process each. */
+export const DEFAULT_FUNCTIONS = baseFunctionNames;
 
 export interface ProjectOptions {
   functions?: string[];

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
+import { parseInfo } from "../shared/redis-info.ts";
 import { probeClient, withRedis } from "../shared/redis-probe.ts";
 import { ManagedProcess } from "./process.ts";
 import { binaryPath } from "./paths.ts";
@@ -135,13 +136,7 @@ export class RedisInstance {
 
   /** `INFO replication` parsed into a record. */
   async replicationInfo(): Promise<Record<string, string>> {
-    const text = String(await redisCommand(this.address, this.spec.password, "INFO", "replication"));
-    return Object.fromEntries(
-      text
-        .split("\r\n")
-        .filter((l) => l.includes(":"))
-        .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1)]),
-    );
+    return parseInfo(String(await redisCommand(this.address, this.spec.password, "INFO", "replication")));
   }
 }
 

@@ -10,6 +10,7 @@ import { jserrors } from "@nats-io/jetstream/internal"; // JetStreamNotEnabled i
 import { connect, ConnectionError, NoRespondersError, RequestError, TimeoutError } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
+import { doubling } from "./backoff.ts";
 import { parseEnv } from "./config.ts";
 import type { Logger } from "./logger.ts";
 
@@ -91,17 +92,16 @@ export interface StartupRetryOptions {
  * restart back-off outlasts NATS' own restart. Non-transient errors are thrown at once.
  */
 export async function untilNatsAnswers<T>(step: string, fn: () => Promise<T>, o: StartupRetryOptions): Promise<T> {
-  let delay = o.firstDelayMs ?? 250;
   for (let attempt = 1; ; attempt++) {
     o.signal?.throwIfAborted(); // stopped before this step began: no new attempt
     try {
       return await fn();
     } catch (err) {
       if (!isTransientNatsError(err) || o.signal?.aborted) throw err;
+      const delay = doubling(o.firstDelayMs ?? 250, attempt - 1, o.maxDelayMs ?? 5_000);
       o.log.warn({ err, step, attempt, retryInMs: delay }, "nats not answering yet, retrying");
       await sleep(delay, undefined, o.signal ? { signal: o.signal } : undefined).catch(() => undefined);
       if (o.signal?.aborted) throw err;
-      delay = Math.min(delay * 2, o.maxDelayMs ?? 5_000);
     }
   }
 }

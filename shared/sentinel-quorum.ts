@@ -4,6 +4,7 @@
  * functions runtime before every reconcile, by the init containers and by the sandbox.
  */
 import { Redis } from "ioredis";
+import { doubling } from "./backoff.ts";
 import { NoQuorumError } from "./errors.ts";
 
 export interface HostPort {
@@ -68,7 +69,7 @@ export class SentinelPool {
         connectTimeout: this.options.commandTimeoutMs,
         commandTimeout: this.options.commandTimeoutMs,
         maxRetriesPerRequest: 0,
-        retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
+        retryStrategy: (times) => doubling(50, times, 2000),
       });
       client.on("error", () => undefined); // surfaced per command as a missing vote
       return client;

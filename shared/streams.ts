@@ -6,10 +6,11 @@
  *   REDIS_SENTINEL_DEADLETTER   subjects `deadletter.redis.sentinel.>`: unparsable announcements
  *                               and events a function gave up on
  */
-import { jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
+import { jetstreamManager, JetStreamApiCodes, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { createOrUpdate } from "./jetstream-upsert.ts";
 import { DEADLETTER_SUBJECT_PREFIX, DEFAULT_DEADLETTER_STREAM, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from "./subjects.ts";
 
 export interface StreamSettings {
@@ -32,15 +33,9 @@ export const defaultStreamSettings: StreamSettings = {
   replicas: 1,
 };
 
-async function upsert(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
-  try {
-    await jsm.streams.info(cfg.name);
-    const { name, ...update } = cfg;
-    await jsm.streams.update(name, update);
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) await jsm.streams.add(cfg);
-    else throw err;
-  }
+function upsert(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  const { name, ...update } = cfg;
+  return createOrUpdate({ notFound: JetStreamApiCodes.StreamNotFound, info: () => jsm.streams.info(name), update: () => jsm.streams.update(name, update), add: () => jsm.streams.add(cfg) });
 }
 
 export async function ensureStreams(nc: NatsConnection, s: StreamSettings = defaultStreamSettings): Promise<JetStreamManager> {

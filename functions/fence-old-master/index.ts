@@ -13,12 +13,18 @@
  * (the moment a hung instance answers again), and resync.
  */
 import { RetryableError } from "../../shared/errors.ts";
+import { replicationInfo } from "../../shared/redis-info.ts";
 import type { RedisAccess, RedisCommands } from "../../shared/runtime/context.ts";
 import { defineFunction } from "../../shared/runtime/define-function.ts";
 
 /** `fn` on a short-lived connection; undefined when the server is dead or hung (-sdown wakes us when it answers). */
 function probe<T>(redis: RedisAccess, host: string, port: number, fn: (r: RedisCommands) => Promise<T>): Promise<T | undefined> {
   return redis.session({ host, port }, fn, { connectTimeoutMs: 500, commandTimeoutMs: 1000 }).catch(() => undefined);
+}
+
+/** Whether the server says it is a master; undefined when it does not answer. */
+function answersAsMaster(redis: RedisAccess, host: string, port: number): Promise<boolean | undefined> {
+  return probe(redis, host, port, async (r) => (await replicationInfo(r)).role === "master");
 }
 
 export default defineFunction({
@@ -32,7 +38,7 @@ export default defineFunction({
     // Fence only behind a master that is there: right after a switch the quorum may still name the
     // dead master for a second or two (Sentinels learn the new configuration from each other's
     // hellos); "fencing" the new master then would make it replicate from a corpse.
-    const masterIsMaster = await probe(ctx.redis, master.host, master.port, async (r) => /role:master/.test(String(await r.call("INFO", "replication"))));
+    const masterIsMaster = await answersAsMaster(ctx.redis, master.host, master.port);
     if (!masterIsMaster) {
       ctx.log.info({ master: master.host }, "the quorum's master does not answer as master yet, not fencing anyone");
       return;
@@ -43,9 +49,9 @@ export default defineFunction({
       const host = p.status?.podIP;
       if (!host || host === master.host) continue;
       const outcome = await probe(ctx.redis, host, master.port, async (r) => {
-        const info = String(await r.call("INFO", "replication"));
+        const info = await replicationInfo(r);
         if (host === old?.host) oldAnswered = true;
-        if (/role:master/.test(info)) {
+        if (info.role === "master") {
           await r.call("REPLICAOF", master.host, String(master.port));
           const killed = Number(await r.call("CLIENT", "KILL", "TYPE", "normal"));
           return { fenced: true, killed };
@@ -56,10 +62,10 @@ export default defineFunction({
         // follows a corpse. Its link up: it is chained behind a replica (it followed a master
         // that was fenced or demoted since), which the Sentinels never see (they find replicas in
         // the master's INFO): it could never be promoted, and dies with the replica it follows.
-        const following = /master_host:(\S+)/.exec(info)?.[1];
-        const followingPort = Number(/master_port:(\d+)/.exec(info)?.[1] ?? master.port);
+        const following = info.master_host;
+        const followingPort = Number(info.master_port ?? master.port);
         if (following && following !== master.host) {
-          const isMaster = await probe(ctx.redis, following, followingPort, async (f) => /role:master/.test(String(await f.call("INFO", "replication"))));
+          const isMaster = await answersAsMaster(ctx.redis, following, followingPort);
           if (!isMaster) {
             await r.call("REPLICAOF", master.host, String(master.port));
             return { repointed: `${following}:${followingPort}` };

@@ -3,9 +3,9 @@
  * StatefulSet for every failover, so `kubectl describe` and `kubectl events` show it. One Event
  * per master and epoch (deterministic names: a second replica or a resync gets 409 and moves on).
  */
-import { hostname } from "node:os";
+import type { EventTarget } from "../../shared/runtime/context.ts";
 import { defineFunction, podAt } from "../../shared/runtime/define-function.ts";
-import { microTime } from "../../shared/runtime/kube.ts";
+import { kubeEvent } from "../../shared/runtime/kube-event.ts";
 import { RetryableError } from "../../shared/errors.ts";
 
 const reported = new Map<string, number>();
@@ -24,23 +24,14 @@ export default defineFunction({
     if (!pod) throw new RetryableError(`no pod of ${podSelector} has the master's address ${master.host} (yet)`);
     const from = ctx.event?.data.newMaster?.host === master.host ? ctx.event.data.oldMaster : undefined;
     const note = `Redis master ${master.name} is ${master.host}:${master.port} (pod ${pod.metadata?.name}) at config epoch ${master.epoch}${from ? `, was ${from.host}:${from.port}` : ""}; ${master.votes}/${master.asked} Sentinels agree`;
-    const targets = [
-      { apiVersion: "v1", kind: "Pod", name: pod.metadata?.name ?? "", uid: pod.metadata?.uid },
-      { apiVersion: "apps/v1", kind: "StatefulSet", name: statefulSet, uid: undefined },
+    const targets: EventTarget[] = [
+      { kind: "Pod", name: pod.metadata?.name ?? "", namespace, uid: pod.metadata?.uid },
+      { kind: "StatefulSet", name: statefulSet, namespace, uid: undefined },
     ];
-    for (const t of targets) {
+    for (const target of targets) {
       // "exists": this failover's Event was recorded already (another replica, or before a restart).
-      await ctx.kube.createEvent({
-        metadata: { name: `${t.name}.${master.name.toLowerCase().replace(/[^a-z0-9-]/g, "-")}.epoch-${master.epoch}`.slice(0, 253), namespace },
-        eventTime: microTime(),
-        reportingController: "failover-functions.io/kube-events",
-        reportingInstance: `${hostname()}/kube-events`.slice(0, 128),
-        action: "Failover",
-        reason: "MasterSwitched",
-        note,
-        type: "Normal",
-        regarding: { apiVersion: t.apiVersion, kind: t.kind, name: t.name, namespace, uid: t.uid },
-      });
+      const name = `${target.name}.${master.name.toLowerCase().replace(/[^a-z0-9-]/g, "-")}.epoch-${master.epoch}`.slice(0, 253);
+      await ctx.kube.createEvent(kubeEvent({ fn: "kube-events", name, target, type: "Normal", action: "Failover", reason: "MasterSwitched", note }));
     }
     reported.set(`${namespace}/${master.name}`, master.epoch);
     ctx.log.info({ epoch: master.epoch, pod: pod.metadata?.name }, "failover event recorded");

@@ -11,6 +11,7 @@ import { jetstream } from "@nats-io/jetstream";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { doubling } from "../../shared/backoff.ts";
 import { toHeaders } from "../../shared/events.ts";
 import type { SentinelCloudEvent } from "../../shared/events.ts";
 import type { Logger } from "../../shared/logger.ts";
@@ -71,7 +72,7 @@ export class Publisher {
   }
 
   async #run(): Promise<void> {
-    let backoff = 50;
+    let failures = 0; // in a row: the wait after each is 50 ms doubling, at most 2 s
     while (this.#running || this.#queue.length > 0) {
       if (this.#queue.length === 0) {
         await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -88,14 +89,13 @@ export class Publisher {
       if (!failure) {
         if (!this.healthy) this.#log.info({ buffered: this.#queue.length }, "publishing again");
         this.healthy = true;
-        backoff = 50;
+        failures = 0;
       } else {
         const err: unknown = failure.reason;
         if (this.healthy) this.#log.warn({ err, buffered: this.#queue.length }, "publish failed, buffering");
         this.healthy = false;
         if (!this.#running) return; // stopping: give up on what is left (counted in the log)
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, 2000);
+        await sleep(doubling(50, failures++, 2000));
       }
     }
   }

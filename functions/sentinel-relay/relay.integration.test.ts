@@ -8,7 +8,8 @@ import { startSandbox, waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { startRelays } from "../../sandbox/failover-process.ts";
 import type { ManagedProcess } from "../../sandbox/process.ts";
-import { natsOf, storedEvents, subjectCounts } from "../../test/support/stream.ts";
+import { natsOf } from "../../sandbox/nats-client.ts";
+import { storedEvents, subjectCounts } from "../../test/support/stream.ts";
 
 const SUBJECT = "redis.sentinel.mymaster.switch-master";
 let sb: Sandbox;

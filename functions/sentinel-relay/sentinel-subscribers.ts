@@ -4,6 +4,7 @@
  * and go are followed; each connection reconnects with backoff on its own while the others relay.
  */
 import { Redis } from "ioredis";
+import { doubling } from "../../shared/backoff.ts";
 import { resolveAll } from "../../shared/resolve.ts";
 import type { HostPort } from "../../shared/sentinel-quorum.ts";
 import type { Logger } from "../../shared/logger.ts";
@@ -69,7 +70,7 @@ export class SentinelSubscribers {
       connectTimeout: 2000,
       maxRetriesPerRequest: null,
       // Reconnect forever with backoff (50 ms doubling to 2 s); ioredis re-subscribes by itself.
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      retryStrategy: (times) => doubling(50, times, 2000),
     });
     // A second, persistent connection for commands (a subscribed connection cannot run them).
     const command = new Redis({
@@ -80,7 +81,7 @@ export class SentinelSubscribers {
       connectTimeout: 1000,
       commandTimeout: 1000,
       maxRetriesPerRequest: 0,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      retryStrategy: (times) => doubling(50, times, 2000),
     });
     command.on("error", () => undefined);
     const entry = { address, client, command, subscribed: false };

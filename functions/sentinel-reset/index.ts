@@ -20,6 +20,7 @@
  */
 import { z } from "zod";
 import { RetryableError } from "../../shared/errors.ts";
+import { replicationInfo } from "../../shared/redis-info.ts";
 import { fieldsToRecord } from "../../shared/sentinel-quorum.ts";
 import type { RedisAccess, SentinelClient } from "../../shared/runtime/context.ts";
 import { defineFunction } from "../../shared/runtime/define-function.ts";
@@ -28,8 +29,8 @@ import { defineFunction } from "../../shared/runtime/define-function.ts";
 export const LOOK_AGAIN_MS = 1000;
 
 async function followsMaster(redis: RedisAccess, host: string, port: number, masterHost: string): Promise<boolean> {
-  const info = await redis.session({ host, port }, async (r) => String(await r.call("INFO", "replication")), { connectTimeoutMs: 500, commandTimeoutMs: 1000 }).catch(() => "");
-  return /role:slave/.test(info) && info.includes(`master_host:${masterHost}\r`) && /master_link_status:up/.test(info);
+  const info = await redis.session({ host, port }, replicationInfo, { connectTimeoutMs: 500, commandTimeoutMs: 1000 }).catch((): Record<string, string> => ({}));
+  return info.role === "slave" && info.master_host === masterHost && info.master_link_status === "up";
 }
 
 /** Replica addresses a Sentinel lists for `name`. */

@@ -6,6 +6,7 @@
  * trying again will not help). JetStream itself gives up after MAX_DELIVER naks; the runtime
  * dead-letters those from its advisory.
  */
+import { doubling } from "../backoff.ts";
 import { TerminalError } from "../errors.ts";
 import type { SentinelCloudEvent } from "../events.ts";
 import type { Logger } from "../logger.ts";
@@ -26,7 +27,7 @@ export interface DeliveredMessage {
 
 /** nak delay for the n-th delivery: 100 ms doubling, at most 10 s. */
 export function backoffMs(deliveryCount: number): number {
-  return Math.min(100 * 2 ** Math.max(0, deliveryCount - 1), 10_000);
+  return doubling(100, deliveryCount - 1, 10_000);
 }
 
 export type FailureDecision = { action: "term"; reason: string } | { action: "nak"; delayMs: number };

@@ -6,32 +6,11 @@
  * 403 reported as an RBAC problem naming the verb and resource.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { ApiException, CoreV1Api, DiscoveryV1Api, EventsV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
-import type { EventsV1Event, KubernetesObject } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, DiscoveryV1Api, EventsV1Api, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
+import type { EventsV1Event, KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { RbacError, RetryableError, TerminalError } from "../errors.ts";
+import { loadKubeConfig } from "../kube-config.ts";
 import type { KubeClient } from "./context.ts";
-
-type RequestContext = Parameters<KubeConfig["applySecurityAuthentication"]>[0];
-type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
-
-/** Runs the generated clients' security step once, then reuses its connection pool for every call. */
-class SharedAgentKubeConfig extends KubeConfig {
-  #dispatcher: Dispatcher | undefined;
-  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await super.applySecurityAuthentication(context);
-    // super built a fresh Agent (no connection opened yet); keep the first one and use it always.
-    this.#dispatcher ??= context.getDispatcher();
-    if (this.#dispatcher) context.setDispatcher(this.#dispatcher);
-  }
-}
-
-export function loadKubeConfig(): KubeConfig {
-  const kc = new SharedAgentKubeConfig();
-  if (process.env.KUBECONFIG) kc.loadFromFile(process.env.KUBECONFIG);
-  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  return kc;
-}
 
 const RETRIES = [50, 100, 200, 400];
 

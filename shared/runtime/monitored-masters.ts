@@ -5,6 +5,7 @@
  * alone may be starting up with a partial configuration.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { doubling } from "../backoff.ts";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { HostPort } from "../sentinel-quorum.ts";
@@ -50,14 +51,13 @@ export interface UntilMonitoredOptions {
 export async function untilMastersMonitored(o: UntilMonitoredOptions): Promise<void> {
   const sentinels = o.sentinels.map((s) => `${s.host}:${s.port}`);
   o.log.info({ sentinels, masters: o.mapped }, "asking the sentinels which masters they monitor");
-  let delay = o.firstDelayMs ?? 250;
   for (let attempt = 1; ; attempt++) {
     o.signal.throwIfAborted();
     const verdict = judgeMonitored(o.mapped, await o.ask(), o.needed);
     if (verdict.kind === "ok") return;
     if (verdict.kind === "unmonitored") throw unmonitoredError(verdict.missing, verdict.monitored);
+    const delay = doubling(o.firstDelayMs ?? 250, attempt - 1, o.maxDelayMs ?? 5_000);
     o.log.warn({ sentinels, answered: verdict.answered, needed: verdict.needed, attempt, retryInMs: delay }, "sentinels not answering yet, retrying");
     await sleep(delay, undefined, { signal: o.signal }).catch(() => undefined);
-    delay = Math.min(delay * 2, o.maxDelayMs ?? 5_000);
   }
 }

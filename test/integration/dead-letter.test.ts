@@ -10,7 +10,8 @@ import { startSandbox, waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { failoverProcess, sandboxEnv } from "../../sandbox/failover-process.ts";
 import type { ManagedProcess } from "../../sandbox/process.ts";
-import { natsOf, subjectCounts } from "../support/stream.ts";
+import { natsOf } from "../../sandbox/nats-client.ts";
+import { subjectCounts } from "../support/stream.ts";
 import { publishEvent, switchEvent } from "../support/publish-event.ts";
 
 let sb: Sandbox;

@@ -12,7 +12,7 @@ import { signature } from "../../functions/webhook/index.ts";
 import type { Project } from "../../sandbox/project.ts";
 import { ServiceResolver } from "../../sandbox/service-resolver.ts";
 import { redisCommand } from "../../sandbox/redis.ts";
-import { natsOf } from "../support/stream.ts";
+import { natsOf } from "../../sandbox/nats-client.ts";
 import { convergedOn, eventsFor, masterState } from "../support/kube-state.ts";
 import { publishEvent, switchEvent } from "../support/publish-event.ts";
 

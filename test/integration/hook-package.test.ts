@@ -19,7 +19,7 @@ import type { Sandbox } from "../../sandbox/index.ts";
 import { sandboxEnv, startRelays } from "../../sandbox/failover-process.ts";
 import { ManagedProcess } from "../../sandbox/process.ts";
 import { publishEvent, switchEvent } from "../support/publish-event.ts";
-import { natsOf } from "../support/stream.ts";
+import { natsOf } from "../../sandbox/nats-client.ts";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

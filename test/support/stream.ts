@@ -1,14 +1,8 @@
 /** Reading what the relay stored in JetStream, for tests. */
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { cloudEventAttributesSchema, fromHeaders, sentinelEventDataSchema } from "../../shared/events.ts";
 import type { SentinelCloudEvent } from "../../shared/events.ts";
-import type { Sandbox } from "../../sandbox/sandbox.ts";
-
-export function natsOf(sb: Sandbox): Promise<NatsConnection> {
-  return connect({ servers: sb.nats!.url, user: sb.natsUser, pass: sb.natsPassword, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
-}
 
 /** Message count per subject in a stream (subjects matching `filter`). */
 export async function subjectCounts(nc: NatsConnection, stream: string, filter = ">"): Promise<Record<string, number>> {
