@@ -37,3 +37,22 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   return [line(header), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...all.slice(1).map(line)].join("\n");
 }
+
+/** The fewest samples a p99 is reported from; below it the tail is reported as `max`. */
+export const MIN_SAMPLES_FOR_P99 = 100;
+
+/** A figure named for what it is: p50 and max always, p99 only from at least 100 samples. */
+export interface Figure {
+  n: number;
+  p50: number;
+  p99?: number;
+  max: number;
+}
+
+export function figure(samples: number[]): Figure {
+  const s = summarize(samples);
+  return s.n >= MIN_SAMPLES_FOR_P99 ? { n: s.n, p50: s.p50, p99: s.p99, max: s.max } : { n: s.n, p50: s.p50, max: s.max };
+}
+
+/** "p50 / p99" or "p50 / max" of a figure, for a table cell. */
+export const tail = (f: Figure): string => (f.p99 === undefined ? `max ${f.max}` : `p99 ${f.p99}`);
