@@ -4,14 +4,21 @@ import tseslint from "typescript-eslint";
 
 // The image ships bin, shared, functions and init; none of it may reach dev code. (Repeated in
 // shared/'s own rule below: a later flat-config block replaces the rule, it does not merge it.)
-const shipsOnly = { regex: "(^|/)(sandbox|demo|bench|test)/", message: "the image ships bin, shared, functions and init only: this import breaks the production build" };
+const shipsOnly = {
+  regex: "(^|/)(sandbox|demo|bench|test)/",
+  message: "the image ships bin, shared, functions and init only: this import breaks the production build",
+};
 
 /**
  * A block refusing imports that match `patterns` in `files` (tests excepted).
  * @param {string[]} files
  * @param {{ regex: string, message: string }[]} patterns
  */
-const restrictImports = (files, patterns) => ({ files, ignores: ["**/*.test.ts"], rules: { "no-restricted-imports": ["error", { patterns }] } });
+const restrictImports = (files, patterns) => ({
+  files,
+  ignores: ["**/*.test.ts"],
+  rules: { "no-restricted-imports": ["error", { patterns }] },
+});
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "sandbox/tools/", "coverage/", ".scaffold-test-*/"] },
@@ -19,7 +26,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ["eslint.config.js", "manifests/components/*/*.mjs"] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ["eslint.config.js", "manifests/components/*/*.mjs"] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
@@ -37,11 +47,35 @@ export default tseslint.config(
   // What the image ships (the Dockerfile copies bin, shared, functions, init) never reaches dev code.
   restrictImports(["bin/**/*.ts", "shared/**/*.ts", "functions/**/*.ts", "init/**/*.ts"], [shipsOnly]),
   // The framework never imports what runs on it: the entry point (bin/) hands it the registry.
-  restrictImports(["shared/**/*.ts"], [shipsOnly, { regex: "(^|/)(functions|bin)/", message: "shared/ is the framework: functions are handed to it by the entry point (bin/run.ts), never imported" }]),
+  restrictImports(
+    ["shared/**/*.ts"],
+    [
+      shipsOnly,
+      {
+        regex: "(^|/)(functions|bin)/",
+        message: "shared/ is the framework: functions are handed to it by the entry point (bin/run.ts), never imported",
+      },
+    ],
+  ),
   // The init containers decide alone, before any function runs: none of the functions runtime.
-  restrictImports(["init/**/*.ts"], [shipsOnly, { regex: "(^|/)shared/runtime/", message: "init/ runs in the init containers: it may use shared/, never the functions runtime (shared/runtime/)" }]),
+  restrictImports(
+    ["init/**/*.ts"],
+    [
+      shipsOnly,
+      {
+        regex: "(^|/)shared/runtime/",
+        message: "init/ runs in the init containers: it may use shared/, never the functions runtime (shared/runtime/)",
+      },
+    ],
+  ),
   // Benchmarks run on the sandbox, not on the demo or the test suites' helpers (what both need lives in sandbox/).
-  restrictImports(["bench/**/*.ts"], [{ regex: "(^|/)(demo|test)/", message: "bench/ may use sandbox/ and shared/, not demo/ or test/: move what both need to sandbox/" }]),
+  restrictImports(
+    ["bench/**/*.ts"],
+    [{ regex: "(^|/)(demo|test)/", message: "bench/ may use sandbox/ and shared/, not demo/ or test/: move what both need to sandbox/" }],
+  ),
   // The demo shows the project on the sandbox; the tests' helpers are not part of it.
-  restrictImports(["demo/**/*.ts"], [{ regex: "(^|/)test/", message: "demo/ may use sandbox/ and shared/, not test/: move what both need to sandbox/" }]),
+  restrictImports(
+    ["demo/**/*.ts"],
+    [{ regex: "(^|/)test/", message: "demo/ may use sandbox/ and shared/, not test/: move what both need to sandbox/" }],
+  ),
 );

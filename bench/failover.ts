@@ -94,7 +94,13 @@ interface SwitchEvent {
 async function kubeProxySettings(): Promise<{ mode: string; minSyncPeriod: string; syncPeriod: string }> {
   const base = `http://127.0.0.1:${KUBE_PROXY_METRICS_PORT}`;
   const mode = (await (await fetch(`${base}/proxyMode`)).text()).trim();
-  const configz = (await (await fetch(`${base}/configz`)).json()) as { "kubeproxy.config.k8s.io": { mode: string; iptables: { minSyncPeriod: string; syncPeriod: string }; nftables?: { minSyncPeriod: string; syncPeriod: string } } };
+  const configz = (await (await fetch(`${base}/configz`)).json()) as {
+    "kubeproxy.config.k8s.io": {
+      mode: string;
+      iptables: { minSyncPeriod: string; syncPeriod: string };
+      nftables?: { minSyncPeriod: string; syncPeriod: string };
+    };
+  };
   const c = configz["kubeproxy.config.k8s.io"];
   const sync = mode === "nftables" && c.nftables ? c.nftables : c.iptables;
   return { mode, minSyncPeriod: sync.minSyncPeriod, syncPeriod: sync.syncPeriod };
@@ -130,7 +136,9 @@ class Bench {
     this.hookScript = writeHookScript(this.dir, binaryPath("kubectl"), stack.sb.kubeconfigPath, NS);
     const kc = stack.sb.kubeConfig;
     this.pods = new ObjectWatch<V1Pod>(kc, `/api/v1/namespaces/${NS}/pods`, { labelSelector: "app.kubernetes.io/name=redis" });
-    this.configMaps = new ObjectWatch<V1ConfigMap>(kc, `/api/v1/namespaces/${NS}/configmaps`, { fieldSelector: "metadata.name=redis-master" });
+    this.configMaps = new ObjectWatch<V1ConfigMap>(kc, `/api/v1/namespaces/${NS}/configmaps`, {
+      fieldSelector: "metadata.name=redis-master",
+    });
     this.slices = {
       project: new ServiceResolver(kc, NS, "redis-master"),
       selectorService: new ServiceResolver(kc, NS, "redis-master-selector"),
@@ -141,10 +149,19 @@ class Bench {
   async start(settled: Picture & { master: string }): Promise<void> {
     const { sb } = this.stack;
     // The two selector Services: label-master's label (kube-controller-manager fills the slice), and the hook's.
-    for (const [name, key] of [["redis-master-selector", "redis-role"], ["redis-master-hook", HOOK_LABEL]] as const) {
-      await apply(sb.kubeConfig, { apiVersion: "v1", kind: "Service", metadata: { name, namespace: NS }, spec: { selector: { "app.kubernetes.io/name": "redis", [key]: "master" }, ports: [{ name: "redis", port: 6379 }] } });
+    for (const [name, key] of [
+      ["redis-master-selector", "redis-role"],
+      ["redis-master-hook", HOOK_LABEL],
+    ] as const) {
+      await apply(sb.kubeConfig, {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name, namespace: NS },
+        spec: { selector: { "app.kubernetes.io/name": "redis", [key]: "master" }, ports: [{ name: "redis", port: 6379 }] },
+      });
     }
-    for (const pod of redisPods(settled)) await sb.kubectl("-n", NS, "label", "pod", pod, `${HOOK_LABEL}=${pod === settled.master ? "master" : "replica"}`, "--overwrite");
+    for (const pod of redisPods(settled))
+      await sb.kubectl("-n", NS, "label", "pod", pod, `${HOOK_LABEL}=${pod === settled.master ? "master" : "replica"}`, "--overwrite");
     for (const w of [this.pods, this.configMaps, ...Object.values(this.slices)]) {
       await w.start();
       this.stops.push(() => w.stop());
@@ -168,7 +185,11 @@ class Bench {
       await sub.subscribe("+switch-master");
       this.sentinels.push({ name, host, client });
     }
-    await waitFor("every approach to name the master", () => Object.values(this.slices).every((s) => s.address?.host === settled.ipOf[settled.master]), { timeoutMs: 60_000 });
+    await waitFor(
+      "every approach to name the master",
+      () => Object.values(this.slices).every((s) => s.address?.host === settled.ipOf[settled.master]),
+      { timeoutMs: 60_000 },
+    );
   }
 
   /**
@@ -208,7 +229,14 @@ class Bench {
     return waitFor(
       "a majority of Sentinels naming a new master",
       async () => {
-        const named = await Promise.all(this.sentinels.map((s) => s.client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER).then((a) => (a as string[])[0], () => undefined)));
+        const named = await Promise.all(
+          this.sentinels.map((s) =>
+            s.client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER).then(
+              (a) => (a as string[])[0],
+              () => undefined,
+            ),
+          ),
+        );
         const at = performance.now();
         const counts = new Map<string, number>();
         for (const h of named) if (h && h !== from) counts.set(h, (counts.get(h) ?? 0) + 1);
@@ -237,7 +265,12 @@ class Bench {
   /** When labels, the project's EndpointSlice and the ConfigMap all named `to` (each first time after `t`). */
   projectWritten(t: number, to: string): { all: number; slice: number } | undefined {
     const podOf = (objs: Map<string, V1Pod>) => [...objs.values()].find((p) => p.status?.podIP === to);
-    const labels = this.pods.firstAfter(t, (objs) => podOf(objs)?.metadata?.labels?.["redis-role"] === "master" && [...objs.values()].filter((p) => p.metadata?.labels?.["redis-role"] === "master").length === 1);
+    const labels = this.pods.firstAfter(
+      t,
+      (objs) =>
+        podOf(objs)?.metadata?.labels?.["redis-role"] === "master" &&
+        [...objs.values()].filter((p) => p.metadata?.labels?.["redis-role"] === "master").length === 1,
+    );
     const cm = this.configMaps.firstAfter(t, (o) => o.get("redis-master")?.data?.host === to);
     const slice = sliceNames(this.slices.project, t, to);
     return labels !== undefined && cm !== undefined && slice !== undefined ? { all: Math.max(labels, cm, slice), slice } : undefined;
@@ -266,7 +299,15 @@ async function switchRound(b: Bench, i: number, clusterIp: string): Promise<Swit
     // Round-robin over the Sentinels: the one asked leads the failover. Just after a switch a
     // Sentinel may still answer INPROG or NOGOODSLAVE until it has refreshed the replicas.
     const asked = b.sentinels[i % b.sentinels.length]!;
-    await waitFor(`SENTINEL FAILOVER accepted by ${asked.name}`, () => asked.client.call("SENTINEL", "FAILOVER", MASTER).then(() => true, () => false), { timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor(
+      `SENTINEL FAILOVER accepted by ${asked.name}`,
+      () =>
+        asked.client.call("SENTINEL", "FAILOVER", MASTER).then(
+          () => true,
+          () => false,
+        ),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
     const polled = await b.majorityNames(from, 30_000);
     const to = polled.host;
     const at = await waitFor(
@@ -306,12 +347,22 @@ async function killRound(b: Bench, i: number, writers: Record<Client, Writer>): 
   const before = await waitSettled(sb);
   const from = before.ipOf[before.master]!;
   await b.haproxyFor(before);
-  await waitFor("every client writing to the master", () => CLIENTS.every((c) => writers[c].firstAckAfter(performance.now() - 500) !== undefined), { timeoutMs: 30_000 });
+  await waitFor(
+    "every client writing to the master",
+    () => CLIENTS.every((c) => writers[c].firstAckAfter(performance.now() - 500) !== undefined),
+    { timeoutMs: 30_000 },
+  );
   const crash = await crasher(sb, before.master);
   const since = b.switchEvents.length;
   const killAt = await crash();
-  const sw = await waitFor(`kill ${i + 1}: +switch-master`, () => b.switchEvents.slice(since).find((e) => e.from === from), { timeoutMs: RECOVERY_LIMIT_MS, intervalMs: 5 });
-  await waitFor("every client writing again", () => CLIENTS.every((c) => writers[c].firstAckAfter(killAt) !== undefined), { timeoutMs: RECOVERY_LIMIT_MS, intervalMs: 5 }).catch(() => undefined);
+  const sw = await waitFor(`kill ${i + 1}: +switch-master`, () => b.switchEvents.slice(since).find((e) => e.from === from), {
+    timeoutMs: RECOVERY_LIMIT_MS,
+    intervalMs: 5,
+  });
+  await waitFor("every client writing again", () => CLIENTS.every((c) => writers[c].firstAckAfter(killAt) !== undefined), {
+    timeoutMs: RECOVERY_LIMIT_MS,
+    intervalMs: 5,
+  }).catch(() => undefined);
   const unavailabilityMs: Partial<Record<Client, number>> = {};
   for (const c of CLIENTS) {
     const ack = writers[c].firstAckAfter(killAt);
@@ -332,16 +383,21 @@ async function main(): Promise<void> {
   });
   const switches = Number(values.switches);
   const kills = Number(values.kills);
-  if (!Number.isInteger(switches) || switches < 1 || !Number.isInteger(kills) || kills < 1) throw new Error("bench: --switches and --kills must be whole numbers >= 1");
+  if (!Number.isInteger(switches) || switches < 1 || !Number.isInteger(kills) || kills < 1)
+    throw new Error("bench: --switches and --kills must be whole numbers >= 1");
   const started = performance.now();
-  console.log(`bench: deploying the dev overlay onto the sandbox's node (skaffold run -p sandbox); ${kills} kills, then ${switches} SENTINEL FAILOVER switches`);
+  console.log(
+    `bench: deploying the dev overlay onto the sandbox's node (skaffold run -p sandbox); ${kills} kills, then ${switches} SENTINEL FAILOVER switches`,
+  );
   const stack = await startDevStack("bench");
   const b = new Bench(stack);
   try {
     const { sb } = stack;
     const settled = await waitSettled(sb);
     await b.start(settled);
-    console.log(`bench: ready in ${((performance.now() - started) / 1000).toFixed(0)} s; master ${settled.master} (${settled.ipOf[settled.master]})`);
+    console.log(
+      `bench: ready in ${((performance.now() - started) / 1000).toFixed(0)} s; master ${settled.master} (${settled.ipOf[settled.master]})`,
+    );
 
     // Settings, read from the run.
     const sentinelMaster = fieldsToRecord(await b.sentinels[0]!.client.call("SENTINEL", "MASTER", MASTER));
@@ -359,7 +415,12 @@ async function main(): Promise<void> {
       kubeProxy: new Writer({ target: () => ({ host: stack.clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: "bench:kube-proxy" }),
       resolverFloor: new Writer({ target: () => b.slices.project.address, password: PASSWORD, keyPrefix: "bench:resolver" }),
       haproxy: new Writer({ target: () => b.haproxy?.address, password: PASSWORD, keyPrefix: "bench:haproxy" }),
-      ioredisSentinel: new Writer({ target: () => undefined, sentinel: { sentinels: b.sentinels.map((s) => ({ host: s.host, port: 26379 })), name: MASTER, password: SENTINEL_PASSWORD }, password: PASSWORD, keyPrefix: "bench:ioredis" }),
+      ioredisSentinel: new Writer({
+        target: () => undefined,
+        sentinel: { sentinels: b.sentinels.map((s) => ({ host: s.host, port: 26379 })), name: MASTER, password: SENTINEL_PASSWORD },
+        password: PASSWORD,
+        keyPrefix: "bench:ioredis",
+      }),
     };
     for (const w of Object.values(writers)) w.start();
     const killSamples: KillSample[] = [];
@@ -368,15 +429,24 @@ async function main(): Promise<void> {
       for (let i = 0; i < kills; i++) {
         const s = await killRound(b, i, writers);
         killSamples.push(s);
-        console.log(`kill ${String(i + 1).padStart(2)}/${kills}: ${s.from} -> ${s.to}, kill->switch ${ms(s.killToSwitchMs)} ms | first write after the kill: ${CLIENTS.map((c) => `${c} ${ms(s.unavailabilityMs[c])}`).join(" ")}`);
-        for (const c of CLIENTS.filter((x) => s.unavailabilityMs[x] === undefined)) console.log(`  ${c} not writing ${RECOVERY_LIMIT_MS / 1000} s after the kill: ${writers[c].failures} failed commands so far, the last ${writers[c].lastError ?? "none"}; client ${writers[c].clientStatus}`);
+        console.log(
+          `kill ${String(i + 1).padStart(2)}/${kills}: ${s.from} -> ${s.to}, kill->switch ${ms(s.killToSwitchMs)} ms | first write after the kill: ${CLIENTS.map((c) => `${c} ${ms(s.unavailabilityMs[c])}`).join(" ")}`,
+        );
+        for (const c of CLIENTS.filter((x) => s.unavailabilityMs[x] === undefined))
+          console.log(
+            `  ${c} not writing ${RECOVERY_LIMIT_MS / 1000} s after the kill: ${writers[c].failures} failed commands so far, the last ${writers[c].lastError ?? "none"}; client ${writers[c].clientStatus}`,
+          );
       }
     } finally {
       await Promise.all(Object.values(writers).map((w) => w.stop()));
     }
     const last = await waitSettled(sb);
     const lost = {} as Record<Client, { acknowledged: number; lost: number }>;
-    for (const c of CLIENTS) lost[c] = { acknowledged: writers[c].acks.length, lost: (await writers[c].checkLost({ host: last.ipOf[last.master]!, port: 6379 }, PASSWORD)).length };
+    for (const c of CLIENTS)
+      lost[c] = {
+        acknowledged: writers[c].acks.length,
+        lost: (await writers[c].checkLost({ host: last.ipOf[last.master]!, port: 6379 }, PASSWORD)).length,
+      };
     const haproxyConfig = haproxySettings(join(haproxy.spec.dir, "haproxy.cfg"));
 
     // Switches: no writers (a SENTINEL FAILOVER without a pause loses writes by design), one prober.
@@ -387,7 +457,9 @@ async function main(): Promise<void> {
       if (i % 10 === 9 || i === switches - 1) {
         const recent = switchSamples.slice(-10);
         const p = (f: (x: SwitchSample) => number) => Math.round(figure(recent.map(f)).p50);
-        console.log(`switches ${i + 1}/${switches}: last 10 p50: sentinel convergence ${p((x) => x.sentinelConvergenceMs)} ms, project ${p((x) => x.projectShareMs)} ms, kube-proxy ${p((x) => x.kubeProxyMs)} ms; hook ${p((x) => x.fromAnnouncementMs.kubectlHook)} ms from the announcement`);
+        console.log(
+          `switches ${i + 1}/${switches}: last 10 p50: sentinel convergence ${p((x) => x.sentinelConvergenceMs)} ms, project ${p((x) => x.projectShareMs)} ms, kube-proxy ${p((x) => x.kubeProxyMs)} ms; hook ${p((x) => x.fromAnnouncementMs.kubectlHook)} ms from the announcement`,
+        );
       }
     }
 
@@ -397,12 +469,22 @@ async function main(): Promise<void> {
       selectorService: figure(switchSamples.map((s) => s.fromAnnouncementMs.selectorService)),
       kubectlHook: figure(switchSamples.map((s) => s.fromAnnouncementMs.kubectlHook)),
     };
-    const unavailability = Object.fromEntries(CLIENTS.map((c) => [c, figure(killSamples.map((s) => s.unavailabilityMs[c] ?? Number.NaN))])) as Record<Client, Figure>;
-    const notRecovered = Object.fromEntries(CLIENTS.map((c) => [c, killSamples.filter((s) => s.unavailabilityMs[c] === undefined).length])) as Record<Client, number>;
+    const unavailability = Object.fromEntries(
+      CLIENTS.map((c) => [c, figure(killSamples.map((s) => s.unavailabilityMs[c] ?? Number.NaN))]),
+    ) as Record<Client, Figure>;
+    const notRecovered = Object.fromEntries(
+      CLIENTS.map((c) => [c, killSamples.filter((s) => s.unavailabilityMs[c] === undefined).length]),
+    ) as Record<Client, number>;
     const projectShare = figure(switchSamples.map((s) => s.projectShareMs));
     const results = {
       when: new Date().toISOString(),
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        kernel: release(),
+        node: process.version,
+      },
       path: "the dev overlay on the sandbox's real node (kubelet, containerd, kube-proxy, CoreDNS); clients in the sandbox's network namespace",
       settings: {
         switches,
@@ -442,23 +524,40 @@ async function main(): Promise<void> {
       ``,
       `## Where a switch's time goes (${switches} SENTINEL FAILOVER switches, ms)`,
       ``,
-      table(["part", "n", "p50", "tail"], [
-        ["Sentinel's convergence: first +switch-master to a majority naming the new master", ...f(results.sentinelConvergenceMs)],
-        ["the project's share: from then to labels, EndpointSlice and ConfigMap all written", ...f(projectShare)],
-        ["kube-proxy's share: EndpointSlice written to the first new ClusterIP connection on the new master", ...f(results.kubeProxyMs)],
-      ]),
+      table(
+        ["part", "n", "p50", "tail"],
+        [
+          ["Sentinel's convergence: first +switch-master to a majority naming the new master", ...f(results.sentinelConvergenceMs)],
+          ["the project's share: from then to labels, EndpointSlice and ConfigMap all written", ...f(projectShare)],
+          ["kube-proxy's share: EndpointSlice written to the first new ClusterIP connection on the new master", ...f(results.kubeProxyMs)],
+        ],
+      ),
       ``,
       `From the first +switch-master to Kubernetes naming the new master, same switches (ms):`,
       ``,
-      table(["approach", "n", "p50", "tail", "p50 / project"], [
-        ["the project (labels + EndpointSlice + ConfigMap, all written)", ...f(fromAnnouncement.project), 1],
-        ["selector Service on label-master's label (kube-controller-manager)", ...f(fromAnnouncement.selectorService), results.selectorServiceRatio],
-        ["client-reconfig-script + kubectl label + selector Service (stand-in: run beside the bench)", ...f(fromAnnouncement.kubectlHook), results.kubectlHookRatio],
-      ]),
+      table(
+        ["approach", "n", "p50", "tail", "p50 / project"],
+        [
+          ["the project (labels + EndpointSlice + ConfigMap, all written)", ...f(fromAnnouncement.project), 1],
+          [
+            "selector Service on label-master's label (kube-controller-manager)",
+            ...f(fromAnnouncement.selectorService),
+            results.selectorServiceRatio,
+          ],
+          [
+            "client-reconfig-script + kubectl label + selector Service (stand-in: run beside the bench)",
+            ...f(fromAnnouncement.kubectlHook),
+            results.kubectlHookRatio,
+          ],
+        ],
+      ),
       ``,
       `## Unavailability: kill to the first acknowledged write after it (${kills} kills: redis SIGKILLed, pod force-deleted; ms)`,
       ``,
-      table(["client", "n", "p50", "tail", "not writing within 60 s", "acknowledged", "lost"], CLIENTS.map((c) => [CLIENT_NAMES[c], ...f(unavailability[c]), notRecovered[c], lost[c].acknowledged, lost[c].lost])),
+      table(
+        ["client", "n", "p50", "tail", "not writing within 60 s", "acknowledged", "lost"],
+        CLIENTS.map((c) => [CLIENT_NAMES[c], ...f(unavailability[c]), notRecovered[c], lost[c].acknowledged, lost[c].lost]),
+      ),
       ``,
       `Kill to first +switch-master: p50 ${results.killToSwitchMs.p50} ms, ${tail(results.killToSwitchMs)} ms (Sentinel's detection: down-after-milliseconds ${results.settings.downAfterMs}).`,
       ``,
@@ -467,7 +566,9 @@ async function main(): Promise<void> {
     mkdirSync(values.out, { recursive: true });
     writeFileSync(join(values.out, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(values.out, "RESULTS.md"), md);
-    console.log(`bench: wrote ${join(values.out, "results.json")} and ${join(values.out, "RESULTS.md")} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    console.log(
+      `bench: wrote ${join(values.out, "results.json")} and ${join(values.out, "RESULTS.md")} in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    );
   } finally {
     await b.stop();
     await stack.stop();

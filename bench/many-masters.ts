@@ -58,7 +58,15 @@ import type { Summary } from "./lib/stats.ts";
 const FUNCTIONS = ["label-master", "master-endpoints", "master-configmap"];
 const MODES = ["failover", "kill"] as const;
 type Mode = (typeof MODES)[number];
-const FUNCTION_COUNTERS = ["failover_events_handled_total", "failover_retries_total", "failover_reconcile_failures_total", "failover_no_quorum_total", "failover_suspicious_events_total", "failover_resyncs_total", "failover_dead_lettered_total"];
+const FUNCTION_COUNTERS = [
+  "failover_events_handled_total",
+  "failover_retries_total",
+  "failover_reconcile_failures_total",
+  "failover_no_quorum_total",
+  "failover_suspicious_events_total",
+  "failover_resyncs_total",
+  "failover_dead_lettered_total",
+];
 
 interface Settings {
   masters: number;
@@ -129,13 +137,27 @@ interface RoundResult {
   /** Per function, from its failover_propagation_seconds histogram: relay received +switch-master -> the function's writes acknowledged (bucket upper bounds). */
   functionPropagationMs: Record<string, LatencyFromHistogram>;
   /** Per relay: Sentinel messages received, events stored / dropped as duplicates, publish latency (received -> JetStream ack), the most events waiting in its buffer (polled every 500 ms). */
-  relays: { received: number; published: number; duplicates: number; bufferDropped: number; publishLatencyMs: LatencyFromHistogram; peakBuffered: number }[];
+  relays: {
+    received: number;
+    published: number;
+    duplicates: number;
+    bufferDropped: number;
+    publishLatencyMs: LatencyFromHistogram;
+    peakBuffered: number;
+  }[];
   /** Sentinel log lines during the round, summed over the Sentinels. */
   sentinelLog: Record<string, number>;
   /** Per function, its log lines during the round by message (the routine "nats status" left out). */
   functionLog: Record<string, Record<string, number>>;
   /** Per master, ms from t0 (null: never), for correlating stragglers with the logs. */
-  perMaster: { master: string; switchMs: number | null; labelsMs: number | null; sliceMs: number | null; configMapMs: number | null; allMs: number | null }[];
+  perMaster: {
+    master: string;
+    switchMs: number | null;
+    labelsMs: number | null;
+    sliceMs: number | null;
+    configMapMs: number | null;
+    allMs: number | null;
+  }[];
   /** RSS / CPU per process from t0 to every master right (or the timeout). */
   windowMs: number;
   processes: WindowFigures[];
@@ -193,8 +215,13 @@ function flags(): Settings {
       out: { type: "string", default: "bench" },
     },
   });
-  const rounds = values.rounds.split(",").map((r) => r.trim()).filter((r) => r !== "");
-  for (const r of rounds) if (!(MODES as readonly string[]).includes(r)) throw new Error(`--rounds: unknown round ${JSON.stringify(r)} (use ${MODES.join(", ")})`);
+  const rounds = values.rounds
+    .split(",")
+    .map((r) => r.trim())
+    .filter((r) => r !== "");
+  for (const r of rounds)
+    if (!(MODES as readonly string[]).includes(r))
+      throw new Error(`--rounds: unknown round ${JSON.stringify(r)} (use ${MODES.join(", ")})`);
   const int = (name: string, v: string, min: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);
@@ -217,9 +244,28 @@ function flags(): Settings {
 }
 
 /** Sentinel log counts shown in the report (all of them are in the JSON). */
-const SENTINEL_LOG_KEYS = ["user requested failover", "+try-failover", "+elected-leader", "-failover-abort-not-elected", "-failover-abort-slave-timeout", "+failover-end-for-timeout", "next failover delay", "+switch-master", "+sdown master", "+sdown slave", "+sdown sentinel", "+tilt", "config saved"];
+const SENTINEL_LOG_KEYS = [
+  "user requested failover",
+  "+try-failover",
+  "+elected-leader",
+  "-failover-abort-not-elected",
+  "-failover-abort-slave-timeout",
+  "+failover-end-for-timeout",
+  "next failover delay",
+  "+switch-master",
+  "+sdown master",
+  "+sdown slave",
+  "+sdown sentinel",
+  "+tilt",
+  "config saved",
+];
 
-const RELAY_COUNTERS = ["relay_messages_received_total", "relay_events_published_total", "relay_duplicates_dropped_total", "relay_buffer_dropped_total"];
+const RELAY_COUNTERS = [
+  "relay_messages_received_total",
+  "relay_events_published_total",
+  "relay_duplicates_dropped_total",
+  "relay_buffer_dropped_total",
+];
 
 /** The relays' /metrics: startRelays (sandbox/failover-process.ts) gives relay i HTTP port 18080 + i. */
 const relayMetricsUrl = (i: number) => `http://127.0.0.1:${18080 + i}/metrics`;
@@ -233,7 +279,13 @@ function latency(before: PromSeries[], after: PromSeries[], name: string): Laten
     return Number.isFinite(b) ? ms(b) : null;
   };
   const finite = h.buckets.map(([le]) => le).filter((le) => Number.isFinite(le));
-  return { count: h.count, meanMs: h.count > 0 ? ms(h.sum / h.count) : Number.NaN, p50AtMostMs: bound(0.5), p99AtMostMs: bound(0.99), lastBucketMs: ms(finite.at(-1) ?? Number.NaN) };
+  return {
+    count: h.count,
+    meanMs: h.count > 0 ? ms(h.sum / h.count) : Number.NaN,
+    p50AtMostMs: bound(0.5),
+    p99AtMostMs: bound(0.99),
+    lastBucketMs: ms(finite.at(-1) ?? Number.NaN),
+  };
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -273,7 +325,12 @@ async function grantPerMasterNames(sb: Sandbox, services: string[], configMaps: 
   ] as const;
   for (const [fn, resource, names] of grants) {
     const name = `${fn}-many-masters`;
-    await apply(sb.kubeConfig, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name, namespace: sb.namespace }, rules: [{ apiGroups: [""], resources: [resource], resourceNames: [...names], verbs: ["create", "patch"] }] });
+    await apply(sb.kubeConfig, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name, namespace: sb.namespace },
+      rules: [{ apiGroups: [""], resources: [resource], resourceNames: [...names], verbs: ["create", "patch"] }],
+    });
     await apply(sb.kubeConfig, {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "RoleBinding",
@@ -307,7 +364,10 @@ async function settle(sb: Sandbox): Promise<void> {
     const ips = new Set((err instanceof Error ? err.message : "").match(/\d+\.\d+\.\d+\.\d+/g) ?? []);
     for (const ip of ips) {
       const r = sb.redisAt({ host: ip, port: REDIS_PORT });
-      if (r) console.log(`bench: settle failed; last lines of ${r.process.name} (${r.process.running ? "running" : "not running"}):\n${logTail(r.process.spec.logFile, 15)}`);
+      if (r)
+        console.log(
+          `bench: settle failed; last lines of ${r.process.name} (${r.process.running ? "running" : "not running"}):\n${logTail(r.process.spec.logFile, 15)}`,
+        );
     }
     throw err;
   }
@@ -336,8 +396,15 @@ async function main(): Promise<void> {
   try {
     const ns = sb.namespace;
     const names = sb.masters.map((m) => m.name);
-    const objectsOf = new Map(sb.masters.map((m) => [m.name, { master: m.name, service: `${m.statefulSet}-master`, configMap: `${m.statefulSet}-master`, statefulSet: m.statefulSet }]));
-    const hostInfo = new Map(sb.masters.flatMap((m) => m.redis.map((r) => [r.spec.ip, { master: m.name, pod: sb.podOf(r), redis: r }] as const)));
+    const objectsOf = new Map(
+      sb.masters.map((m) => [
+        m.name,
+        { master: m.name, service: `${m.statefulSet}-master`, configMap: `${m.statefulSet}-master`, statefulSet: m.statefulSet },
+      ]),
+    );
+    const hostInfo = new Map(
+      sb.masters.flatMap((m) => m.redis.map((r) => [r.spec.ip, { master: m.name, pod: sb.podOf(r), redis: r }] as const)),
+    );
     const podAt = (host: string) => hostInfo.get(host)?.pod ?? "";
 
     // RSS / CPU of every process, from now on.
@@ -348,25 +415,48 @@ async function main(): Promise<void> {
     sampler.add({ name: "kube-controller-manager", pids: pidsOf(cp.controllerManager) });
     sampler.add({ name: "nats-server", pids: pidsOf(sb.nats!.process) });
     for (const [j, sen] of sb.sentinels.entries()) sampler.add({ name: `redis-sentinel-${j}`, pids: pidsOf(sen.process) });
-    sampler.add({ name: `redis-server (all ${2 * n}, sum)`, pids: pidsOf(...sb.masters.flatMap((m) => m.redis.map((r) => r.process))), every: Math.max(1, Math.round(1000 / s.sampleMs)) });
+    sampler.add({
+      name: `redis-server (all ${2 * n}, sum)`,
+      pids: pidsOf(...sb.masters.flatMap((m) => m.redis.map((r) => r.process))),
+      every: Math.max(1, Math.round(1000 / s.sampleMs)),
+    });
     sampler.add({ name: "bench (this process)", pids: () => [process.pid] });
     sampler.start();
     stops.push(() => sampler.stop());
 
     // Per-master objects: MASTERS maps each master to its own Service / ConfigMap / StatefulSet;
     // the pods already carry redis.failover.io/master=<name> (the default POD_SELECTOR).
-    const masters = Object.fromEntries([...objectsOf.values()].map((o) => [o.master, { service: o.service, configMap: o.configMap, statefulSet: o.statefulSet, createService: s.createService }]));
-    await grantPerMasterNames(sb, [...objectsOf.values()].map((o) => o.service), [...objectsOf.values()].map((o) => o.configMap));
+    const masters = Object.fromEntries(
+      [...objectsOf.values()].map((o) => [
+        o.master,
+        { service: o.service, configMap: o.configMap, statefulSet: o.statefulSet, createService: s.createService },
+      ]),
+    );
+    await grantPerMasterNames(
+      sb,
+      [...objectsOf.values()].map((o) => o.service),
+      [...objectsOf.values()].map((o) => o.configMap),
+    );
     if (!s.createService) {
       for (const o of objectsOf.values()) {
-        await apply(sb.kubeConfig, { apiVersion: "v1", kind: "Service", metadata: { name: o.service, namespace: ns }, spec: { ports: [{ name: "redis", port: REDIS_PORT, targetPort: REDIS_PORT, protocol: "TCP" }] } });
+        await apply(sb.kubeConfig, {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: o.service, namespace: ns },
+          spec: { ports: [{ name: "redis", port: REDIS_PORT, targetPort: REDIS_PORT, protocol: "TCP" }] },
+        });
       }
     }
 
     const tracker = new ConvergenceTracker(sb.kubeConfig, ns, [...objectsOf.values()], MANAGED_BY);
     await tracker.start();
     stops.push(() => tracker.stop());
-    const pool = new SentinelPool({ sentinels: sb.sentinelAddresses, password: sb.sentinelPassword, quorum: sb.options.quorum, commandTimeoutMs: 5000 });
+    const pool = new SentinelPool({
+      sentinels: sb.sentinelAddresses,
+      password: sb.sentinelPassword,
+      quorum: sb.options.quorum,
+      commandTimeoutMs: 5000,
+    });
     stops.push(() => pool.close());
     // The Sentinels' quorum answer per master (undefined where there is none). SentinelPool connects
     // lazily and has no offline queue: concurrent first calls fail while it connects, so one goes first.
@@ -377,17 +467,24 @@ async function main(): Promise<void> {
     const quorumOfAll = async (what: string): Promise<Map<string, MasterTruth>> => {
       const q = await quorum();
       const missing = names.filter((m) => q.get(m) === undefined);
-      if (missing.length > 0) throw new Error(`${what}: no Sentinel quorum for ${missing.length} masters (${missing.slice(0, 5).join(", ")})`);
+      if (missing.length > 0)
+        throw new Error(`${what}: no Sentinel quorum for ${missing.length} masters (${missing.slice(0, 5).join(", ")})`);
       return q as Map<string, MasterTruth>;
     };
 
     // Cold start: the project's first resync puts every master's objects in place.
     const initial = await quorumOfAll("before the project starts");
-    tracker.begin(new Map(names.map((name) => {
-      const t = initial.get(name)!;
-      return [name, { host: t.host, pod: podAt(t.host), minEpoch: t.epoch }];
-    })));
-    console.log(`bench: starting the project: 2 relays + ${FUNCTIONS.join(", ")} (MASTERS maps ${n} masters, ${JSON.stringify(masters).length} bytes)`);
+    tracker.begin(
+      new Map(
+        names.map((name) => {
+          const t = initial.get(name)!;
+          return [name, { host: t.host, pod: podAt(t.host), minEpoch: t.epoch }];
+        }),
+      ),
+    );
+    console.log(
+      `bench: starting the project: 2 relays + ${FUNCTIONS.join(", ")} (MASTERS maps ${n} masters, ${JSON.stringify(masters).length} bytes)`,
+    );
     const projectStart = performance.now();
     const project: Project = await startProject(sb, { functions: FUNCTIONS, relays: 2, env: { MASTERS: JSON.stringify(masters) } });
     stops.push(() => project.stop());
@@ -406,16 +503,22 @@ async function main(): Promise<void> {
     const coldOk = await tracker.waitAll(s.timeoutMs);
     const coldRight = names.map((m) => (tracker.progress(m)?.first.all ?? Number.NaN) - projectStart);
     const coldAllMs = coldOk ? Math.max(...coldRight) : undefined;
-    console.log(`bench: project ready in ${seconds(projectReadyMs)} s; ${coldOk ? `every master's objects right ${seconds(coldAllMs!)} s after the project started` : `NOT every master right after ${s.timeoutMs / 1000} s (${tracker.pending().length} pending)`}`);
+    console.log(
+      `bench: project ready in ${seconds(projectReadyMs)} s; ${coldOk ? `every master's objects right ${seconds(coldAllMs!)} s after the project started` : `NOT every master right after ${s.timeoutMs / 1000} s (${tracker.pending().length} pending)`}`,
+    );
     if (!coldOk) for (const m of tracker.pending().slice(0, 5)) console.log(`bench:   ${m}: ${tracker.describe(m)}`);
     const coldProcesses = figures(projectStart, performance.now());
     // The first resync runs as each function starts; the next one RESYNC_INTERVAL_MS (30 s) later.
     const coldFirstResync = coldRight.filter((x) => x < 30_000).length;
     const coldSeries = await snapshot();
-    const coldCounters = Object.fromEntries(fnNames.map((f, i) => [f, sums(coldSeries.functions[i]!, FUNCTION_COUNTERS, ["result", "kind"])]));
+    const coldCounters = Object.fromEntries(
+      fnNames.map((f, i) => [f, sums(coldSeries.functions[i]!, FUNCTION_COUNTERS, ["result", "kind"])]),
+    );
     const coldLog = Object.fromEntries(fnNames.map((f) => [f, jsonLogCounts(project.functions.get(f)!.spec.logFile, 0, ["nats status"])]));
     console.log(`bench: function log lines since start: ${JSON.stringify(coldLog)}`);
-    console.log(`bench: ${coldFirstResync}/${n} masters right within 30 s of the project start (before the second resync); function counters since start: ${JSON.stringify(coldCounters)}`);
+    console.log(
+      `bench: ${coldFirstResync}/${n} masters right within 30 s of the project start (before the second resync); function counters since start: ${JSON.stringify(coldCounters)}`,
+    );
 
     // Idle: 200 masters converged, nothing happening but the Sentinels' chatter and a resync.
     let idle: { ms: number; processes: WindowFigures[]; machineBusyPercent: number } | undefined;
@@ -424,7 +527,11 @@ async function main(): Promise<void> {
       const from = performance.now();
       const machineFrom = machineTicks();
       await sleep(s.idleMs);
-      idle = { ms: s.idleMs, processes: figures(from, performance.now()), machineBusyPercent: machineBusyPercent(machineFrom, machineTicks()) };
+      idle = {
+        ms: s.idleMs,
+        processes: figures(from, performance.now()),
+        machineBusyPercent: machineBusyPercent(machineFrom, machineTicks()),
+      };
     }
 
     // +switch-master from every Sentinel: the first per master in the current round.
@@ -463,11 +570,18 @@ async function main(): Promise<void> {
       await settle(sb);
       const before = await quorumOfAll(`before round ${mode}`);
       // The objects must name the current masters before the round starts.
-      tracker.begin(new Map(names.map((name) => {
-        const t = before.get(name)!;
-        return [name, { host: t.host, pod: podAt(t.host), minEpoch: t.epoch }];
-      })));
-      if (!(await tracker.waitAll(60_000))) throw new Error(`round ${mode}: ${tracker.pending().length} masters' objects do not name the current master before the round (${tracker.pending()[0]}: ${tracker.describe(tracker.pending()[0]!)})`);
+      tracker.begin(
+        new Map(
+          names.map((name) => {
+            const t = before.get(name)!;
+            return [name, { host: t.host, pod: podAt(t.host), minEpoch: t.epoch }];
+          }),
+        ),
+      );
+      if (!(await tracker.waitAll(60_000)))
+        throw new Error(
+          `round ${mode}: ${tracker.pending().length} masters' objects do not name the current master before the round (${tracker.pending()[0]}: ${tracker.describe(tracker.pending()[0]!)})`,
+        );
       // The target: the one other redis of each master (2 per master), epoch above the current.
       const targets = new Map<string, Target>();
       const oldMasters = new Map<string, RedisInstance>();
@@ -525,7 +639,9 @@ async function main(): Promise<void> {
           }
         })();
       };
-      console.log(`bench: round ${mode}: ${mode === "failover" ? `SENTINEL FAILOVER for ${n} masters, round-robin over ${sb.sentinels.length} Sentinels` : `SIGKILL of ${n} masters' redis-server`}`);
+      console.log(
+        `bench: round ${mode}: ${mode === "failover" ? `SENTINEL FAILOVER for ${n} masters, round-robin over ${sb.sentinels.length} Sentinels` : `SIGKILL of ${n} masters' redis-server`}`,
+      );
       const t0 = performance.now();
       const machineAtT0 = machineTicks();
       if (mode === "failover") {
@@ -540,7 +656,8 @@ async function main(): Promise<void> {
           const again = await Promise.all(retry.map((name) => send(name)));
           retry = retry.filter((_, i) => again[i] !== "OK" && !again[i]!.startsWith("INPROG"));
         }
-        if (retry.length > 0) console.log(`bench: ${retry.length} masters refused SENTINEL FAILOVER for 15 s (${retry.slice(0, 5).join(", ")} ...)`);
+        if (retry.length > 0)
+          console.log(`bench: ${retry.length} masters refused SENTINEL FAILOVER for 15 s (${retry.slice(0, 5).join(", ")} ...)`);
       } else {
         await Promise.all([...oldMasters.values()].map((r) => r.process.kill()));
       }
@@ -550,7 +667,9 @@ async function main(): Promise<void> {
       const poller = (async () => {
         while (polling) {
           const now = await Promise.all(project.relays.map((_, i) => scrape(relayMetricsUrl(i))));
-          now.forEach((series, i) => (peakBuffered[i] = Math.max(peakBuffered[i]!, sums(series, ["relay_buffer_events"]).relay_buffer_events ?? 0)));
+          now.forEach(
+            (series, i) => (peakBuffered[i] = Math.max(peakBuffered[i]!, sums(series, ["relay_buffer_events"]).relay_buffer_events ?? 0)),
+          );
           await sleep(500);
         }
       })();
@@ -570,10 +689,14 @@ async function main(): Promise<void> {
       const lastSwitchMs = switches.size >= n ? Math.max(...switchMs) : undefined;
 
       // Verification: the Sentinels' quorum names the target, and the ConfigMap records its epoch.
-      const after = await waitFor("the Sentinels' quorum to name every new master", async () => {
-        const q = await quorum();
-        return names.every((m) => q.get(m)?.host === tracker.progress(m)?.target?.host) ? q : undefined;
-      }, { timeoutMs: 20_000, intervalMs: 500 }).catch(() => quorum());
+      const after = await waitFor(
+        "the Sentinels' quorum to name every new master",
+        async () => {
+          const q = await quorum();
+          return names.every((m) => q.get(m)?.host === tracker.progress(m)?.target?.host) ? q : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 500 },
+      ).catch(() => quorum());
       const verified = {
         quorumIsTarget: names.filter((m) => after.get(m)?.host === tracker.progress(m)?.target?.host).length,
         configMapEpochIsQuorums: names.filter((m) => tracker.configMapOf(m)?.epoch === String(after.get(m)?.epoch)).length,
@@ -591,7 +714,10 @@ async function main(): Promise<void> {
         sentinelAborts: aborts,
         resentAfterAbort: resent,
         switchMs: summarize(switchMs),
-        partsMs: Object.fromEntries(PARTS.map((part) => [part, summarize(progress.map((p) => rel(p.first[part])))])) as Record<Part, Summary>,
+        partsMs: Object.fromEntries(PARTS.map((part) => [part, summarize(progress.map((p) => rel(p.first[part])))])) as Record<
+          Part,
+          Summary
+        >,
         allRightMs: summarize(allRight),
         switchToRightMs: summarize(names.map((m, i) => allRight[i]! - switchMs[i]!)),
         lastSwitchMs: lastSwitchMs === undefined ? null : Math.round(lastSwitchMs),
@@ -603,8 +729,18 @@ async function main(): Promise<void> {
         notConverged,
         verified,
         streamMessages: streamBefore !== undefined && streamAfter !== undefined ? streamAfter - streamBefore : undefined,
-        functionCounters: Object.fromEntries(fnNames.map((f, i) => [f, counterDelta(sums(metricsBefore.functions[i]!, FUNCTION_COUNTERS, ["result", "kind"]), sums(metricsAfter.functions[i]!, FUNCTION_COUNTERS, ["result", "kind"]))])),
-        functionPropagationMs: Object.fromEntries(fnNames.map((f, i) => [f, latency(metricsBefore.functions[i]!, metricsAfter.functions[i]!, "failover_propagation_seconds")])),
+        functionCounters: Object.fromEntries(
+          fnNames.map((f, i) => [
+            f,
+            counterDelta(
+              sums(metricsBefore.functions[i]!, FUNCTION_COUNTERS, ["result", "kind"]),
+              sums(metricsAfter.functions[i]!, FUNCTION_COUNTERS, ["result", "kind"]),
+            ),
+          ]),
+        ),
+        functionPropagationMs: Object.fromEntries(
+          fnNames.map((f, i) => [f, latency(metricsBefore.functions[i]!, metricsAfter.functions[i]!, "failover_propagation_seconds")]),
+        ),
         relays: project.relays.map((_, i) => {
           const d = counterDelta(sums(metricsBefore.relays[i]!, RELAY_COUNTERS), sums(metricsAfter.relays[i]!, RELAY_COUNTERS));
           return {
@@ -621,7 +757,14 @@ async function main(): Promise<void> {
         perMaster: names.map((m, i) => {
           const r = (x: number) => (Number.isFinite(x) ? Math.round(x) : null);
           const p = progress[i]!;
-          return { master: m, switchMs: r(switchMs[i]!), labelsMs: r(rel(p.first.labels)), sliceMs: r(rel(p.first.slice)), configMapMs: r(rel(p.first.configMap)), allMs: r(allRight[i]!) };
+          return {
+            master: m,
+            switchMs: r(switchMs[i]!),
+            labelsMs: r(rel(p.first.labels)),
+            sliceMs: r(rel(p.first.slice)),
+            configMapMs: r(rel(p.first.configMap)),
+            allMs: r(allRight[i]!),
+          };
         }),
         windowMs: Math.round(windowEnd - t0),
         processes,
@@ -633,7 +776,9 @@ async function main(): Promise<void> {
 
       if (mode === "kill") {
         // The killed masters come back as replicas of the new ones, as their pods would.
-        await mapLimit([...oldMasters.entries()], 20, ([name, r]) => r.restart({ replicaOf: { host: after.get(name)?.host ?? targets.get(name)!.host, port: REDIS_PORT } }));
+        await mapLimit([...oldMasters.entries()], 20, ([name, r]) =>
+          r.restart({ replicaOf: { host: after.get(name)?.host ?? targets.get(name)!.host, port: REDIS_PORT } }),
+        );
       }
     }
 
@@ -657,7 +802,14 @@ async function main(): Promise<void> {
       },
       sandboxStart: attempts,
       projectReadyMs: Math.round(projectReadyMs),
-      coldStart: { everyMasterRightMs: coldAllMs === undefined ? null : Math.round(coldAllMs), rightWithin30s: coldFirstResync, perMasterMs: summarize(coldRight), functionCounters: coldCounters, functionLog: coldLog, processes: coldProcesses },
+      coldStart: {
+        everyMasterRightMs: coldAllMs === undefined ? null : Math.round(coldAllMs),
+        rightWithin30s: coldFirstResync,
+        perMasterMs: summarize(coldRight),
+        functionCounters: coldCounters,
+        functionLog: coldLog,
+        processes: coldProcesses,
+      },
       idle,
       rounds,
       totalSeconds: seconds(performance.now() - started),
@@ -666,7 +818,9 @@ async function main(): Promise<void> {
     mkdirSync(s.out, { recursive: true });
     writeFileSync(join(s.out, "many-masters.json"), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(s.out, "MANY-MASTERS.md"), md);
-    console.log(`bench: wrote ${join(s.out, "many-masters.json")} and ${join(s.out, "MANY-MASTERS.md")} (${results.totalSeconds} s in all)`);
+    console.log(
+      `bench: wrote ${join(s.out, "many-masters.json")} and ${join(s.out, "MANY-MASTERS.md")} (${results.totalSeconds} s in all)`,
+    );
   } finally {
     for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(() => undefined);
     console.log("bench: stopping the sandbox ...");
@@ -702,7 +856,14 @@ function processTable(rows: WindowFigures[]): string {
     ["process", "RSS at start (MiB)", "peak RSS (MiB)", "CPU (s)", "avg CPU (% of a core)", "peak CPU over 1 s (%)"],
     [
       ...rows.map((r) => [r.name, r.rssStartMiB, r.peakRssMiB, r.cpuSeconds, r.avgCpuPercent, r.peakCpuPercent1s]),
-      ["sum of the rows", round1(rows.reduce((a, r) => a + r.rssStartMiB, 0)), "-", round1(rows.reduce((a, r) => a + r.cpuSeconds, 0)), round1(rows.reduce((a, r) => a + r.avgCpuPercent, 0)), "-"],
+      [
+        "sum of the rows",
+        round1(rows.reduce((a, r) => a + r.rssStartMiB, 0)),
+        "-",
+        round1(rows.reduce((a, r) => a + r.cpuSeconds, 0)),
+        round1(rows.reduce((a, r) => a + r.avgCpuPercent, 0)),
+        "-",
+      ],
     ],
   );
 }
@@ -710,34 +871,85 @@ function processTable(rows: WindowFigures[]): string {
 function roundReport(r: RoundResult, sb: Sandbox): string {
   const row = (label: string, x: Summary) => [label, x.p50, x.p95, x.p99, x.min, x.max, x.n];
   const ms = (x: number | null) => (x === null ? "never (timeout)" : `${x} ms`);
-  const errors = Object.entries(r.commandErrors).map(([k, v]) => `${k} x${v}`).join(", ");
+  const errors = Object.entries(r.commandErrors)
+    .map(([k, v]) => `${k} x${v}`)
+    .join(", ");
   return [
     `Round "${r.mode}": ${r.masters} masters, ${describeMode(r.mode, sb)}; commands ${r.mode === "failover" ? "sent and answered" : "delivered"} in ${r.commandsMs} ms${errors ? ` (replies other than OK: ${errors}; ${r.retried} retried)` : ""}. ` +
-      `Sentinel aborts: ${Object.entries(r.sentinelAborts).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}${r.mode === "failover" ? `; failovers asked for again after an abort: ${r.resentAfterAbort}` : ""}.`,
+      `Sentinel aborts: ${
+        Object.entries(r.sentinelAborts)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ") || "none"
+      }${r.mode === "failover" ? `; failovers asked for again after an abort: ${r.resentAfterAbort}` : ""}.`,
     ``,
-    table(["per master, ms from the first command", "p50", "p95", "p99", "min", "max", "n"], [
-      row("first +switch-master (any Sentinel)", r.switchMs),
-      row("pod labels right (redis-role)", r.partsMs.labels),
-      row("EndpointSlice right", r.partsMs.slice),
-      row("ConfigMap right (host, pod, epoch)", r.partsMs.configMap),
-      row("all three right", r.allRightMs),
-      row("+switch-master -> all three right", r.switchToRightMs),
-    ]),
+    table(
+      ["per master, ms from the first command", "p50", "p95", "p99", "min", "max", "n"],
+      [
+        row("first +switch-master (any Sentinel)", r.switchMs),
+        row("pod labels right (redis-role)", r.partsMs.labels),
+        row("EndpointSlice right", r.partsMs.slice),
+        row("ConfigMap right (host, pod, epoch)", r.partsMs.configMap),
+        row("all three right", r.allRightMs),
+        row("+switch-master -> all three right", r.switchToRightMs),
+      ],
+    ),
     ``,
     `Every master's objects right after ${ms(r.everyMasterRightMs)} (${r.converged}/${r.masters}); last +switch-master after ${ms(r.lastSwitchMs)} (${r.switched}/${r.masters}). ` +
       `Regressions (right, then wrong again): ${r.regressions}. After the round: quorum names the expected new master for ${r.verified.quorumIsTarget}/${r.masters}, ConfigMap epoch = quorum's for ${r.verified.configMapEpochIsQuorums}/${r.masters}; ` +
       `${r.streamMessages ?? "?"} events stored in REDIS_SENTINEL.`,
     ``,
-    `Function counters during the round: ${Object.entries(r.functionCounters).map(([f, c]) => `${f} ${Object.entries(c).map(([k, v]) => `${k.replace("failover_", "").replace("_total", "")}=${v}`).join(" ") || "-"}`).join("; ")}.`,
+    `Function counters during the round: ${Object.entries(r.functionCounters)
+      .map(
+        ([f, c]) =>
+          `${f} ${
+            Object.entries(c)
+              .map(([k, v]) => `${k.replace("failover_", "").replace("_total", "")}=${v}`)
+              .join(" ") || "-"
+          }`,
+      )
+      .join("; ")}.`,
     ``,
-    table(["inside the pipeline (from the processes' own histograms: bucket upper bounds)", "n", "mean (ms)", "p50 <= (ms)", "p99 <= (ms)", "other"], [
-      ...r.relays.map((x, i) => [`sentinel-relay-${i}: Sentinel message received -> JetStream ack`, x.publishLatencyMs.count, x.publishLatencyMs.meanMs, atMost(x.publishLatencyMs, "p50AtMostMs"), atMost(x.publishLatencyMs, "p99AtMostMs"), `${x.received} received, ${x.published} stored, ${x.duplicates} duplicates, ${x.bufferDropped} dropped, peak buffer ${x.peakBuffered}`]),
-      ...Object.entries(r.functionPropagationMs).map(([f, x]) => [`${f}: relay received +switch-master -> writes acknowledged`, x.count, x.meanMs, atMost(x, "p50AtMostMs"), atMost(x, "p99AtMostMs"), ""]),
-    ]),
+    table(
+      [
+        "inside the pipeline (from the processes' own histograms: bucket upper bounds)",
+        "n",
+        "mean (ms)",
+        "p50 <= (ms)",
+        "p99 <= (ms)",
+        "other",
+      ],
+      [
+        ...r.relays.map((x, i) => [
+          `sentinel-relay-${i}: Sentinel message received -> JetStream ack`,
+          x.publishLatencyMs.count,
+          x.publishLatencyMs.meanMs,
+          atMost(x.publishLatencyMs, "p50AtMostMs"),
+          atMost(x.publishLatencyMs, "p99AtMostMs"),
+          `${x.received} received, ${x.published} stored, ${x.duplicates} duplicates, ${x.bufferDropped} dropped, peak buffer ${x.peakBuffered}`,
+        ]),
+        ...Object.entries(r.functionPropagationMs).map(([f, x]) => [
+          `${f}: relay received +switch-master -> writes acknowledged`,
+          x.count,
+          x.meanMs,
+          atMost(x, "p50AtMostMs"),
+          atMost(x, "p99AtMostMs"),
+          "",
+        ]),
+      ],
+    ),
     ``,
     `Sentinel log lines during the round (3 Sentinels): ${SENTINEL_LOG_KEYS.map((k) => `${k} ${r.sentinelLog[k] ?? 0}`).join(", ")}.`,
     ``,
-    `Function log lines during the round: ${Object.entries(r.functionLog).map(([f, c]) => `${f}: ${Object.entries(c).map(([k, v]) => `"${k}" ${v}`).join(", ") || "-"}`).join("; ")}.`,
+    `Function log lines during the round: ${Object.entries(r.functionLog)
+      .map(
+        ([f, c]) =>
+          `${f}: ${
+            Object.entries(c)
+              .map(([k, v]) => `"${k}" ${v}`)
+              .join(", ") || "-"
+          }`,
+      )
+      .join("; ")}.`,
     ``,
     `Slowest masters from +switch-master to all right: ${slowest(r)}.`,
     ``,
@@ -750,9 +962,21 @@ function roundReport(r: RoundResult, sb: Sandbox): string {
 function markdown(res: Results, s: Settings, sb: Sandbox): string {
   const n = res.settings.masters;
   const m = res.machine;
-  const start = res.sandboxStart.map((a) => `${a.masters} masters: ${a.ok ? `started and settled in ${a.seconds} s` : `failed after ${a.seconds} s (${a.error})`}`).join("; ");
+  const start = res.sandboxStart
+    .map((a) => `${a.masters} masters: ${a.ok ? `started and settled in ${a.seconds} s` : `failed after ${a.seconds} s (${a.error})`}`)
+    .join("; ");
   const cold = res.coldStart;
-  const perFn = (x: Record<string, Record<string, number>>) => Object.entries(x).map(([f, c]) => `${f}: ${Object.entries(c).map(([k, v]) => `${k.replace("failover_", "").replace("_total", "")} ${v}`).join(", ") || "-"}`).join("; ");
+  const perFn = (x: Record<string, Record<string, number>>) =>
+    Object.entries(x)
+      .map(
+        ([f, c]) =>
+          `${f}: ${
+            Object.entries(c)
+              .map(([k, v]) => `${k.replace("failover_", "").replace("_total", "")} ${v}`)
+              .join(", ") || "-"
+          }`,
+      )
+      .join("; ");
   return [
     `# Many masters: ${n} masters failed over at once`,
     ``,
@@ -772,7 +996,14 @@ function markdown(res: Results, s: Settings, sb: Sandbox): string {
     `Function log lines since start: ${perFn(cold.functionLog)}.`,
     ``,
     ...res.rounds.flatMap((r) => [`## Round "${r.mode}"`, ``, roundReport(r, sb), ``]),
-    ...(res.idle ? [`## Idle (${res.idle.ms / 1000} s, every master converged, resync every 30 s; the machine ${res.idle.machineBusyPercent}% busy)`, ``, processTable(res.idle.processes), ``] : []),
+    ...(res.idle
+      ? [
+          `## Idle (${res.idle.ms / 1000} s, every master converged, resync every 30 s; the machine ${res.idle.machineBusyPercent}% busy)`,
+          ``,
+          processTable(res.idle.processes),
+          ``,
+        ]
+      : []),
   ].join("\n");
 }
 

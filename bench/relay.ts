@@ -19,12 +19,19 @@ import { natsOf } from "../sandbox/nats-client.ts";
 import { summarize, table } from "./lib/stats.ts";
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { events: { type: "string", default: "2000" }, runs: { type: "string", default: "5" }, concurrency: { type: "string", default: "1,64" } } });
+  const { values } = parseArgs({
+    options: {
+      events: { type: "string", default: "2000" },
+      runs: { type: "string", default: "5" },
+      concurrency: { type: "string", default: "1,64" },
+    },
+  });
   const perRun = Number(values.events);
   const runs = Number(values.runs);
   // PUBLISH_CONCURRENCY values compared in the same run (1 = one publish at a time, as before).
   const levels = values.concurrency.split(",").map(Number);
-  if (levels.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`--concurrency: expected integers >= 1, got ${values.concurrency}`);
+  if (levels.some((c) => !Number.isInteger(c) || c < 1))
+    throw new Error(`--concurrency: expected integers >= 1, got ${values.concurrency}`);
   const sb = await startSandbox({ kube: false, masters: 1, redisPerMaster: 1, sentinels: 1 });
   const source = sb.masters[0]!.redis[0]!;
   const nc = await natsOf(sb);
@@ -43,7 +50,13 @@ async function main(): Promise<void> {
         const relay = failoverProcess({
           name: `sentinel-relay (PUBLISH_CONCURRENCY ${concurrency})`,
           args: ["relay"],
-          env: { ...sandboxEnv(sb), SENTINELS: `${source.spec.ip}:6379`, SENTINEL_PASSWORD: sb.password ?? "", LOG_LEVEL: "warn", PUBLISH_CONCURRENCY: String(concurrency) },
+          env: {
+            ...sandboxEnv(sb),
+            SENTINELS: `${source.spec.ip}:6379`,
+            SENTINEL_PASSWORD: sb.password ?? "",
+            LOG_LEVEL: "warn",
+            PUBLISH_CONCURRENCY: String(concurrency),
+          },
           httpPort: 18080,
           logFile: join(sb.dir, `relay-${concurrency}.log`),
         });
@@ -97,7 +110,10 @@ async function main(): Promise<void> {
     console.log(table(["measure", "p50", "p95", "p99", "min", "max"], rows));
     console.log(`\nburst throughput, median over PUBLISH_CONCURRENCY ${levels[0]}'s: ${JSON.stringify(ratios)}`);
     mkdirSync("bench/out", { recursive: true });
-    writeFileSync("bench/out/relay.json", `${JSON.stringify({ when: new Date().toISOString(), runs, burst: perRun, levels: out, throughputRatio: ratios }, null, 2)}\n`);
+    writeFileSync(
+      "bench/out/relay.json",
+      `${JSON.stringify({ when: new Date().toISOString(), runs, burst: perRun, levels: out, throughputRatio: ratios }, null, 2)}\n`,
+    );
     console.log("\nbench: wrote bench/out/relay.json");
   } finally {
     pub.disconnect();

@@ -10,11 +10,24 @@ interface CommandModule {
 }
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  run: { summary: "run functions: failover run label-master master-endpoints ... | ./dist/my-hook.js | @acme/hook", load: () => import("./run.ts") },
-  relay: { summary: "sentinel-relay: every Sentinel announcement to JetStream as a CloudEvent", load: () => import("../functions/sentinel-relay/main.ts") },
+  run: {
+    summary: "run functions: failover run label-master master-endpoints ... | ./dist/my-hook.js | @acme/hook",
+    load: () => import("./run.ts"),
+  },
+  relay: {
+    summary: "sentinel-relay: every Sentinel announcement to JetStream as a CloudEvent",
+    load: () => import("../functions/sentinel-relay/main.ts"),
+  },
   new: { summary: "scaffold a hook in its own folder: failover new hook <name> [--dir <parent>]", load: () => import("./new.ts") },
-  manifests: { summary: "a function's Deployment + ServiceAccount + Role from its declaration: failover manifests [--out dir] [--image img] [--module path] <fn | ./module.js>", load: () => import("./manifests.ts") },
-  init: { summary: "init containers: failover init redis | failover init sentinel (start-up rules of docs/design.md)", load: () => import("../init/main.ts") },
+  manifests: {
+    summary:
+      "a function's Deployment + ServiceAccount + Role from its declaration: failover manifests [--out dir] [--image img] [--module path] <fn | ./module.js>",
+    load: () => import("./manifests.ts"),
+  },
+  init: {
+    summary: "init containers: failover init redis | failover init sentinel (start-up rules of docs/design.md)",
+    load: () => import("../init/main.ts"),
+  },
 };
 
 const usage = () =>

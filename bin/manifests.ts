@@ -16,7 +16,11 @@ import { renderFunctionFiles } from "../shared/runtime/manifests.ts";
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: "string" }, image: { type: "string" }, module: { type: "string" } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { out: { type: "string" }, image: { type: "string" }, module: { type: "string" } },
+    });
   } catch (err) {
     console.error(`failover manifests: ${err instanceof Error ? err.message : String(err)}`);
     return 2;

@@ -19,7 +19,13 @@ function ownVersions(): ScaffoldVersions {
     devDependencies?: Record<string, string>;
   };
   const dev = pkg.devDependencies ?? {};
-  return { runtime: pkg.version, zod: pkg.dependencies.zod ?? "^4", typescript: dev.typescript ?? "^6", vitest: dev.vitest ?? "^5", typesNode: dev["@types/node"] ?? "^24" };
+  return {
+    runtime: pkg.version,
+    zod: pkg.dependencies.zod ?? "^4",
+    typescript: dev.typescript ?? "^6",
+    vitest: dev.vitest ?? "^5",
+    typesNode: dev["@types/node"] ?? "^24",
+  };
 }
 
 /** Writes the hook `name` into `parent`; returns its folder. */
@@ -48,7 +54,9 @@ export function main(argv: string[]): Promise<number> {
     return Promise.resolve(2);
   }
   if (!NAME.test(name)) {
-    console.error(`failover new hook: ${JSON.stringify(name)} is not a lowercase DNS label (it becomes the consumer, the Deployment and the Role's name)`);
+    console.error(
+      `failover new hook: ${JSON.stringify(name)} is not a lowercase DNS label (it becomes the consumer, the Deployment and the Role's name)`,
+    );
     return Promise.resolve(2);
   }
   try {

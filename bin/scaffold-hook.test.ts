@@ -32,11 +32,31 @@ afterAll(() => {
 
 describe("failover new hook", () => {
   it("writes the module, its test, a Dockerfile, a kustomize component and the project files", () => {
-    const files = readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => !f.endsWith("deploy") && !f.endsWith("rbac") && !f.endsWith("deployments")).sort();
-    expect(files).toEqual([".dockerignore", ".gitignore", "Dockerfile", "README.md", "deploy/deployments/slack-notify.yaml", "deploy/kustomization.yaml", "deploy/rbac/slack-notify.yaml", "index.test.ts", "index.ts", "package.json", "tsconfig.json"].sort());
+    const files = readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((f) => !f.endsWith("deploy") && !f.endsWith("rbac") && !f.endsWith("deployments"))
+      .sort();
+    expect(files).toEqual(
+      [
+        ".dockerignore",
+        ".gitignore",
+        "Dockerfile",
+        "README.md",
+        "deploy/deployments/slack-notify.yaml",
+        "deploy/kustomization.yaml",
+        "deploy/rbac/slack-notify.yaml",
+        "index.test.ts",
+        "index.ts",
+        "package.json",
+        "tsconfig.json",
+      ].sort(),
+    );
     expect(read("index.ts")).toContain('import { defineFunction, EPOCH_ANNOTATION } from "failover-functions";');
     expect(read("index.test.ts")).toContain('from "failover-functions/testing"');
-    expect(JSON.parse(read("package.json"))).toMatchObject({ name: "slack-notify", type: "module", dependencies: { "failover-functions": "^9.8.7", zod: "4.6.7" } });
+    expect(JSON.parse(read("package.json"))).toMatchObject({
+      name: "slack-notify",
+      type: "module",
+      dependencies: { "failover-functions": "^9.8.7", zod: "4.6.7" },
+    });
   });
 
   it("builds its image FROM the production image of this version, plus the compiled module where the Deployment runs it", () => {
@@ -48,11 +68,17 @@ describe("failover new hook", () => {
   });
 
   it("deploys through a Component whose Role is generated from the access index.ts declares, nothing more", () => {
-    expect(read("deploy/kustomization.yaml")).toMatch(/kind: Component\nresources:\n {2}- rbac\/slack-notify.yaml\n {2}- deployments\/slack-notify.yaml\n/);
-    const generated = renderFunctionFiles([{ name: "slack-notify", on: ["switch-master"], access: scaffoldAccess("slack-notify"), reconcile: () => Promise.resolve() }], {});
+    expect(read("deploy/kustomization.yaml")).toMatch(
+      /kind: Component\nresources:\n {2}- rbac\/slack-notify.yaml\n {2}- deployments\/slack-notify.yaml\n/,
+    );
+    const generated = renderFunctionFiles(
+      [{ name: "slack-notify", on: ["switch-master"], access: scaffoldAccess("slack-notify"), reconcile: () => Promise.resolve() }],
+      {},
+    );
     expect(read("deploy/rbac/slack-notify.yaml")).toBe(generated["rbac/slack-notify.yaml"]);
     // the declaration in index.ts is the same rules
-    for (const rule of scaffoldAccess("slack-notify").kube ?? []) expect(read("index.ts")).toContain(`verbs: ${JSON.stringify(rule.verbs).replaceAll(",", ", ")}`);
+    for (const rule of scaffoldAccess("slack-notify").kube ?? [])
+      expect(read("index.ts")).toContain(`verbs: ${JSON.stringify(rule.verbs).replaceAll(",", ", ")}`);
     expect(read("index.ts")).toContain('names: ["slack-notify"]');
   });
 
@@ -63,10 +89,16 @@ describe("failover new hook", () => {
   it("its own unit test passes as written, on the test kit", async () => {
     const shim = join(dir, "node_modules", "failover-functions");
     mkdirSync(shim, { recursive: true });
-    writeFileSync(join(shim, "package.json"), JSON.stringify({ name: "failover-functions", type: "module", exports: { ".": "./sdk.js", "./testing": "./testing.js" } }));
+    writeFileSync(
+      join(shim, "package.json"),
+      JSON.stringify({ name: "failover-functions", type: "module", exports: { ".": "./sdk.js", "./testing": "./testing.js" } }),
+    );
     writeFileSync(join(shim, "sdk.js"), `export * from ${JSON.stringify(join(ROOT, "shared/runtime/sdk.ts"))};\n`);
     writeFileSync(join(shim, "testing.js"), `export * from ${JSON.stringify(join(ROOT, "shared/runtime/testing/index.ts"))};\n`);
-    const res = await run(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--root", dir], { cwd: dir, env: { ...process.env, NO_COLOR: "1" } });
+    const res = await run(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--root", dir], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     expect(res.stdout).toMatch(/Tests\s+1 passed \(1\)/);
   }, 60_000);
 });

@@ -121,7 +121,16 @@ function packageJson(name: string, v: ScaffoldVersions): string {
 
 const TSCONFIG = `${JSON.stringify(
   {
-    compilerOptions: { target: "ES2024", module: "NodeNext", moduleResolution: "NodeNext", strict: true, types: ["node"], skipLibCheck: true, outDir: "dist", rewriteRelativeImportExtensions: true },
+    compilerOptions: {
+      target: "ES2024",
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      strict: true,
+      types: ["node"],
+      skipLibCheck: true,
+      outDir: "dist",
+      rewriteRelativeImportExtensions: true,
+    },
     include: ["index.ts"],
   },
   null,
@@ -158,7 +167,13 @@ A failover hook on the failover-functions runtime: \`index.ts\` is woken by ever
 
 /** Every file of the hook, by path relative to its folder. */
 export function hookFiles(name: string, versions: ScaffoldVersions): Record<string, string> {
-  const declared: FunctionDefinition = { name, description: DESCRIPTION, access: scaffoldAccess(name), on: ["switch-master"], reconcile: () => Promise.resolve() };
+  const declared: FunctionDefinition = {
+    name,
+    description: DESCRIPTION,
+    access: scaffoldAccess(name),
+    on: ["switch-master"],
+    reconcile: () => Promise.resolve(),
+  };
   const deploy = renderFunctionFiles([declared], { image: name, module: moduleInImage(name) });
   return {
     "package.json": packageJson(name, versions),

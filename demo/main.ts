@@ -36,11 +36,18 @@ interface FailoverSummary {
 }
 
 async function topology(sb: Sandbox): Promise<string> {
-  const pods = await sb.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: sb.namespace, labelSelector: "app.kubernetes.io/name=redis" });
+  const pods = await sb.kubeConfig
+    .makeApiClient(CoreV1Api)
+    .listNamespacedPod({ namespace: sb.namespace, labelSelector: "app.kubernetes.io/name=redis" });
   const rows = [["NAME", "IP", "REDIS-ROLE (label)", "ROLE (INFO replication)"]];
   for (const p of pods.items.sort((a, b) => (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""))) {
     const r = sb.redisAt({ host: p.status?.podIP ?? "", port: 6379 });
-    const role = r?.process.running ? await r.replicationInfo().then((i) => i.role ?? "?", () => "down") : "down";
+    const role = r?.process.running
+      ? await r.replicationInfo().then(
+          (i) => i.role ?? "?",
+          () => "down",
+        )
+      : "down";
     rows.push([p.metadata?.name ?? "", p.status?.podIP ?? "", p.metadata?.labels?.["redis-role"] ?? "<none>", role]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -66,10 +73,13 @@ export async function main(args: string[]): Promise<number | void> {
   }
   const downAfterMs = Number(values["down-after"]);
   if (!Number.isInteger(failovers) || failovers < 1) throw new Error(`--failovers: expected a positive integer, got ${values.failovers}`);
-  if (!Number.isInteger(downAfterMs) || downAfterMs < 100) throw new Error(`--down-after: expected an integer >= 100 (ms), got ${values["down-after"]}`);
+  if (!Number.isInteger(downAfterMs) || downAfterMs < 100)
+    throw new Error(`--down-after: expected an integer >= 100 (ms), got ${values["down-after"]}`);
 
   const started = performance.now();
-  console.log(`demo: starting the sandbox: etcd, kube-apiserver, kube-controller-manager, nats-server, redis x3, sentinel x3 (down-after ${downAfterMs} ms)`);
+  console.log(
+    `demo: starting the sandbox: etcd, kube-apiserver, kube-controller-manager, nats-server, redis x3, sentinel x3 (down-after ${downAfterMs} ms)`,
+  );
   const sb = await startSandbox({ downAfterMs, keepDir: values.keep });
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
@@ -87,7 +97,9 @@ export async function main(args: string[]): Promise<number | void> {
     const writer = new Writer({ target: () => resolver.address, password: sb.password, keyPrefix: "demo" });
     writer.start();
     cleanups.push(() => writer.stop());
-    console.log(`demo: ready in ${((performance.now() - started) / 1000).toFixed(1)} s; a client writes through redis-master (now ${first.host})\n`);
+    console.log(
+      `demo: ready in ${((performance.now() - started) / 1000).toFixed(1)} s; a client writes through redis-master (now ${first.host})\n`,
+    );
 
     // Observers for the timeline: every Sentinel's channels, the relay's publications, the objects.
     const sentinelSubs = await Promise.all(
@@ -105,7 +117,10 @@ export async function main(args: string[]): Promise<number | void> {
     const cms = new ObjectWatch<V1ConfigMap>(kc, `/api/v1/namespaces/${ns}/configmaps`, { fieldSelector: "metadata.name=redis-master" });
     await pods.start();
     await cms.start();
-    cleanups.push(() => pods.stop(), () => cms.stop());
+    cleanups.push(
+      () => pods.stop(),
+      () => cms.stop(),
+    );
 
     const summaries: FailoverSummary[] = [];
     for (let n = 1; n <= failovers; n++) {
@@ -130,7 +145,8 @@ export async function main(args: string[]): Promise<number | void> {
       });
       const relaySub = nc.subscribe("redis.sentinel.*.switch-master");
       void (async () => {
-        for await (const m of relaySub) tl.add("relay published switch-master", `${m.subject} id ${m.headers?.get("ce-id").slice(0, 12) ?? "?"}`);
+        for await (const m of relaySub)
+          tl.add("relay published switch-master", `${m.subject} id ${m.headers?.get("ce-id").slice(0, 12) ?? "?"}`);
       })();
       tl.add("kill", `${old.host} SIGKILL`, "kill", killAt);
       tl.startSpinner("failing over");
@@ -144,10 +160,13 @@ export async function main(args: string[]): Promise<number | void> {
           const sliceAt = resolver.changes.find((c) => c.at >= killAt && c.addresses.join() === host)?.at;
           const cmAt = cms.firstAfter(killAt, (o) => o.get("redis-master")?.data?.host === host);
           const ackAt = writer.firstAckAfter(killAt, host)?.at;
-          if (labelsAt) tl.add("label-master: redis-role=master", `pod ${podOf(pods.objects, host)?.metadata?.name ?? "?"}`, "labels", labelsAt);
+          if (labelsAt)
+            tl.add("label-master: redis-role=master", `pod ${podOf(pods.objects, host)?.metadata?.name ?? "?"}`, "labels", labelsAt);
           if (sliceAt) tl.add("master-endpoints: EndpointSlice", `redis-master -> ${host}`, "slice", sliceAt);
-          if (cmAt) tl.add("master-configmap: ConfigMap", `host ${host} epoch ${cms.objects.get("redis-master")?.data?.epoch ?? "?"}`, "cm", cmAt);
-          if (ackAt) tl.add("client: first write on new master", `through redis-master (${writer.failures} failed attempts so far)`, "ack", ackAt);
+          if (cmAt)
+            tl.add("master-configmap: ConfigMap", `host ${host} epoch ${cms.objects.get("redis-master")?.data?.epoch ?? "?"}`, "cm", cmAt);
+          if (ackAt)
+            tl.add("client: first write on new master", `through redis-master (${writer.failures} failed attempts so far)`, "ack", ackAt);
           return labelsAt && sliceAt && cmAt && ackAt ? { labelsAt, sliceAt, cmAt, ackAt } : undefined;
         },
         { timeoutMs: 30_000, intervalMs: 5 },
@@ -158,7 +177,14 @@ export async function main(args: string[]): Promise<number | void> {
       for (const off of listeners) off();
       const switchAt = tl.entries.find((e) => e.step.startsWith("+switch-master"))?.atMs ?? Number.NaN;
       const written = Math.max(labelsAt, cmAt, sliceAt) - killAt;
-      summaries.push({ n, from: old.host, to: host, unavailabilityMs: Math.round(ackAt - killAt), propagationMs: Math.round(written - switchAt), timeline: tl.entries });
+      summaries.push({
+        n,
+        from: old.host,
+        to: host,
+        unavailabilityMs: Math.round(ackAt - killAt),
+        propagationMs: Math.round(written - switchAt),
+        timeline: tl.entries,
+      });
       mkdirSync(values.out, { recursive: true });
       writeFileSync(join(values.out, `failover-${n}.svg`), tl.toSvg(`failover ${n}: ${old.host} -> ${host}`));
       console.log(`  old master ${old.host} restarts and rejoins as a replica ...`);
@@ -176,10 +202,15 @@ export async function main(args: string[]): Promise<number | void> {
   write unavailability (kill -> first acknowledged write through redis-master): median ${med(summaries.map((s) => s.unavailabilityMs))} ms
   propagation (+switch-master -> labels, EndpointSlice and ConfigMap all written): median ${med(summaries.map((s) => s.propagationMs))} ms
   writes acknowledged ${writer.acks.length}, found afterwards ${writer.acks.length - lost.length}, lost ${lost.length}`);
-    writeFileSync(join(values.out, "timeline.json"), `${JSON.stringify({ downAfterMs, failovers: summaries, acknowledged: writer.acks.length, lost: lost.length }, null, 2)}\n`);
+    writeFileSync(
+      join(values.out, "timeline.json"),
+      `${JSON.stringify({ downAfterMs, failovers: summaries, acknowledged: writer.acks.length, lost: lost.length }, null, 2)}\n`,
+    );
     console.log(`  timeline: ${join(values.out, "timeline.json")} and ${join(values.out, "failover-*.svg")}`);
     if (values.keep) {
-      console.log(`\n--keep: the sandbox and the functions stay up (dir ${sb.dir}). From another shell:\n${howToReach(sb, now.host)}\nCtrl-C stops everything.`);
+      console.log(
+        `\n--keep: the sandbox and the functions stay up (dir ${sb.dir}). From another shell:\n${howToReach(sb, now.host)}\nCtrl-C stops everything.`,
+      );
       await waitForSignal();
       console.log("demo: stopping ...");
     }

@@ -14,7 +14,19 @@ import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { nsenter } from "../sandbox/cli.ts";
 import { crasher } from "../sandbox/faults.ts";
-import { NATS_PASSWORD, NS, onPod, PASSWORD, picture, podsIn, ready, SENTINEL_PASSWORD, sentinelPods, startDevStack, waitSettled } from "../sandbox/stack.ts";
+import {
+  NATS_PASSWORD,
+  NS,
+  onPod,
+  PASSWORD,
+  picture,
+  podsIn,
+  ready,
+  SENTINEL_PASSWORD,
+  sentinelPods,
+  startDevStack,
+  waitSettled,
+} from "../sandbox/stack.ts";
 import { waitFor } from "../sandbox/wait.ts";
 import { Writer } from "../sandbox/writer.ts";
 import { waitForSignal } from "../shared/signals.ts";
@@ -27,38 +39,70 @@ export interface NodeDemoOptions {
 }
 
 /** Every event of a watch, as it comes, until the returned abort is called. */
-async function onEvents<T>(sb: Awaited<ReturnType<typeof startDevStack>>["sb"], path: string, query: Record<string, string>, fn: (obj: T) => void): Promise<() => void> {
-  const abort = await new Watch(sb.kubeConfig).watch(path, query, (_phase: string, obj: T) => fn(obj), () => undefined);
+async function onEvents<T>(
+  sb: Awaited<ReturnType<typeof startDevStack>>["sb"],
+  path: string,
+  query: Record<string, string>,
+  fn: (obj: T) => void,
+): Promise<() => void> {
+  const abort = await new Watch(sb.kubeConfig).watch(
+    path,
+    query,
+    (_phase: string, obj: T) => fn(obj),
+    () => undefined,
+  );
   return () => abort.abort();
 }
 
 export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
   const started = performance.now();
-  console.log("demo: starting the sandbox's node (kubelet, containerd, kube-proxy, CoreDNS, a registry) and deploying the dev overlay with skaffold run -p sandbox ...");
+  console.log(
+    "demo: starting the sandbox's node (kubelet, containerd, kube-proxy, CoreDNS, a registry) and deploying the dev overlay with skaffold run -p sandbox ...",
+  );
   const stack = await startDevStack("demo");
   const { sb } = stack;
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
     const first = await waitSettled(sb);
-    console.log(`demo: ready in ${((performance.now() - started) / 1000).toFixed(1)} s: ${(await podsIn(sb)).filter(ready).length} pods Ready in namespace ${NS}; master ${first.master} (${first.ipOf[first.master]})`);
-    const writer = new Writer({ target: () => ({ host: stack.clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: "demo", commandTimeoutMs: 1000 });
+    console.log(
+      `demo: ready in ${((performance.now() - started) / 1000).toFixed(1)} s: ${(await podsIn(sb)).filter(ready).length} pods Ready in namespace ${NS}; master ${first.master} (${first.ipOf[first.master]})`,
+    );
+    const writer = new Writer({
+      target: () => ({ host: stack.clusterIp, port: 6379 }),
+      password: PASSWORD,
+      keyPrefix: "demo",
+      commandTimeoutMs: 1000,
+    });
     writer.start();
     cleanups.push(() => writer.stop());
     await waitFor("the client's first writes", () => writer.acks.length > 10, { timeoutMs: 30_000 });
     console.log(`demo: a client without Sentinel support writes through the redis-master ClusterIP ${stack.clusterIp}:6379 (kube-proxy)\n`);
 
-    const summaries: { n: number; from: string; to: string; unavailabilityMs: number; propagationMs: number; timeline: Timeline["entries"] }[] = [];
+    const summaries: {
+      n: number;
+      from: string;
+      to: string;
+      unavailabilityMs: number;
+      propagationMs: number;
+      timeline: Timeline["entries"];
+    }[] = [];
     for (let n = 1; n <= o.failovers; n++) {
       const before = await waitSettled(sb);
       const oldIp = before.ipOf[before.master]!;
-      const sentinels = await Promise.all(sentinelPods(before).map(async (name) => {
-        const c = new Redis({ host: before.ipOf[name]!, port: 26379, password: SENTINEL_PASSWORD, lazyConnect: true });
-        c.on("error", () => undefined);
-        await c.connect();
-        await c.psubscribe("+sdown", "+odown", "+switch-master");
-        return { name, c };
-      }));
-      const nc = await connect({ servers: `${(await podsIn(sb)).find((p) => p.metadata?.labels?.["app.kubernetes.io/name"] === "nats")!.status!.podIP!}:4222`, user: "failover", pass: NATS_PASSWORD });
+      const sentinels = await Promise.all(
+        sentinelPods(before).map(async (name) => {
+          const c = new Redis({ host: before.ipOf[name]!, port: 26379, password: SENTINEL_PASSWORD, lazyConnect: true });
+          c.on("error", () => undefined);
+          await c.connect();
+          await c.psubscribe("+sdown", "+odown", "+switch-master");
+          return { name, c };
+        }),
+      );
+      const nc = await connect({
+        servers: `${(await podsIn(sb)).find((p) => p.metadata?.labels?.["app.kubernetes.io/name"] === "nats")!.status!.podIP!}:4222`,
+        user: "failover",
+        pass: NATS_PASSWORD,
+      });
       const crash = await crasher(sb, before.master);
       const tl = new Timeline(performance.now());
       let newIp: string | undefined;
@@ -74,7 +118,8 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
       }
       const relayed = nc.subscribe("redis.sentinel.*.switch-master");
       void (async () => {
-        for await (const m of relayed) tl.add("relay: published to JetStream", `${m.subject} (CloudEvent ${m.headers?.get("ce-id").slice(0, 12) ?? "?"})`, "relay");
+        for await (const m of relayed)
+          tl.add("relay: published to JetStream", `${m.subject} (CloudEvent ${m.headers?.get("ce-id").slice(0, 12) ?? "?"})`, "relay");
       })();
       const marks: Record<string, number> = {};
       const mark = (key: string, step: string, detail: string) => {
@@ -83,17 +128,25 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
       };
       const stops = [
         await onEvents<V1Pod>(sb, `/api/v1/namespaces/${NS}/pods`, { labelSelector: "app.kubernetes.io/name=redis" }, (p) => {
-          if (newIp && p.status?.podIP === newIp && p.metadata?.labels?.["redis-role"] === "master") mark("labels", "label-master: redis-role=master", `pod ${p.metadata.name}`);
+          if (newIp && p.status?.podIP === newIp && p.metadata?.labels?.["redis-role"] === "master")
+            mark("labels", "label-master: redis-role=master", `pod ${p.metadata.name}`);
         }),
-        await onEvents<V1EndpointSlice>(sb, `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, { labelSelector: "kubernetes.io/service-name=redis-master" }, (s) => {
-          const addresses = (s.endpoints ?? []).flatMap((e) => e.addresses);
-          if (newIp && addresses.length === 1 && addresses[0] === newIp) mark("slice", "master-endpoints: EndpointSlice", `redis-master -> ${newIp}`);
-        }),
+        await onEvents<V1EndpointSlice>(
+          sb,
+          `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`,
+          { labelSelector: "kubernetes.io/service-name=redis-master" },
+          (s) => {
+            const addresses = (s.endpoints ?? []).flatMap((e) => e.addresses);
+            if (newIp && addresses.length === 1 && addresses[0] === newIp)
+              mark("slice", "master-endpoints: EndpointSlice", `redis-master -> ${newIp}`);
+          },
+        ),
         await onEvents<V1ConfigMap>(sb, `/api/v1/namespaces/${NS}/configmaps`, { fieldSelector: "metadata.name=redis-master" }, (cm) => {
           if (newIp && cm.data?.host === newIp) mark("cm", "master-configmap: ConfigMap", `host ${newIp} epoch ${cm.data.epoch ?? "?"}`);
         }),
         await onEvents<CoreV1Event>(sb, `/api/v1/namespaces/${NS}/events`, {}, (e) => {
-          if (e.reason === "MasterSwitched" && e.involvedObject.kind === "Pod") mark("event", "kube-events: Event MasterSwitched", `on pod ${e.involvedObject.name}`);
+          if (e.reason === "MasterSwitched" && e.involvedObject.kind === "Pod")
+            mark("event", "kube-events: Event MasterSwitched", `on pod ${e.involvedObject.name}`);
         }),
       ];
       console.log(`failover ${n}/${o.failovers}: crash of the master ${before.master} (${oldIp}): redis SIGKILLed, pod force-deleted`);
@@ -101,17 +154,28 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
       const killAt = await crash();
       tl.add("crash", `${before.master} ${oldIp} SIGKILL + pod deleted`, "crash", killAt);
       const to = await waitFor("+switch-master", () => newIp, { timeoutMs: 60_000, intervalMs: 5 });
-      const ack = await waitFor("the client's first write after the crash", () => writer.firstAckAfter(killAt), { timeoutMs: 60_000, intervalMs: 5 });
+      const ack = await waitFor("the client's first write after the crash", () => writer.firstAckAfter(killAt), {
+        timeoutMs: 60_000,
+        intervalMs: 5,
+      });
       tl.add("client: first write acknowledged", `through the ClusterIP (${writer.failures} failed attempts so far)`, "ack", ack.at);
-      await waitFor("labels, EndpointSlice and ConfigMap written", () => marks.labels && marks.slice && marks.cm, { timeoutMs: 30_000, intervalMs: 5 });
-      await waitFor("the old master back as a replica", async () => {
-        const p = await picture(sb);
-        const ip = p.ipOf[before.master];
-        if (!ip || ip === oldIp) return false;
-        const role = (await onPod(ip, 6379, (r) => r.call("ROLE")).catch(() => [])) as string[];
-        if (role[0] === "slave" && role[1] === to) mark("replica", "old master: a replica of the new one", `${before.master} ${ip} (a new pod, the init container chose replica)`);
-        return role[0] === "slave";
-      }, { timeoutMs: 120_000, intervalMs: 100 });
+      await waitFor("labels, EndpointSlice and ConfigMap written", () => marks.labels && marks.slice && marks.cm, {
+        timeoutMs: 30_000,
+        intervalMs: 5,
+      });
+      await waitFor(
+        "the old master back as a replica",
+        async () => {
+          const p = await picture(sb);
+          const ip = p.ipOf[before.master];
+          if (!ip || ip === oldIp) return false;
+          const role = (await onPod(ip, 6379, (r) => r.call("ROLE")).catch(() => [])) as string[];
+          if (role[0] === "slave" && role[1] === to)
+            mark("replica", "old master: a replica of the new one", `${before.master} ${ip} (a new pod, the init container chose replica)`);
+          return role[0] === "slave";
+        },
+        { timeoutMs: 120_000, intervalMs: 100 },
+      );
       tl.stopSpinner();
       for (const s of stops) s();
       relayed.unsubscribe();
@@ -119,8 +183,19 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
       for (const { c } of sentinels) c.disconnect();
       // Both on the timeline's clock (ms since it started, just before the kill).
       const switchAt = tl.entries.find((e) => e.step.startsWith("+switch-master"))?.atMs ?? Number.NaN;
-      const writtenAt = Math.max(...["label-master", "master-endpoints", "master-configmap"].map((f) => tl.entries.find((e) => e.step.startsWith(f))?.atMs ?? Number.NaN));
-      summaries.push({ n, from: oldIp, to, unavailabilityMs: Math.round(ack.at - killAt), propagationMs: Math.round(writtenAt - switchAt), timeline: tl.entries });
+      const writtenAt = Math.max(
+        ...["label-master", "master-endpoints", "master-configmap"].map(
+          (f) => tl.entries.find((e) => e.step.startsWith(f))?.atMs ?? Number.NaN,
+        ),
+      );
+      summaries.push({
+        n,
+        from: oldIp,
+        to,
+        unavailabilityMs: Math.round(ack.at - killAt),
+        propagationMs: Math.round(writtenAt - switchAt),
+        timeline: tl.entries,
+      });
       mkdirSync(o.out, { recursive: true });
       writeFileSync(join(o.out, `failover-${n}.svg`), tl.toSvg(`failover ${n}: ${oldIp} -> ${to} (real pods)`));
       console.log("");
@@ -129,15 +204,22 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
     const now = await waitSettled(sb);
     const lost = await writer.checkLost({ host: now.ipOf[now.master]!, port: 6379 }, PASSWORD);
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-    console.log(`topology (kubectl get pods -L redis-role):\n${(await sb.kubectl("-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=redis", "-o", "wide", "-L", "redis-role")).trimEnd().replace(/^/gm, "  ")}\n`);
+    console.log(
+      `topology (kubectl get pods -L redis-role):\n${(await sb.kubectl("-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=redis", "-o", "wide", "-L", "redis-role")).trimEnd().replace(/^/gm, "  ")}\n`,
+    );
     console.log(`summary over ${o.failovers} failover(s), real pods:
   write unavailability (crash -> first acknowledged write through the ClusterIP): median ${med(summaries.map((s) => s.unavailabilityMs))} ms
   propagation (+switch-master -> labels, EndpointSlice and ConfigMap all written, seen by a watch): median ${med(summaries.map((s) => s.propagationMs))} ms
   writes acknowledged ${writer.acks.length}, found afterwards ${writer.acks.length - lost.length}, lost ${lost.length}`);
-    writeFileSync(join(o.out, "timeline.json"), `${JSON.stringify({ mode: "node", failovers: summaries, acknowledged: writer.acks.length, lost: lost.length }, null, 2)}\n`);
+    writeFileSync(
+      join(o.out, "timeline.json"),
+      `${JSON.stringify({ mode: "node", failovers: summaries, acknowledged: writer.acks.length, lost: lost.length }, null, 2)}\n`,
+    );
     console.log(`  timeline: ${join(o.out, "timeline.json")} and ${join(o.out, "failover-*.svg")}`);
     if (o.keep) {
-      console.log(`\n--keep: the node and the stack stay up (dir ${sb.dir}). From another shell:\n  ${nsenter()} env KUBECONFIG=${sb.kubeconfigPath} kubectl get pods -n ${NS} -o wide -L redis-role\nCtrl-C stops everything.`);
+      console.log(
+        `\n--keep: the node and the stack stay up (dir ${sb.dir}). From another shell:\n  ${nsenter()} env KUBECONFIG=${sb.kubeconfigPath} kubectl get pods -n ${NS} -o wide -L redis-role\nCtrl-C stops everything.`,
+      );
       await waitForSignal();
       console.log("demo: stopping ...");
     }

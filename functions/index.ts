@@ -9,11 +9,20 @@ import sentinelReset from "./sentinel-reset/index.ts";
 import webhook from "./webhook/index.ts";
 
 /** What manifests/base/functions deploys (`npm run manifests` writes their objects); the webhook is the optional components/webhook. */
-export const baseFunctions: FunctionDefinition[] = [fenceOldMaster, kubeEvents, labelMaster, masterConfigmap, masterEndpoints, sentinelReset];
+export const baseFunctions: FunctionDefinition[] = [
+  fenceOldMaster,
+  kubeEvents,
+  labelMaster,
+  masterConfigmap,
+  masterEndpoints,
+  sentinelReset,
+];
 
 export const functions: Record<string, FunctionDefinition> = Object.fromEntries(
   [labelMaster, masterEndpoints, masterConfigmap, kubeEvents, fenceOldMaster, sentinelReset, webhook].map((f) => [f.name, f]),
 );
 
 /** The names of the base functions, in the registry's order (the sandbox runs one process each). */
-export const baseFunctionNames: string[] = Object.values(functions).filter((f) => baseFunctions.includes(f)).map((f) => f.name);
+export const baseFunctionNames: string[] = Object.values(functions)
+  .filter((f) => baseFunctions.includes(f))
+  .map((f) => f.name);

@@ -9,10 +9,14 @@ import { ConfigError } from "../shared/errors.ts";
 
 const port = z.coerce.number().int().min(1).max(65535);
 /** The Secret's value: a missing Secret key mounted as env is an empty or absent variable. */
-const secret = (what: string) => z.string({ error: `missing: mount it from a Secret (${what})` }).min(1, `empty: the Secret holds no ${what}`);
+const secret = (what: string) =>
+  z.string({ error: `missing: mount it from a Secret (${what})` }).min(1, `empty: the Secret holds no ${what}`);
 
 const common = z.object({
-  MASTER_NAME: z.string().regex(/^[A-Za-z0-9._-]+$/, "expected a Sentinel master name ([A-Za-z0-9._-]+)").default("mymaster"),
+  MASTER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, "expected a Sentinel master name ([A-Za-z0-9._-]+)")
+    .default("mymaster"),
   POD_NAME: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?-\d+$/, "expected a StatefulSet pod name (<name>-<ordinal>)"),
   POD_IP: z.string().refine((v) => isIP(v) !== 0, "expected an IP address (fieldRef status.podIP)"),
   NAMESPACE: dnsName,
@@ -48,7 +52,11 @@ export const sentinelInitSchema = common.extend({
    * At least 2000: below it a Sentinel that learns a failover from another can declare the new
    * master down before its 1 s reconnect period has re-linked to it, and fail it over again.
    */
-  DOWN_AFTER_MS: z.coerce.number().int().min(2000, "at least 2000 ms: below it Sentinel can fail a just-promoted master over again (measured)").default(5000),
+  DOWN_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(2000, "at least 2000 ms: below it Sentinel can fail a just-promoted master over again (measured)")
+    .default(5000),
   FAILOVER_TIMEOUT_MS: millis(1000).default(60_000),
   PARALLEL_SYNCS: z.coerce.number().int().min(1).default(1),
   /** Extra sentinel.conf lines, `;`-separated (e.g. `sentinel resolve-hostnames yes`). */
@@ -60,7 +68,8 @@ export type SentinelInitConfig = z.infer<typeof sentinelInitSchema>;
 
 export function parseInitEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const cfg = parseEnv(schema, env) as z.infer<S> & { SENTINELS: unknown[]; SENTINEL_QUORUM?: number };
-  if (cfg.SENTINEL_QUORUM !== undefined && cfg.SENTINEL_QUORUM > cfg.SENTINELS.length) throw new ConfigError("SENTINEL_QUORUM", `${cfg.SENTINEL_QUORUM} is more than the ${cfg.SENTINELS.length} SENTINELS`);
+  if (cfg.SENTINEL_QUORUM !== undefined && cfg.SENTINEL_QUORUM > cfg.SENTINELS.length)
+    throw new ConfigError("SENTINEL_QUORUM", `${cfg.SENTINEL_QUORUM} is more than the ${cfg.SENTINELS.length} SENTINELS`);
   return cfg;
 }
 

@@ -36,7 +36,8 @@ export type Undecided =
   /** Will not get better by waiting: exit non-zero now with `because`. */
   | { kind: "fail"; because: string };
 
-export type RedisStart = { kind: "master"; epoch: number; because: string } | { kind: "replica"; of: HostPort; epoch: number; because: string };
+export type RedisStart =
+  { kind: "master"; epoch: number; because: string } | { kind: "replica"; of: HostPort; epoch: number; because: string };
 /** What a sentinel monitors. */
 export type SentinelStart = { kind: "monitor"; master: HostPort; epoch: number; because: string };
 export type Decision = RedisStart | SentinelStart | Undecided;
@@ -59,7 +60,15 @@ export function tally(answers: readonly SentinelAnswer[]): { best: Tally | undef
     if (a.kind !== "master") continue;
     knowing++;
     const key = `${a.host}:${a.port}`;
-    const t = byAddress.get(key) ?? { host: a.host, port: a.port, votes: 0, epoch: 0, knownReplicas: 0, downAfterMs: a.downAfterMs, failoverTimeoutMs: a.failoverTimeoutMs };
+    const t = byAddress.get(key) ?? {
+      host: a.host,
+      port: a.port,
+      votes: 0,
+      epoch: 0,
+      knownReplicas: 0,
+      downAfterMs: a.downAfterMs,
+      failoverTimeoutMs: a.failoverTimeoutMs,
+    };
     t.votes++;
     t.epoch = Math.max(t.epoch, a.epoch);
     t.knownReplicas = Math.max(t.knownReplicas, a.knownReplicas);
@@ -71,7 +80,10 @@ export function tally(answers: readonly SentinelAnswer[]): { best: Tally | undef
 
 export function describeAnswers(sentinels: readonly string[], answers: readonly SentinelAnswer[]): string {
   return answers
-    .map((a, i) => `${sentinels[i] ?? `#${i}`}=${a.kind === "master" ? `${a.host}:${a.port}@${a.epoch}` : a.kind === "unknown" ? "does not monitor it" : `unreachable (${a.reason})`}`)
+    .map(
+      (a, i) =>
+        `${sentinels[i] ?? `#${i}`}=${a.kind === "master" ? `${a.host}:${a.port}@${a.epoch}` : a.kind === "unknown" ? "does not monitor it" : `unreachable (${a.reason})`}`,
+    )
     .join(", ");
 }
 
@@ -103,16 +115,39 @@ export function decideRedis(i: RedisInputs): RedisStart | Undecided {
 
   // 1. A quorum of Sentinels: the truth.
   if (best && best.votes >= i.quorum) {
-    if (!isSelf(i.self, best.host)) return { kind: "replica", of: { host: best.host, port: best.port }, epoch: best.epoch, because: `${best.votes} Sentinels name ${best.host}:${best.port} master of ${i.masterName} (epoch ${best.epoch})` };
+    if (!isSelf(i.self, best.host))
+      return {
+        kind: "replica",
+        of: { host: best.host, port: best.port },
+        epoch: best.epoch,
+        because: `${best.votes} Sentinels name ${best.host}:${best.port} master of ${i.masterName} (epoch ${best.epoch})`,
+      };
     // The Sentinels name this pod, which has just (re)started: its data may be older than a
     // replica's. If they know replicas they will fail over to one once this pod is down for
     // down-after: wait for that. If they know none (they were rebuilt from the record after a
     // whole-cluster reboot, or this is the only pod), nobody else can be master.
-    if (best.knownReplicas === 0) return { kind: "master", epoch: best.epoch, because: `${best.votes} Sentinels name this pod master of ${i.masterName} (epoch ${best.epoch}) and know no replica to promote` };
+    if (best.knownReplicas === 0)
+      return {
+        kind: "master",
+        epoch: best.epoch,
+        because: `${best.votes} Sentinels name this pod master of ${i.masterName} (epoch ${best.epoch}) and know no replica to promote`,
+      };
     const limit = i.restartedMasterWaitMs > 0 ? i.restartedMasterWaitMs : 2 * best.downAfterMs + best.failoverTimeoutMs;
-    if (i.waitedMs < limit) return { kind: "wait", because: `${best.votes} Sentinels still name this restarted pod master of ${i.masterName} (epoch ${best.epoch}); waiting up to ${limit} ms for them to promote one of its ${best.knownReplicas} replicas` };
-    if (!i.hasData) return { kind: "fail", because: `the Sentinels still name this pod master of ${i.masterName} after ${i.waitedMs} ms and it has no data on disk: refusing to start an empty master that its replicas would copy` };
-    return { kind: "master", epoch: best.epoch, because: `the Sentinels kept this pod master of ${i.masterName} for ${i.waitedMs} ms (no replica could be promoted); starting with the data on disk` };
+    if (i.waitedMs < limit)
+      return {
+        kind: "wait",
+        because: `${best.votes} Sentinels still name this restarted pod master of ${i.masterName} (epoch ${best.epoch}); waiting up to ${limit} ms for them to promote one of its ${best.knownReplicas} replicas`,
+      };
+    if (!i.hasData)
+      return {
+        kind: "fail",
+        because: `the Sentinels still name this pod master of ${i.masterName} after ${i.waitedMs} ms and it has no data on disk: refusing to start an empty master that its replicas would copy`,
+      };
+    return {
+      kind: "master",
+      epoch: best.epoch,
+      because: `the Sentinels kept this pod master of ${i.masterName} for ${i.waitedMs} ms (no replica could be promoted); starting with the data on disk`,
+    };
   }
 
   // 2. Some Sentinels know the name but no quorum agrees: they are mid-failover or split; wait.
@@ -121,18 +156,44 @@ export function decideRedis(i: RedisInputs): RedisStart | Undecided {
   }
 
   // 3. The record of the last master.
-  if (i.record.kind === "unreadable") return { kind: "wait", because: `no quorum of Sentinels for ${i.masterName} (${seen}) and ConfigMap unreadable: ${i.record.reason}` };
+  if (i.record.kind === "unreadable")
+    return { kind: "wait", because: `no quorum of Sentinels for ${i.masterName} (${seen}) and ConfigMap unreadable: ${i.record.reason}` };
   if (i.record.kind === "record") {
-    if (i.record.master !== i.masterName) return { kind: "fail", because: `ConfigMap records master "${i.record.master}", this pod is configured for "${i.masterName}" (MASTER_NAME)` };
-    if (i.record.pod === i.self.pod || isSelf(i.self, i.record.host)) return { kind: "master", epoch: i.record.epoch, because: `no Sentinel quorum (${seen}); ConfigMap names this pod the last master of ${i.masterName} (epoch ${i.record.epoch})` };
-    if (!i.recordAddress) return { kind: "wait", because: `ConfigMap names pod ${i.record.pod} the last master of ${i.masterName}, which has no address yet` };
-    return { kind: "replica", of: i.recordAddress, epoch: i.record.epoch, because: `no Sentinel quorum (${seen}); ConfigMap names pod ${i.record.pod} the last master (epoch ${i.record.epoch})` };
+    if (i.record.master !== i.masterName)
+      return {
+        kind: "fail",
+        because: `ConfigMap records master "${i.record.master}", this pod is configured for "${i.masterName}" (MASTER_NAME)`,
+      };
+    if (i.record.pod === i.self.pod || isSelf(i.self, i.record.host))
+      return {
+        kind: "master",
+        epoch: i.record.epoch,
+        because: `no Sentinel quorum (${seen}); ConfigMap names this pod the last master of ${i.masterName} (epoch ${i.record.epoch})`,
+      };
+    if (!i.recordAddress)
+      return { kind: "wait", because: `ConfigMap names pod ${i.record.pod} the last master of ${i.masterName}, which has no address yet` };
+    return {
+      kind: "replica",
+      of: i.recordAddress,
+      epoch: i.record.epoch,
+      because: `no Sentinel quorum (${seen}); ConfigMap names pod ${i.record.pod} the last master (epoch ${i.record.epoch})`,
+    };
   }
 
   // 4. No record at all and no Sentinel knows the name: a cold cluster. Ordinal 0 is master.
-  if (i.self.ordinal === 0) return { kind: "master", epoch: 0, because: `cold start: no Sentinel knows ${i.masterName} and there is no ConfigMap; ordinal 0 starts as master` };
+  if (i.self.ordinal === 0)
+    return {
+      kind: "master",
+      epoch: 0,
+      because: `cold start: no Sentinel knows ${i.masterName} and there is no ConfigMap; ordinal 0 starts as master`,
+    };
   if (!i.firstPodAddress) return { kind: "wait", because: `cold start: waiting for ordinal 0 to get an address` };
-  return { kind: "replica", of: i.firstPodAddress, epoch: 0, because: `cold start: no Sentinel knows ${i.masterName} and there is no ConfigMap; replicating from ordinal 0` };
+  return {
+    kind: "replica",
+    of: i.firstPodAddress,
+    epoch: 0,
+    because: `cold start: no Sentinel knows ${i.masterName} and there is no ConfigMap; replicating from ordinal 0`,
+  };
 }
 
 function sameMaster(t: Tally, r: { host: string; port: number }, current: HostPort | undefined): boolean {
@@ -169,19 +230,48 @@ export function decideSentinel(i: SentinelInputs): SentinelStart | Undecided {
     // address that no pod has any more (a rolling restart moves every pod's IP): it would never
     // hear another Sentinel again, and waiting here for the others to agree could wait forever.
     const top = highestEpoch(i.answers);
-    if (!top) return { kind: "wait", because: `the other Sentinels disagree on the master of ${i.masterName}, two at the same epoch: ${seen}` };
-    if (top.epoch >= recordEpoch || i.record.kind !== "record") return { kind: "monitor", master: { host: top.host, port: top.port }, epoch: top.epoch, because: `the other Sentinels disagree (${seen}); the highest config epoch wins, as among Sentinels: ${top.host}:${top.port} (epoch ${top.epoch})` };
+    if (!top)
+      return { kind: "wait", because: `the other Sentinels disagree on the master of ${i.masterName}, two at the same epoch: ${seen}` };
+    if (top.epoch >= recordEpoch || i.record.kind !== "record")
+      return {
+        kind: "monitor",
+        master: { host: top.host, port: top.port },
+        epoch: top.epoch,
+        because: `the other Sentinels disagree (${seen}); the highest config epoch wins, as among Sentinels: ${top.host}:${top.port} (epoch ${top.epoch})`,
+      };
   } else if (best) {
     // A Sentinel rebuilt from an older record could name an older master than the record: the
     // higher epoch wins (the record's epoch is a Sentinel epoch too).
-    if (best.epoch >= recordEpoch || i.record.kind !== "record") return { kind: "monitor", master: { host: best.host, port: best.port }, epoch: best.epoch, because: `the other Sentinels name ${best.host}:${best.port} (epoch ${best.epoch})` };
+    if (best.epoch >= recordEpoch || i.record.kind !== "record")
+      return {
+        kind: "monitor",
+        master: { host: best.host, port: best.port },
+        epoch: best.epoch,
+        because: `the other Sentinels name ${best.host}:${best.port} (epoch ${best.epoch})`,
+      };
   }
-  if (i.record.kind === "unreadable") return { kind: "wait", because: `no other Sentinel knows ${i.masterName} (${seen}) and ConfigMap unreadable: ${i.record.reason}` };
+  if (i.record.kind === "unreadable")
+    return { kind: "wait", because: `no other Sentinel knows ${i.masterName} (${seen}) and ConfigMap unreadable: ${i.record.reason}` };
   if (i.record.kind === "record") {
-    if (i.record.master !== i.masterName) return { kind: "fail", because: `ConfigMap records master "${i.record.master}", this pod is configured for "${i.masterName}" (MASTER_NAME)` };
-    if (!i.recordAddress) return { kind: "wait", because: `ConfigMap names pod ${i.record.pod} the last master of ${i.masterName}, which has no address yet` };
-    return { kind: "monitor", master: i.recordAddress, epoch: i.record.epoch, because: `ConfigMap names pod ${i.record.pod} the last master (epoch ${i.record.epoch})${best ? `, newer than the Sentinels' epoch ${best.epoch}` : ""}` };
+    if (i.record.master !== i.masterName)
+      return {
+        kind: "fail",
+        because: `ConfigMap records master "${i.record.master}", this pod is configured for "${i.masterName}" (MASTER_NAME)`,
+      };
+    if (!i.recordAddress)
+      return { kind: "wait", because: `ConfigMap names pod ${i.record.pod} the last master of ${i.masterName}, which has no address yet` };
+    return {
+      kind: "monitor",
+      master: i.recordAddress,
+      epoch: i.record.epoch,
+      because: `ConfigMap names pod ${i.record.pod} the last master (epoch ${i.record.epoch})${best ? `, newer than the Sentinels' epoch ${best.epoch}` : ""}`,
+    };
   }
   if (!i.firstPodAddress) return { kind: "wait", because: `cold start: waiting for redis ordinal 0 to get an address` };
-  return { kind: "monitor", master: i.firstPodAddress, epoch: 0, because: `cold start: no Sentinel knows ${i.masterName} and there is no ConfigMap; monitoring redis ordinal 0` };
+  return {
+    kind: "monitor",
+    master: i.firstPodAddress,
+    epoch: 0,
+    because: `cold start: no Sentinel knows ${i.masterName} and there is no ConfigMap; monitoring redis ordinal 0`,
+  };
 }

@@ -74,8 +74,12 @@ export class KubeReader {
       return { kind: "record", ...parsed.data };
     } catch (err) {
       if (err instanceof ApiException && err.code === 404) return { kind: "absent" };
-      if (err instanceof ApiException && err.code === 403) return { kind: "unreadable", reason: `RBAC: not allowed to get configmaps/${configMap} in ${this.#namespace}` };
-      return { kind: "unreadable", reason: `get configmaps/${configMap}: ${err instanceof ApiException ? `HTTP ${err.code}` : reason(err)}` };
+      if (err instanceof ApiException && err.code === 403)
+        return { kind: "unreadable", reason: `RBAC: not allowed to get configmaps/${configMap} in ${this.#namespace}` };
+      return {
+        kind: "unreadable",
+        reason: `get configmaps/${configMap}: ${err instanceof ApiException ? `HTTP ${err.code}` : reason(err)}`,
+      };
     }
   }
 

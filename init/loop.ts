@@ -9,7 +9,12 @@ import { logger } from "../shared/logger.ts";
 import type { Decision, Undecided } from "./decide.ts";
 
 /** Calls `decide(waitedMs)` until it is not `wait`; throws InitError on `fail` or after `timeoutMs`. */
-export async function decideWithin<D extends Decision>(what: string, timeoutMs: number, pollMs: number, decide: (waitedMs: number) => Promise<D>): Promise<Exclude<D, Undecided>> {
+export async function decideWithin<D extends Decision>(
+  what: string,
+  timeoutMs: number,
+  pollMs: number,
+  decide: (waitedMs: number) => Promise<D>,
+): Promise<Exclude<D, Undecided>> {
   const log = logger.child({ init: what });
   const started = Date.now();
   let lastWait = "";

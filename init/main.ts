@@ -6,5 +6,7 @@ export async function main(args: string[]): Promise<number> {
   const which = args[0];
   if (which === "redis") return (await import("./redis.ts")).main();
   if (which === "sentinel") return (await import("./sentinel.ts")).main();
-  return runInit("init", () => Promise.reject(new InitError(`usage: failover init redis|sentinel (got ${JSON.stringify(args.join(" "))})`)));
+  return runInit("init", () =>
+    Promise.reject(new InitError(`usage: failover init redis|sentinel (got ${JSON.stringify(args.join(" "))})`)),
+  );
 }

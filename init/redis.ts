@@ -42,19 +42,49 @@ export async function initRedis(env: NodeJS.ProcessEnv = process.env): Promise<R
   const self: Self = {
     pod: cfg.POD_NAME,
     ordinal: ordinalOf(cfg.POD_NAME),
-    addresses: [cfg.POD_IP, cfg.POD_NAME, `${cfg.POD_NAME}.${cfg.REDIS_STATEFULSET}`, `${cfg.POD_NAME}.${cfg.REDIS_STATEFULSET}.${cfg.NAMESPACE}.svc`, `${cfg.POD_NAME}.${cfg.REDIS_STATEFULSET}.${cfg.NAMESPACE}.svc.cluster.local`],
+    addresses: [
+      cfg.POD_IP,
+      cfg.POD_NAME,
+      `${cfg.POD_NAME}.${cfg.REDIS_STATEFULSET}`,
+      `${cfg.POD_NAME}.${cfg.REDIS_STATEFULSET}.${cfg.NAMESPACE}.svc`,
+      `${cfg.POD_NAME}.${cfg.REDIS_STATEFULSET}.${cfg.NAMESPACE}.svc.cluster.local`,
+    ],
   };
   const sentinelNames = cfg.SENTINELS.map((s) => `${s.host}:${s.port}`);
   const quorum = cfg.SENTINEL_QUORUM ?? majority(cfg.SENTINELS.length);
   const data = hasData(cfg.REDIS_DATA_DIR);
   const decision = await decideWithin("redis", cfg.INIT_TIMEOUT_MS, cfg.INIT_POLL_MS, async (waitedMs) => {
-    const [answers, record] = await Promise.all([askSentinels(cfg.SENTINELS, cfg.SENTINEL_PASSWORD, cfg.MASTER_NAME), kube.record(cfg.CONFIGMAP_NAME)]);
+    const [answers, record] = await Promise.all([
+      askSentinels(cfg.SENTINELS, cfg.SENTINEL_PASSWORD, cfg.MASTER_NAME),
+      kube.record(cfg.CONFIGMAP_NAME),
+    ]);
     const recordAddress = await kube.recordAddress(record);
     const firstPodAddress = self.ordinal === 0 ? undefined : await kube.podAddress(`${cfg.REDIS_STATEFULSET}-0`, cfg.REDIS_PORT);
-    return decideRedis({ masterName: cfg.MASTER_NAME, quorum, sentinels: sentinelNames, answers, record, recordAddress, firstPodAddress, self, hasData: data, waitedMs, restartedMasterWaitMs: cfg.RESTARTED_MASTER_WAIT_MS });
+    return decideRedis({
+      masterName: cfg.MASTER_NAME,
+      quorum,
+      sentinels: sentinelNames,
+      answers,
+      record,
+      recordAddress,
+      firstPodAddress,
+      self,
+      hasData: data,
+      waitedMs,
+      restartedMasterWaitMs: cfg.RESTARTED_MASTER_WAIT_MS,
+    });
   });
   writeFileSync(cfg.REDIS_CONFIG_OUT, redisRuntimeConfig(cfg, decision), { mode: 0o600 });
-  logger.child({ init: "redis", master: cfg.MASTER_NAME, pod: cfg.POD_NAME }).info({ role: decision.kind, replicaOf: decision.kind === "replica" ? `${decision.of.host}:${decision.of.port}` : undefined, epoch: decision.epoch, because: decision.because, config: cfg.REDIS_CONFIG_OUT }, "redis start-up decided");
+  logger.child({ init: "redis", master: cfg.MASTER_NAME, pod: cfg.POD_NAME }).info(
+    {
+      role: decision.kind,
+      replicaOf: decision.kind === "replica" ? `${decision.of.host}:${decision.of.port}` : undefined,
+      epoch: decision.epoch,
+      because: decision.because,
+      config: cfg.REDIS_CONFIG_OUT,
+    },
+    "redis start-up decided",
+  );
   return decision;
 }
 

@@ -32,7 +32,9 @@ export function sentinelConfig(cfg: SentinelInitConfig, d: SentinelStart): strin
     // Start at the epoch the master was named in, so this Sentinel does not undo a newer failover
     // and its own first failover gets a fresh epoch.
     ...(d.epoch > 0 ? [`sentinel config-epoch ${name} ${d.epoch}`, `sentinel current-epoch ${d.epoch}`] : []),
-    ...cfg.SENTINEL_EXTRA_CONFIG.split(";").map((l) => l.trim()).filter((l) => l !== ""),
+    ...cfg.SENTINEL_EXTRA_CONFIG.split(";")
+      .map((l) => l.trim())
+      .filter((l) => l !== ""),
   ];
   return `${lines.join("\n")}\n`;
 }
@@ -47,13 +49,31 @@ export async function initSentinel(env: NodeJS.ProcessEnv = process.env): Promis
     if (!isMe || s.port !== cfg.SENTINEL_PORT) others.push(s);
   }
   const decision = await decideWithin("sentinel", cfg.INIT_TIMEOUT_MS, cfg.INIT_POLL_MS, async () => {
-    const [answers, record] = await Promise.all([askSentinels(others, cfg.SENTINEL_PASSWORD, cfg.MASTER_NAME), kube.record(cfg.CONFIGMAP_NAME)]);
+    const [answers, record] = await Promise.all([
+      askSentinels(others, cfg.SENTINEL_PASSWORD, cfg.MASTER_NAME),
+      kube.record(cfg.CONFIGMAP_NAME),
+    ]);
     const recordAddress = await kube.recordAddress(record);
     const firstPodAddress = await kube.podAddress(`${cfg.REDIS_STATEFULSET}-0`, cfg.REDIS_PORT);
-    return decideSentinel({ masterName: cfg.MASTER_NAME, sentinels: others.map((s) => `${s.host}:${s.port}`), answers, record, recordAddress, firstPodAddress });
+    return decideSentinel({
+      masterName: cfg.MASTER_NAME,
+      sentinels: others.map((s) => `${s.host}:${s.port}`),
+      answers,
+      record,
+      recordAddress,
+      firstPodAddress,
+    });
   });
   writeFileSync(cfg.SENTINEL_CONFIG_OUT, sentinelConfig(cfg, decision), { mode: 0o600 });
-  logger.child({ init: "sentinel", master: cfg.MASTER_NAME, pod: cfg.POD_NAME }).info({ monitor: `${decision.master.host}:${decision.master.port}`, epoch: decision.epoch, because: decision.because, config: cfg.SENTINEL_CONFIG_OUT }, "sentinel start-up decided");
+  logger.child({ init: "sentinel", master: cfg.MASTER_NAME, pod: cfg.POD_NAME }).info(
+    {
+      monitor: `${decision.master.host}:${decision.master.port}`,
+      epoch: decision.epoch,
+      because: decision.because,
+      config: cfg.SENTINEL_CONFIG_OUT,
+    },
+    "sentinel start-up decided",
+  );
   return decision;
 }
 

@@ -52,10 +52,22 @@ export async function applyNodes(kc: KubeConfig, count: number, options: { unsch
         name,
         body: {
           status: {
-            addresses: [{ type: "InternalIP", address: nodeIp(n) }, { type: "Hostname", address: name }],
+            addresses: [
+              { type: "InternalIP", address: nodeIp(n) },
+              { type: "Hostname", address: name },
+            ],
             capacity: { cpu: "8", memory: "32Gi", pods: "110" },
             allocatable: { cpu: "8", memory: "32Gi", pods: "110" },
-            conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "sandbox node", lastHeartbeatTime: now as unknown as Date, lastTransitionTime: now as unknown as Date }],
+            conditions: [
+              {
+                type: "Ready",
+                status: "True",
+                reason: "KubeletReady",
+                message: "sandbox node",
+                lastHeartbeatTime: now as unknown as Date,
+                lastTransitionTime: now as unknown as Date,
+              },
+            ],
           },
         },
       },
@@ -99,7 +111,13 @@ export async function applyStatefulSet(
 }
 
 /** The headless Service of a StatefulSet (DNS names `<pod>.<service>`). */
-export async function applyHeadlessService(kc: KubeConfig, namespace: string, name: string, app: "redis" | "sentinel", containerPort: number): Promise<void> {
+export async function applyHeadlessService(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  app: "redis" | "sentinel",
+  containerPort: number,
+): Promise<void> {
   const selector = { "app.kubernetes.io/name": app, "app.kubernetes.io/instance": name };
   await apply(kc, {
     apiVersion: "v1",
@@ -119,17 +137,29 @@ export async function applyPod(kc: KubeConfig, input: PodSpecInput): Promise<V1P
     metadata: {
       name,
       namespace: input.namespace,
-      labels: { ...selector, ...input.labels, "statefulset.kubernetes.io/pod-name": name, "apps.kubernetes.io/pod-index": String(input.ordinal) },
+      labels: {
+        ...selector,
+        ...input.labels,
+        "statefulset.kubernetes.io/pod-name": name,
+        "apps.kubernetes.io/pod-index": String(input.ordinal),
+      },
     },
     spec: {
       nodeName: input.node,
       hostname: name,
       subdomain: input.statefulSet,
       automountServiceAccountToken: false,
-      containers: [{ name: input.app, image: `sandbox/${input.app}:local`, ports: [{ name: input.app, containerPort: input.containerPort }] }],
+      containers: [
+        { name: input.app, image: `sandbox/${input.app}:local`, ports: [{ name: input.app, containerPort: input.containerPort }] },
+      ],
     },
   });
-  return setPodStatus(kc, input.namespace, name, { ip: input.ip, nodeIp: nodeIp(Number(input.node.split("-")[1] ?? 0)), ready: true, app: input.app });
+  return setPodStatus(kc, input.namespace, name, {
+    ip: input.ip,
+    nodeIp: nodeIp(Number(input.node.split("-")[1] ?? 0)),
+    ready: true,
+    app: input.app,
+  });
 }
 
 /** Writes a pod's status through the /status subresource: Running with `ip`, Ready or not. */
@@ -182,6 +212,9 @@ export async function applyNamespace(kc: KubeConfig, namespace: string): Promise
   await apply(kc, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
   // The ServiceAccount admission plugin refuses pods until the controller-manager made `default`.
   const core = kc.makeApiClient(CoreV1Api);
-  await waitFor(`ServiceAccount default in namespace ${namespace}`, () => core.readNamespacedServiceAccount({ name: "default", namespace }).then(() => true), { timeoutMs: 30_000 });
+  await waitFor(
+    `ServiceAccount default in namespace ${namespace}`,
+    () => core.readNamespacedServiceAccount({ name: "default", namespace }).then(() => true),
+    { timeoutMs: 30_000 },
+  );
 }
-

@@ -45,7 +45,13 @@ export class ControlPlane {
     this.dir = dir;
     // The `kubernetes` Service's ClusterIP too: pods reach the apiserver through it (kube-proxy).
     this.pki = makePki(join(dir, "pki"), [APISERVER_IP, KUBERNETES_SERVICE_IP]);
-    this.kubeconfigPath = writeKubeconfig(join(dir, "kubeconfig"), this.pki, this.server, { name: "sandbox-admin", ...this.pki.clients.admin }, options.namespace);
+    this.kubeconfigPath = writeKubeconfig(
+      join(dir, "kubeconfig"),
+      this.pki,
+      this.server,
+      { name: "sandbox-admin", ...this.pki.clients.admin },
+      options.namespace,
+    );
     const kcmKubeconfig = writeKubeconfig(join(dir, "controller-manager.kubeconfig"), this.pki, this.server, {
       name: "system:kube-controller-manager",
       ...this.pki.clients["controller-manager"],
@@ -56,12 +62,16 @@ export class ControlPlane {
       name: "etcd",
       command: binaryPath("etcd"),
       args: [
-        "--name=sandbox", `--data-dir=${join(dir, "etcd")}`,
-        `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-        `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
+        "--name=sandbox",
+        `--data-dir=${join(dir, "etcd")}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
         `--initial-cluster=sandbox=${peerUrl}`,
         // A throwaway store: no fsync makes every apiserver write cheaper on a small machine.
-        "--unsafe-no-fsync", "--log-level=warn",
+        "--unsafe-no-fsync",
+        "--log-level=warn",
       ],
       logFile: join(dir, "etcd.log"),
       ready: async () => (await fetch(`${etcdUrl}/health`).then((r) => r.json() as Promise<{ health?: string }>)).health === "true",
@@ -77,12 +87,16 @@ export class ControlPlane {
       command: binaryPath("kube-apiserver"),
       args: [
         `--etcd-servers=${etcdUrl}`,
-        `--bind-address=${APISERVER_IP}`, `--advertise-address=${APISERVER_IP}`, `--secure-port=${APISERVER_PORT}`,
+        `--bind-address=${APISERVER_IP}`,
+        `--advertise-address=${APISERVER_IP}`,
+        `--secure-port=${APISERVER_PORT}`,
         `--cert-dir=${join(dir, "pki")}`,
-        `--tls-cert-file=${this.pki.serverCert}`, `--tls-private-key-file=${this.pki.serverKey}`,
+        `--tls-cert-file=${this.pki.serverCert}`,
+        `--tls-private-key-file=${this.pki.serverKey}`,
         `--client-ca-file=${this.pki.caCert}`,
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        `--service-account-key-file=${this.pki.saPub}`, `--service-account-signing-key-file=${this.pki.saKey}`,
+        `--service-account-key-file=${this.pki.saPub}`,
+        `--service-account-signing-key-file=${this.pki.saKey}`,
         `--service-cluster-ip-range=${SERVICE_CIDR}`,
         // Node: the sandbox node's kubelet acts as system:node:<name>, limited to its own pods.
         "--authorization-mode=Node,RBAC",
@@ -104,8 +118,10 @@ export class ControlPlane {
       command: binaryPath("kube-controller-manager"),
       args: [
         `--kubeconfig=${kcmKubeconfig}`,
-        `--authentication-kubeconfig=${kcmKubeconfig}`, `--authorization-kubeconfig=${kcmKubeconfig}`,
-        "--bind-address=127.0.0.1", `--secure-port=${KCM_PORT}`,
+        `--authentication-kubeconfig=${kcmKubeconfig}`,
+        `--authorization-kubeconfig=${kcmKubeconfig}`,
+        "--bind-address=127.0.0.1",
+        `--secure-port=${KCM_PORT}`,
         "--leader-elect=false",
         // Each controller acts as its own ServiceAccount with the bootstrap RBAC roles, as in a
         // real cluster (the controller-manager's own identity may not write EndpointSlices).
@@ -117,7 +133,8 @@ export class ControlPlane {
             ["--controllers=*,-node-lifecycle-controller"]),
         `--root-ca-file=${this.pki.caCert}`,
         `--service-account-private-key-file=${this.pki.saKey}`,
-        `--cluster-signing-cert-file=${this.pki.caCert}`, `--cluster-signing-key-file=${this.pki.caKey}`,
+        `--cluster-signing-cert-file=${this.pki.caCert}`,
+        `--cluster-signing-key-file=${this.pki.caKey}`,
         "--v=1",
       ],
       logFile: join(dir, "kube-controller-manager.log"),

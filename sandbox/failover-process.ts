@@ -55,7 +55,13 @@ export function sandboxEnv(sb: Sandbox): Record<string, string> {
 /** Starts `count` relay processes against the sandbox (HTTP ports 18080, 18081, ...). */
 export async function startRelays(sb: Sandbox, count = 2, extraEnv: Record<string, string> = {}): Promise<ManagedProcess[]> {
   const relays = Array.from({ length: count }, (_, i) =>
-    failoverProcess({ name: `sentinel-relay-${i}`, args: ["relay"], env: { ...sandboxEnv(sb), ...extraEnv }, httpPort: 18080 + i, logFile: join(sb.dir, `sentinel-relay-${i}.log`) }),
+    failoverProcess({
+      name: `sentinel-relay-${i}`,
+      args: ["relay"],
+      env: { ...sandboxEnv(sb), ...extraEnv },
+      httpPort: 18080 + i,
+      logFile: join(sb.dir, `sentinel-relay-${i}.log`),
+    }),
   );
   await Promise.all(relays.map((r) => r.start()));
   return relays;

@@ -13,7 +13,9 @@ const run = promisify(execFile);
 /** min-replicas-to-write on every redis pod (1: the base's write fence; 0: the default config of Redis). */
 export async function setWriteFence(sb: Sandbox, on: boolean): Promise<void> {
   const p = await picture(sb);
-  await Promise.all(redisPods(p).map((n) => onPod(p.ipOf[n]!, 6379, (r) => r.call("CONFIG", "SET", "min-replicas-to-write", on ? "1" : "0"))));
+  await Promise.all(
+    redisPods(p).map((n) => onPod(p.ipOf[n]!, 6379, (r) => r.call("CONFIG", "SET", "min-replicas-to-write", on ? "1" : "0"))),
+  );
 }
 
 /**
@@ -42,8 +44,12 @@ export async function crash(sb: Sandbox, pod: string): Promise<number> {
  */
 export async function partition(sb: Sandbox, pod: string, container: string, peers: string[]): Promise<{ heal(): Promise<void> }> {
   const pid = await mainPid(sb, pod, container);
-  const rules = peers.flatMap((ip) => [["INPUT", "-s", ip], ["OUTPUT", "-d", ip]]);
-  const ipt = (op: "-I" | "-D", rule: string[]) => run("nsenter", ["-t", String(pid), "-n", "iptables", "-w", op, rule[0]!, ...rule.slice(1), "-j", "DROP"]);
+  const rules = peers.flatMap((ip) => [
+    ["INPUT", "-s", ip],
+    ["OUTPUT", "-d", ip],
+  ]);
+  const ipt = (op: "-I" | "-D", rule: string[]) =>
+    run("nsenter", ["-t", String(pid), "-n", "iptables", "-w", op, rule[0]!, ...rule.slice(1), "-j", "DROP"]);
   const added: string[][] = [];
   try {
     for (const r of rules) {
@@ -77,4 +83,3 @@ function alive(pid: number): boolean {
     return false;
   }
 }
-

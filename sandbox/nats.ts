@@ -19,7 +19,19 @@ export class NatsInstance {
   constructor(spec: NatsSpec) {
     this.spec = spec;
     mkdirSync(join(spec.dir, "jetstream"), { recursive: true });
-    const args = ["-a", NATS_IP, "-p", String(NATS_PORT), "-m", String(NATS_MONITOR_PORT), "-js", "-sd", join(spec.dir, "jetstream"), "-n", "sandbox-nats"];
+    const args = [
+      "-a",
+      NATS_IP,
+      "-p",
+      String(NATS_PORT),
+      "-m",
+      String(NATS_MONITOR_PORT),
+      "-js",
+      "-sd",
+      join(spec.dir, "jetstream"),
+      "-n",
+      "sandbox-nats",
+    ];
     if (spec.user && spec.password) args.push("--user", spec.user, "--pass", spec.password);
     this.process = new ManagedProcess({
       name: `nats-server (${NATS_IP})`,

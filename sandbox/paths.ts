@@ -8,10 +8,7 @@ import { MissingBinaryError } from "../shared/errors.ts";
 const toolsDir = join(dirname(fileURLToPath(import.meta.url)), "tools");
 
 export function cacheDir(): string {
-  return (
-    process.env.FAILOVER_CACHE_DIR ??
-    join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "failover-functions")
-  );
+  return process.env.FAILOVER_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "failover-functions");
 }
 
 /** The version that sandbox/tools/<dir>/go.mod pins for `module`. */

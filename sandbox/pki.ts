@@ -44,8 +44,21 @@ function leaf(dir: string, name: string, subject: string, extensions: string[]):
   writeFileSync(join(dir, `${name}.ext`), `${extensions.join("\n")}\n`);
   openssl(dir, ["req", "-new", ...EC, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject]);
   openssl(dir, [
-    "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-    "-out", `${name}.crt`, "-days", "365", "-extfile", `${name}.ext`,
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    `${name}.crt`,
+    "-days",
+    "365",
+    "-extfile",
+    `${name}.ext`,
   ]);
   return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }
@@ -99,9 +112,7 @@ export function writeKubeconfig(
   namespace = "default",
 ): string {
   const credentials =
-    "token" in user
-      ? { token: user.token }
-      : { "client-certificate-data": b64(user.cert), "client-key-data": b64(user.key) };
+    "token" in user ? { token: user.token } : { "client-certificate-data": b64(user.cert), "client-key-data": b64(user.key) };
   const config = {
     apiVersion: "v1",
     kind: "Config",

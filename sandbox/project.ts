@@ -41,7 +41,12 @@ export const WEBHOOK_RBAC = fileURLToPath(new URL("../manifests/components/webho
 
 /** The RBAC objects of every function, from the manifests, in `namespace`. */
 export function rbacObjects(namespace: string): KubernetesObject[] {
-  return [...readdirSync(RBAC_DIR).filter((f) => f.endsWith(".yaml")).map((f) => join(RBAC_DIR, f)), WEBHOOK_RBAC]
+  return [
+    ...readdirSync(RBAC_DIR)
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => join(RBAC_DIR, f)),
+    WEBHOOK_RBAC,
+  ]
     .flatMap((f) => loadAllYaml(readFileSync(f, "utf8")) as KubernetesObject[])
     .map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));
 }
@@ -49,14 +54,29 @@ export function rbacObjects(namespace: string): KubernetesObject[] {
 /** A kubeconfig that authenticates as ServiceAccount `name` (a 1-hour TokenRequest token). */
 export async function serviceAccountKubeconfig(sb: Sandbox, name: string): Promise<string> {
   const core = sb.kubeConfig.makeApiClient(CoreV1Api);
-  const token = await core.createNamespacedServiceAccountToken({ name, namespace: sb.namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-  return writeKubeconfig(join(sb.dir, `${name}.kubeconfig`), sb.controlPlane!.pki, sb.controlPlane!.server, { name, token: token.status?.token ?? "" }, sb.namespace);
+  const token = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace: sb.namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  return writeKubeconfig(
+    join(sb.dir, `${name}.kubeconfig`),
+    sb.controlPlane!.pki,
+    sb.controlPlane!.server,
+    { name, token: token.status?.token ?? "" },
+    sb.namespace,
+  );
 }
 
 export async function startProject(sb: Sandbox, options: ProjectOptions = {}): Promise<Project> {
   const ns = sb.namespace;
   for (const o of rbacObjects(ns)) await apply(sb.kubeConfig, o);
-  await apply(sb.kubeConfig, { apiVersion: "v1", kind: "Service", metadata: { name: "redis-master", namespace: ns }, spec: { ports: [{ name: "redis", port: 6379, targetPort: 6379, protocol: "TCP" }] } });
+  await apply(sb.kubeConfig, {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "redis-master", namespace: ns },
+    spec: { ports: [{ name: "redis", port: 6379, targetPort: 6379, protocol: "TCP" }] },
+  });
   const names = options.functions ?? DEFAULT_FUNCTIONS;
   const ports = new Map(names.map((n, i) => [n, 18090 + i]));
   const functions = new Map<string, ManagedProcess>();
@@ -67,7 +87,13 @@ export async function startProject(sb: Sandbox, options: ProjectOptions = {}): P
       const proc = failoverProcess({
         name: `function ${name}`,
         args: ["run", name],
-        env: { ...sandboxEnv(sb), KUBECONFIG: kubeconfig, NAMESPACE: ns, RESYNC_INTERVAL_MS: String(options.resyncIntervalMs ?? 30_000), ...options.env },
+        env: {
+          ...sandboxEnv(sb),
+          KUBECONFIG: kubeconfig,
+          NAMESPACE: ns,
+          RESYNC_INTERVAL_MS: String(options.resyncIntervalMs ?? 30_000),
+          ...options.env,
+        },
         httpPort: ports.get(name)!,
         logFile: join(sb.dir, `function-${name}.log`),
       });

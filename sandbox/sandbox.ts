@@ -83,7 +83,9 @@ const secret = () => randomBytes(12).toString("hex");
 
 export class Sandbox {
   readonly dir: string;
-  readonly options: Required<Omit<SandboxOptions, "masters" | "password" | "sentinelPassword" | "natsPassword" | "quorum">> & { quorum: number };
+  readonly options: Required<Omit<SandboxOptions, "masters" | "password" | "sentinelPassword" | "natsPassword" | "quorum">> & {
+    quorum: number;
+  };
   readonly password: string | undefined;
   readonly sentinelPassword: string | undefined;
   readonly natsUser: string | undefined;
@@ -129,7 +131,8 @@ export class Sandbox {
     };
     if (masterNames.length === 0) throw new ConfigError("masters", "at least one master is needed");
     for (const name of masterNames) {
-      if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ConfigError("masters", `master name ${JSON.stringify(name)} must match [A-Za-z0-9._-]+`);
+      if (!/^[A-Za-z0-9._-]+$/.test(name))
+        throw new ConfigError("masters", `master name ${JSON.stringify(name)} must match [A-Za-z0-9._-]+`);
     }
     this.dir = dir;
     this.password = options.password === false ? undefined : (options.password ?? secret());
@@ -139,35 +142,43 @@ export class Sandbox {
     this.masters = masterNames.map((name, m) => {
       const statefulSet = masterNames.length === 1 ? "redis" : `redis-${m}`;
       const first = { host: redisIp(m, 0), port: REDIS_PORT };
-      const redis = Array.from({ length: this.options.redisPerMaster }, (_, i) =>
-        new RedisInstance({
-          master: name,
-          index: i,
-          ip: redisIp(m, i),
-          dir: join(dir, "redis", `${statefulSet}-${i}`),
-          password: this.password,
-          replicaOf: i === 0 ? undefined : first,
-          extraConfig: this.options.redisConfig,
-        }),
+      const redis = Array.from(
+        { length: this.options.redisPerMaster },
+        (_, i) =>
+          new RedisInstance({
+            master: name,
+            index: i,
+            ip: redisIp(m, i),
+            dir: join(dir, "redis", `${statefulSet}-${i}`),
+            password: this.password,
+            replicaOf: i === 0 ? undefined : first,
+            extraConfig: this.options.redisConfig,
+          }),
       );
       return { name, statefulSet, redis };
     });
-    this.sentinels = Array.from({ length: sentinels }, (_, j) =>
-      new SentinelInstance({
-        index: j,
-        ip: sentinelIp(j),
-        dir: join(dir, "sentinel", `sentinel-${j}`),
-        masters: this.masters.map((ms) => ({ name: ms.name, address: ms.redis[0]!.address })),
-        quorum: this.options.quorum,
-        downAfterMs: this.options.downAfterMs,
-        failoverTimeoutMs: this.options.failoverTimeoutMs,
-        redisPassword: this.password,
-        sentinelPassword: this.sentinelPassword,
-        extraConfig: this.options.sentinelConfig,
-      }),
+    this.sentinels = Array.from(
+      { length: sentinels },
+      (_, j) =>
+        new SentinelInstance({
+          index: j,
+          ip: sentinelIp(j),
+          dir: join(dir, "sentinel", `sentinel-${j}`),
+          masters: this.masters.map((ms) => ({ name: ms.name, address: ms.redis[0]!.address })),
+          quorum: this.options.quorum,
+          downAfterMs: this.options.downAfterMs,
+          failoverTimeoutMs: this.options.failoverTimeoutMs,
+          redisPassword: this.password,
+          sentinelPassword: this.sentinelPassword,
+          extraConfig: this.options.sentinelConfig,
+        }),
     );
-    this.nats = this.options.nats ? new NatsInstance({ dir: join(dir, "nats"), user: this.natsUser, password: this.natsPassword }) : undefined;
-    this.controlPlane = this.options.kube ? new ControlPlane(join(dir, "kube"), { namespace: this.options.namespace, realNode: this.options.node }) : undefined;
+    this.nats = this.options.nats
+      ? new NatsInstance({ dir: join(dir, "nats"), user: this.natsUser, password: this.natsPassword })
+      : undefined;
+    this.controlPlane = this.options.kube
+      ? new ControlPlane(join(dir, "kube"), { namespace: this.options.namespace, realNode: this.options.node })
+      : undefined;
     if (this.options.node && !this.controlPlane) throw new ConfigError("node", "a real node needs Kubernetes (kube: true)");
     this.node = this.options.node && this.controlPlane ? new SandboxNode(join(dir, "node"), this.controlPlane, this.kubeConfig) : undefined;
   }
@@ -241,13 +252,31 @@ export class Sandbox {
       const labels = { "redis.failover.io/master": ms.name };
       await applyHeadlessService(kc, ns, ms.statefulSet, "redis", REDIS_PORT);
       for (const r of ms.redis) {
-        await applyPod(kc, { namespace: ns, statefulSet: ms.statefulSet, ordinal: r.spec.index, node: node(r.spec.index), ip: r.spec.ip, app: "redis", labels, containerPort: REDIS_PORT });
+        await applyPod(kc, {
+          namespace: ns,
+          statefulSet: ms.statefulSet,
+          ordinal: r.spec.index,
+          node: node(r.spec.index),
+          ip: r.spec.ip,
+          app: "redis",
+          labels,
+          containerPort: REDIS_PORT,
+        });
       }
       await applyStatefulSet(kc, ns, ms.statefulSet, "redis", labels, ms.redis.length, REDIS_PORT);
     }
     await applyHeadlessService(kc, ns, "sentinel", "sentinel", SENTINEL_PORT);
     for (const s of this.sentinels) {
-      await applyPod(kc, { namespace: ns, statefulSet: "sentinel", ordinal: s.spec.index, node: node(s.spec.index), ip: s.spec.ip, app: "sentinel", labels: {}, containerPort: SENTINEL_PORT });
+      await applyPod(kc, {
+        namespace: ns,
+        statefulSet: "sentinel",
+        ordinal: s.spec.index,
+        node: node(s.spec.index),
+        ip: s.spec.ip,
+        app: "sentinel",
+        labels: {},
+        containerPort: SENTINEL_PORT,
+      });
     }
     await applyStatefulSet(kc, ns, "sentinel", "sentinel", {}, this.sentinels.length, SENTINEL_PORT);
   }
@@ -295,8 +324,10 @@ export class Sandbox {
             const ms = this.masters.find((m) => m.name === info.name);
             if (!ms) return not(`sentinel ${s.spec.ip} monitors unknown master ${info.name}`);
             const liveReplicas = ms.redis.filter((r) => r.process.running).length - 1;
-            if (Number(info["num-other-sentinels"]) < others - (this.sentinels.length - running.length)) return not(`sentinel ${s.spec.ip} knows ${info["num-other-sentinels"]} other sentinels`);
-            if (Number(info["num-slaves"]) < liveReplicas) return not(`sentinel ${s.spec.ip} knows ${info["num-slaves"]} replicas of ${ms.name}`);
+            if (Number(info["num-other-sentinels"]) < others - (this.sentinels.length - running.length))
+              return not(`sentinel ${s.spec.ip} knows ${info["num-other-sentinels"]} other sentinels`);
+            if (Number(info["num-slaves"]) < liveReplicas)
+              return not(`sentinel ${s.spec.ip} knows ${info["num-slaves"]} replicas of ${ms.name}`);
             if (String(info.flags) !== "master") return not(`sentinel ${s.spec.ip} flags ${ms.name} ${info.flags}`);
             views.set(`${s.spec.ip}/${ms.name}`, { ip: String(info.ip), epoch: Number(info["config-epoch"]) });
           }
@@ -309,7 +340,8 @@ export class Sandbox {
           // (a second failover, seconds later, in the middle of whatever comes next).
           for (const s of running) {
             const v = views.get(`${s.spec.ip}/${ms.name}`);
-            if (v && (v.ip !== m.host || v.epoch !== m.epoch)) return not(`sentinel ${s.spec.ip} names ${v.ip} at epoch ${v.epoch}, the quorum ${m.host} at epoch ${m.epoch}`);
+            if (v && (v.ip !== m.host || v.epoch !== m.epoch))
+              return not(`sentinel ${s.spec.ip} names ${v.ip} at epoch ${v.epoch}, the quorum ${m.host} at epoch ${m.epoch}`);
           }
           for (const r of ms.redis.filter((x) => x.process.running)) {
             const info = await r.replicationInfo();
@@ -409,7 +441,9 @@ export class Sandbox {
 
   /** Runs kubectl with the admin kubeconfig; resolves stdout. */
   async kubectl(...args: string[]): Promise<string> {
-    const { stdout } = await promisify(execFile)(binaryPath("kubectl"), ["--kubeconfig", this.kubeconfigPath, ...args], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await promisify(execFile)(binaryPath("kubectl"), ["--kubeconfig", this.kubeconfigPath, ...args], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return stdout;
   }
 
@@ -450,4 +484,3 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     throw err;
   }
 }
-

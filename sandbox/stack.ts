@@ -45,7 +45,9 @@ export async function copyCheckout(): Promise<string> {
   const workdir = mkdtempSync(join(tmpdir(), "skaffold-e2e-"));
   const { stdout: files } = await run("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: ROOT, maxBuffer: 16 << 20 });
   await new Promise<void>((resolve, reject) => {
-    const tar = spawn("bash", ["-c", `tar -C "${ROOT}" --null -T - -cf - | tar -C "${workdir}" -xf -`], { stdio: ["pipe", "ignore", "inherit"] });
+    const tar = spawn("bash", ["-c", `tar -C "${ROOT}" --null -T - -cf - | tar -C "${workdir}" -xf -`], {
+      stdio: ["pipe", "ignore", "inherit"],
+    });
     tar.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`copying the checkout: tar exited ${code}`))));
     tar.stdin.end(files);
   });
@@ -70,7 +72,13 @@ export function skaffold(sb: Sandbox, workdir: string, args: string[], logName: 
   let exited: string | undefined;
   const child = spawn(binaryPath("skaffold"), [...args, "--default-repo", REGISTRY, "--insecure-registry", REGISTRY], {
     cwd: workdir,
-    env: { ...process.env, KUBECONFIG: sb.kubeconfigPath, PATH: `${join(binaryPath("kubectl"), "..")}:${process.env.PATH ?? ""}`, SKAFFOLD_UPDATE_CHECK: "false", SKAFFOLD_INTERACTIVE: "false" },
+    env: {
+      ...process.env,
+      KUBECONFIG: sb.kubeconfigPath,
+      PATH: `${join(binaryPath("kubectl"), "..")}:${process.env.PATH ?? ""}`,
+      SKAFFOLD_UPDATE_CHECK: "false",
+      SKAFFOLD_INTERACTIVE: "false",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   for (const stream of [child.stdout, child.stderr]) {
@@ -146,9 +154,18 @@ export async function masterState(sb: Sandbox, ns = sb.namespace): Promise<Maste
   const kc = sb.kubeConfig;
   // Every pod: only redis pods carry redis-role; the others are there for their IPs.
   const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns });
-  const slices = await kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: ns, labelSelector: "kubernetes.io/service-name=redis-master" });
-  const cm = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "redis-master", namespace: ns }).catch(() => undefined);
-  const role = (r: string) => pods.items.filter((p) => p.metadata?.labels?.["redis-role"] === r).map((p) => p.metadata?.name ?? "").sort();
+  const slices = await kc
+    .makeApiClient(DiscoveryV1Api)
+    .listNamespacedEndpointSlice({ namespace: ns, labelSelector: "kubernetes.io/service-name=redis-master" });
+  const cm = await kc
+    .makeApiClient(CoreV1Api)
+    .readNamespacedConfigMap({ name: "redis-master", namespace: ns })
+    .catch(() => undefined);
+  const role = (r: string) =>
+    pods.items
+      .filter((p) => p.metadata?.labels?.["redis-role"] === r)
+      .map((p) => p.metadata?.name ?? "")
+      .sort();
   const endpoints = slices.items.flatMap((s) => s.endpoints ?? []);
   return {
     masters: role("master"),
@@ -174,13 +191,24 @@ export async function picture(sb: Sandbox, namespace = NS): Promise<Picture> {
 }
 
 /** One master in every picture (labels, EndpointSlice, ConfigMap), other than `not` if given. */
-export async function waitOneMaster(sb: Sandbox, what: string, opts: { not?: string; timeoutMs?: number } = {}): Promise<Picture & { master: string }> {
+export async function waitOneMaster(
+  sb: Sandbox,
+  what: string,
+  opts: { not?: string; timeoutMs?: number } = {},
+): Promise<Picture & { master: string }> {
   return waitFor(
     what,
     async () => {
       const now = await picture(sb);
       const m = now.labelled[0];
-      return m && m !== opts.not && now.labelled.length === 1 && now.endpoints.length === 1 && now.endpoints[0] === now.ipOf[m] && now.configMapPod === m ? { ...now, master: m } : undefined;
+      return m &&
+        m !== opts.not &&
+        now.labelled.length === 1 &&
+        now.endpoints.length === 1 &&
+        now.endpoints[0] === now.ipOf[m] &&
+        now.configMapPod === m
+        ? { ...now, master: m }
+        : undefined;
     },
     { timeoutMs: opts.timeoutMs ?? 90_000, intervalMs: 100 },
   );
@@ -193,7 +221,8 @@ export function watchForTwoMasters(sb: Sandbox): { stop(): Promise<string[]> } {
   const loop = (async () => {
     while (sampling) {
       const now = await picture(sb).catch(() => undefined);
-      if (now && (now.labelled.length > 1 || now.endpoints.length > 1)) violations.push(JSON.stringify({ labelled: now.labelled, endpoints: now.endpoints }));
+      if (now && (now.labelled.length > 1 || now.endpoints.length > 1))
+        violations.push(JSON.stringify({ labelled: now.labelled, endpoints: now.endpoints }));
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
@@ -236,13 +265,31 @@ export async function mainPid(sb: Sandbox, pod: string, container: string, names
  */
 export async function startWriters(
   sb: Sandbox,
-  opts: { clusterIp: string; password: string; sentinelPassword: string; keyPrefix: string; commandTimeoutMs: number; waitReplicas?: { replicas: number; timeoutMs: number } },
-): Promise<{ plain: Writer; aware: Writer; stop(master: string): Promise<{ plainLost: number[]; awareLost: number[]; violations: string[] }> }> {
+  opts: {
+    clusterIp: string;
+    password: string;
+    sentinelPassword: string;
+    keyPrefix: string;
+    commandTimeoutMs: number;
+    waitReplicas?: { replicas: number; timeoutMs: number };
+  },
+): Promise<{
+  plain: Writer;
+  aware: Writer;
+  stop(master: string): Promise<{ plainLost: number[]; awareLost: number[]; violations: string[] }>;
+}> {
   const ipOf = (await picture(sb)).ipOf;
   const sentinels = [0, 1, 2].map((j) => ({ host: ipOf[`sentinel-${j}`]!, port: 26379 }));
   const { password, keyPrefix, commandTimeoutMs, waitReplicas } = opts;
   const plain = new Writer({ target: () => ({ host: opts.clusterIp, port: 6379 }), password, keyPrefix, commandTimeoutMs, waitReplicas });
-  const aware = new Writer({ target: () => undefined, sentinel: { sentinels, name: "mymaster", password: opts.sentinelPassword }, password, keyPrefix: `${keyPrefix}-aware`, commandTimeoutMs, waitReplicas });
+  const aware = new Writer({
+    target: () => undefined,
+    sentinel: { sentinels, name: "mymaster", password: opts.sentinelPassword },
+    password,
+    keyPrefix: `${keyPrefix}-aware`,
+    commandTimeoutMs,
+    waitReplicas,
+  });
   const watch = watchForTwoMasters(sb);
   plain.start();
   aware.start();
@@ -279,7 +326,8 @@ export async function startDevStack(tag: string): Promise<DevStack> {
   try {
     workdir = await copyCheckout();
     await skaffoldRun(sb, workdir, ["-p", "sandbox", "--tag", tag], `skaffold-run-${tag}.log`);
-    const clusterIp = (await sb.kubeConfig.makeApiClient(CoreV1Api).readNamespacedService({ name: "redis-master", namespace: NS })).spec!.clusterIP!;
+    const clusterIp = (await sb.kubeConfig.makeApiClient(CoreV1Api).readNamespacedService({ name: "redis-master", namespace: NS })).spec!
+      .clusterIP!;
     const wd = workdir;
     return {
       sb,
@@ -298,7 +346,16 @@ export async function startDevStack(tag: string): Promise<DevStack> {
 
 /** A short-lived connection to a pod's redis (6379) or sentinel (26379). */
 export async function onPod<T>(host: string, port: 6379 | 26379, fn: (r: Redis) => Promise<T>, timeoutMs = 2000): Promise<T> {
-  const r = new Redis({ host, port, password: port === 6379 ? PASSWORD : SENTINEL_PASSWORD, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const r = new Redis({
+    host,
+    port,
+    password: port === 6379 ? PASSWORD : SENTINEL_PASSWORD,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   r.on("error", () => undefined);
   try {
     await r.connect();
@@ -308,8 +365,14 @@ export async function onPod<T>(host: string, port: 6379 | 26379, fn: (r: Redis) 
   }
 }
 
-export const redisPods = (p: Picture) => Object.keys(p.ipOf).filter((n) => /^redis-\d$/.test(n)).sort();
-export const sentinelPods = (p: Picture) => Object.keys(p.ipOf).filter((n) => /^sentinel-\d$/.test(n)).sort();
+export const redisPods = (p: Picture) =>
+  Object.keys(p.ipOf)
+    .filter((n) => /^redis-\d$/.test(n))
+    .sort();
+export const sentinelPods = (p: Picture) =>
+  Object.keys(p.ipOf)
+    .filter((n) => /^sentinel-\d$/.test(n))
+    .sort();
 
 /**
  * Settled: every redis and sentinel pod Ready, one master in every picture, every Sentinel naming
@@ -323,9 +386,14 @@ export async function waitSettled(sb: Sandbox, timeoutMs = 180_000): Promise<Pic
       if (pods.length !== 6 || !pods.every((p) => ready(p) && !p.metadata?.deletionTimestamp)) return undefined;
       const p = await picture(sb);
       const m = p.labelled[0];
-      if (!m || p.labelled.length !== 1 || p.endpoints.length !== 1 || p.endpoints[0] !== p.ipOf[m] || p.configMapPod !== m) return undefined;
+      if (!m || p.labelled.length !== 1 || p.endpoints.length !== 1 || p.endpoints[0] !== p.ipOf[m] || p.configMapPod !== m)
+        return undefined;
       const host = p.ipOf[m]!;
-      const named = await Promise.all(sentinelPods(p).map((s) => onPod(p.ipOf[s]!, 26379, (r) => r.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")).catch(() => undefined)));
+      const named = await Promise.all(
+        sentinelPods(p).map((s) =>
+          onPod(p.ipOf[s]!, 26379, (r) => r.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")).catch(() => undefined),
+        ),
+      );
       if (!named.every((n) => (n as string[] | undefined)?.[0] === host)) return undefined;
       const info = await onPod(host, 6379, (r) => r.call("INFO", "replication")).catch(() => "");
       const online = String(info).match(/^slave\d+:.*state=online/gm)?.length ?? 0;
@@ -333,14 +401,21 @@ export async function waitSettled(sb: Sandbox, timeoutMs = 180_000): Promise<Pic
       // Every Sentinel knows the whole set: the two others, and exactly the two replica pods, none
       // down (a Sentinel just reset by sentinel-reset relearns them within ~10 s; a failover
       // led by one that has not cannot find a replica to promote).
-      const replicaIps = redisPods(p).filter((r) => r !== m).map((r) => p.ipOf[r]!).sort();
+      const replicaIps = redisPods(p)
+        .filter((r) => r !== m)
+        .map((r) => p.ipOf[r]!)
+        .sort();
       const knows = await Promise.all(
         sentinelPods(p).map((s) =>
           onPod(p.ipOf[s]!, 26379, async (r) => {
             const master = fieldsToRecord(await r.call("SENTINEL", "MASTER", "mymaster"));
             const replicas = ((await r.call("SENTINEL", "REPLICAS", "mymaster")) as unknown[]).map(fieldsToRecord);
             const listed = replicas.map((x) => x.ip ?? "").sort();
-            return master["num-other-sentinels"] === "2" && JSON.stringify(listed) === JSON.stringify(replicaIps) && replicas.every((x) => !(x.flags ?? "").includes("s_down"));
+            return (
+              master["num-other-sentinels"] === "2" &&
+              JSON.stringify(listed) === JSON.stringify(replicaIps) &&
+              replicas.every((x) => !(x.flags ?? "").includes("s_down"))
+            );
           }).catch(() => false),
         ),
       );
@@ -349,4 +424,3 @@ export async function waitSettled(sb: Sandbox, timeoutMs = 180_000): Promise<Pic
     { timeoutMs, intervalMs: 250 },
   );
 }
-

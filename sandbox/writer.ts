@@ -83,7 +83,9 @@ export class Writer {
     const timeout = this.options.commandTimeoutMs ?? 250;
     const s = this.options.sentinel;
     const client = new Redis({
-      ...(s ? { sentinels: s.sentinels, name: s.name, sentinelPassword: s.password, failoverDetector: true, retryStrategy: () => 10 } : { host: target.host, port: target.port, retryStrategy: () => null }),
+      ...(s
+        ? { sentinels: s.sentinels, name: s.name, sentinelPassword: s.password, failoverDetector: true, retryStrategy: () => 10 }
+        : { host: target.host, port: target.port, retryStrategy: () => null }),
       password: this.options.password,
       lazyConnect: false,
       // The sentinel-aware client keeps ioredis' default ready check: it is where ioredis verifies

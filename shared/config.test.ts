@@ -8,7 +8,11 @@ const schema = z.object({ SENTINELS: hostPortList(26379), RESYNC_MS: millis(100)
 describe("config", () => {
   it("parses host:port lists with default ports and IPv6", () => {
     expect(parseEnv(schema, { SENTINELS: "a, b:26380,[::1]:1" })).toEqual({
-      SENTINELS: [{ host: "a", port: 26379 }, { host: "b", port: 26380 }, { host: "::1", port: 1 }],
+      SENTINELS: [
+        { host: "a", port: 26379 },
+        { host: "b", port: 26380 },
+        { host: "::1", port: 1 },
+      ],
       RESYNC_MS: 30_000,
     });
     expect(parseHostPort("x:70000", 1)).toBeUndefined();

@@ -29,7 +29,10 @@ export function parseHostPort(text: string, defaultPort: number): HostPort | und
 /** A comma-separated list of host[:port] as a zod schema (for SENTINELS and the like). */
 export function hostPortList(defaultPort: number) {
   return z.string().transform((text, ctx) => {
-    const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const items = text
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
     const out: HostPort[] = [];
     for (const item of items) {
       const hp = parseHostPort(item, defaultPort);

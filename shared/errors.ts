@@ -85,7 +85,10 @@ export class RbacError extends TerminalError {
   readonly verb: string;
   readonly resource: string;
   constructor(verb: string, resource: string, namespace: string | undefined, options?: ErrorOptions) {
-    super(`RBAC: not allowed to ${verb} ${resource}${namespace ? ` in namespace ${namespace}` : ""}; grant it in the function's Role`, options);
+    super(
+      `RBAC: not allowed to ${verb} ${resource}${namespace ? ` in namespace ${namespace}` : ""}; grant it in the function's Role`,
+      options,
+    );
     this.name = "RbacError";
     this.verb = verb;
     this.resource = resource;

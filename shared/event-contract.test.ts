@@ -13,6 +13,8 @@ describe("the event contract", () => {
   it("names the attributes and data fields a consumer relies on", () => {
     const schema = eventContractSchema() as { properties: Record<string, { properties?: Record<string, unknown> }>; required: string[] };
     expect(schema.required).toEqual(expect.arrayContaining(["specversion", "id", "source", "type", "subject", "time", "data"]));
-    expect(Object.keys(schema.properties.data?.properties ?? {})).toEqual(expect.arrayContaining(["event", "master", "epoch", "newMaster", "oldMaster", "announcedAt"]));
+    expect(Object.keys(schema.properties.data?.properties ?? {})).toEqual(
+      expect.arrayContaining(["event", "master", "epoch", "newMaster", "oldMaster", "announcedAt"]),
+    );
   });
 });

@@ -17,7 +17,11 @@ export const EVENT_CONTRACT_FILE = `docs/events/sentinel-cloudevent.${EVENT_CONT
 function withoutZodFormats(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(withoutZodFormats);
   if (typeof node !== "object" || node === null) return node;
-  return Object.fromEntries(Object.entries(node).filter(([k, v]) => !(k === "format" && v === "starts_with")).map(([k, v]) => [k, withoutZodFormats(v)]));
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([k, v]) => !(k === "format" && v === "starts_with"))
+      .map(([k, v]) => [k, withoutZodFormats(v)]),
+  );
 }
 
 export function eventContractSchema(): Record<string, unknown> {

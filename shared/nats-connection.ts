@@ -40,20 +40,24 @@ export function natsEnv(env: NodeJS.ProcessEnv = process.env): NatsEnv {
 export async function connectNats(cfg: NatsEnv, name: string, retry: StartupRetryOptions): Promise<NatsConnection> {
   const servers = cfg.NATS_URL.split(",").map((s) => s.trim());
   retry.log.info({ servers, name }, "connecting to nats");
-  const nc = await untilNatsAnswers("connect", () =>
-    connect({
-      servers,
-      name,
-      user: cfg.NATS_USER,
-      pass: cfg.NATS_PASSWORD,
-      token: cfg.NATS_TOKEN,
-      waitOnFirstConnect: false,
-      timeout: 5_000,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      reconnectJitter: 100,
-      pingInterval: 5_000,
-    }), retry);
+  const nc = await untilNatsAnswers(
+    "connect",
+    () =>
+      connect({
+        servers,
+        name,
+        user: cfg.NATS_USER,
+        pass: cfg.NATS_PASSWORD,
+        token: cfg.NATS_TOKEN,
+        waitOnFirstConnect: false,
+        timeout: 5_000,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        reconnectJitter: 100,
+        pingInterval: 5_000,
+      }),
+    retry,
+  );
   if (retry.signal?.aborted) {
     // Stopped while this attempt was connecting: nobody will drain this connection.
     await nc.close();
@@ -70,7 +74,13 @@ export async function connectNats(cfg: NatsEnv, name: string, retry: StartupRetr
  * Anything else (authorization, permissions, a stream config the server refuses) is not.
  */
 export function isTransientNatsError(err: unknown): boolean {
-  if (err instanceof TimeoutError || err instanceof NoRespondersError || err instanceof ConnectionError || err instanceof jserrors.JetStreamNotEnabled) return true;
+  if (
+    err instanceof TimeoutError ||
+    err instanceof NoRespondersError ||
+    err instanceof ConnectionError ||
+    err instanceof jserrors.JetStreamNotEnabled
+  )
+    return true;
   if (err instanceof RequestError) return err.isNoResponders() || isTransientNatsError(err.cause);
   if (err instanceof JetStreamApiError) return err.status === 503;
   return false;

@@ -11,7 +11,11 @@ export interface ProbeTimeouts {
   commandTimeoutMs?: number;
 }
 
-export function probeClient(addr: HostPort, password: string | undefined, { connectTimeoutMs = 1000, commandTimeoutMs = 2000 }: ProbeTimeouts = {}): Redis {
+export function probeClient(
+  addr: HostPort,
+  password: string | undefined,
+  { connectTimeoutMs = 1000, commandTimeoutMs = 2000 }: ProbeTimeouts = {},
+): Redis {
   const client = new Redis({
     host: addr.host,
     port: addr.port,
@@ -30,7 +34,12 @@ export function probeClient(addr: HostPort, password: string | undefined, { conn
 }
 
 /** Connects, runs `fn`, disconnects; rejects when the server cannot be reached or `fn` fails. */
-export async function withRedis<T>(addr: HostPort, password: string | undefined, fn: (r: Redis) => Promise<T>, timeouts?: ProbeTimeouts): Promise<T> {
+export async function withRedis<T>(
+  addr: HostPort,
+  password: string | undefined,
+  fn: (r: Redis) => Promise<T>,
+  timeouts?: ProbeTimeouts,
+): Promise<T> {
   const client = probeClient(addr, password, timeouts);
   try {
     await client.connect();

@@ -83,7 +83,11 @@ export class SentinelPool {
     const client = this.#clients[index]!;
     try {
       if (client.status === "wait" || client.status === "end") {
-        if (!this.#connecting.has(index)) this.#connecting.set(index, client.connect().finally(() => this.#connecting.delete(index)));
+        if (!this.#connecting.has(index))
+          this.#connecting.set(
+            index,
+            client.connect().finally(() => this.#connecting.delete(index)),
+          );
       }
       const connecting = this.#connecting.get(index);
       if (connecting) await connecting;
@@ -114,11 +118,21 @@ export class SentinelPool {
       if (!a) continue;
       const key = `${a.host}:${a.port}`;
       const prev = tally.get(key);
-      tally.set(key, { name, host: a.host, port: a.port, epoch: Math.max(prev?.epoch ?? 0, a.epoch), votes: (prev?.votes ?? 0) + 1, asked: answers.length });
+      tally.set(key, {
+        name,
+        host: a.host,
+        port: a.port,
+        epoch: Math.max(prev?.epoch ?? 0, a.epoch),
+        votes: (prev?.votes ?? 0) + 1,
+        asked: answers.length,
+      });
     }
     const best = [...tally.values()].sort((a, b) => b.votes - a.votes)[0];
     if (!best || best.votes < this.options.quorum) {
-      const seen = answers.map((a, i) => `${this.options.sentinels[i]!.host}:${this.options.sentinels[i]!.port}=${a ? `${a.host}:${a.port}@${a.epoch}` : "no answer"}`);
+      const seen = answers.map(
+        (a, i) =>
+          `${this.options.sentinels[i]!.host}:${this.options.sentinels[i]!.port}=${a ? `${a.host}:${a.port}@${a.epoch}` : "no answer"}`,
+      );
       throw new NoQuorumError(name, `${best?.votes ?? 0} of ${answers.length} agree, ${this.options.quorum} needed (${seen.join(", ")})`);
     }
     return best;
@@ -128,7 +142,9 @@ export class SentinelPool {
   async monitored(): Promise<(string[] | undefined)[]> {
     return Promise.all(
       this.#clients.map((_, i) =>
-        this.#ask(i, "SENTINEL", ["MASTERS"], (reply) => (Array.isArray(reply) ? reply.map((m) => fieldsToRecord(m).name ?? "").filter((n) => n !== "") : [])),
+        this.#ask(i, "SENTINEL", ["MASTERS"], (reply) =>
+          Array.isArray(reply) ? reply.map((m) => fieldsToRecord(m).name ?? "").filter((n) => n !== "") : [],
+        ),
       ),
     );
   }

@@ -35,13 +35,29 @@ export const defaultStreamSettings: StreamSettings = {
 
 function upsert(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
   const { name, ...update } = cfg;
-  return createOrUpdate({ notFound: JetStreamApiCodes.StreamNotFound, info: () => jsm.streams.info(name), update: () => jsm.streams.update(name, update), add: () => jsm.streams.add(cfg) });
+  return createOrUpdate({
+    notFound: JetStreamApiCodes.StreamNotFound,
+    info: () => jsm.streams.info(name),
+    update: () => jsm.streams.update(name, update),
+    add: () => jsm.streams.add(cfg),
+  });
 }
 
 export async function ensureStreams(nc: NatsConnection, s: StreamSettings = defaultStreamSettings): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
-  const common = { retention: RetentionPolicy.Limits, storage: StorageType.File, discard: DiscardPolicy.Old, max_age: nanos(s.maxAgeMs), num_replicas: s.replicas };
+  const common = {
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(s.maxAgeMs),
+    num_replicas: s.replicas,
+  };
   await upsert(jsm, { name: s.stream, subjects: [`${s.subjectPrefix}.>`], duplicate_window: nanos(s.duplicateWindowMs), ...common });
-  await upsert(jsm, { name: s.deadletterStream, subjects: [`${DEADLETTER_SUBJECT_PREFIX}.>`], duplicate_window: nanos(s.duplicateWindowMs), ...common });
+  await upsert(jsm, {
+    name: s.deadletterStream,
+    subjects: [`${DEADLETTER_SUBJECT_PREFIX}.>`],
+    duplicate_window: nanos(s.duplicateWindowMs),
+    ...common,
+  });
   return jsm;
 }

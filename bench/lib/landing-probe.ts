@@ -84,7 +84,10 @@ export class LandingProber {
 
   /** The median time between two probes' starts (the measurement's resolution). */
   medianIntervalMs(): number {
-    const gaps = this.landings.slice(1).map((l, i) => l.startedAt - this.landings[i]!.startedAt).sort((a, b) => a - b);
+    const gaps = this.landings
+      .slice(1)
+      .map((l, i) => l.startedAt - this.landings[i]!.startedAt)
+      .sort((a, b) => a - b);
     return gaps.length ? Math.round(gaps[Math.floor(gaps.length / 2)]! * 10) / 10 : Number.NaN;
   }
 

@@ -65,7 +65,13 @@ class ListWatch<T extends KubernetesObject> implements Watching {
   /** Watch restarts after the first list (a restart relists). */
   restarts = 0;
 
-  constructor(kc: KubeConfig, path: string, labelSelector: string, list: ListFn<T>, onChange: (type: "ADDED" | "MODIFIED" | "DELETED", obj: T) => void) {
+  constructor(
+    kc: KubeConfig,
+    path: string,
+    labelSelector: string,
+    list: ListFn<T>,
+    onChange: (type: "ADDED" | "MODIFIED" | "DELETED", obj: T) => void,
+  ) {
     this.#kc = kc;
     this.#path = path;
     this.#labelSelector = labelSelector;
@@ -126,9 +132,27 @@ export class ConvergenceTracker {
     const sliceSelector = `endpointslice.kubernetes.io/managed-by=${sliceManagedBy}`;
     const cmSelector = "app.kubernetes.io/managed-by=failover-functions";
     this.#watches.push(
-      new ListWatch<V1Pod>(kc, `/api/v1/namespaces/${namespace}/pods`, podSelector, () => core.listNamespacedPod({ namespace, labelSelector: podSelector }), (t, o) => this.#onPod(t, o)),
-      new ListWatch<V1EndpointSlice>(kc, `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`, sliceSelector, () => discovery.listNamespacedEndpointSlice({ namespace, labelSelector: sliceSelector }), (t, o) => this.#onSlice(t, o)),
-      new ListWatch<V1ConfigMap>(kc, `/api/v1/namespaces/${namespace}/configmaps`, cmSelector, () => core.listNamespacedConfigMap({ namespace, labelSelector: cmSelector }), (t, o) => this.#onConfigMap(t, o)),
+      new ListWatch<V1Pod>(
+        kc,
+        `/api/v1/namespaces/${namespace}/pods`,
+        podSelector,
+        () => core.listNamespacedPod({ namespace, labelSelector: podSelector }),
+        (t, o) => this.#onPod(t, o),
+      ),
+      new ListWatch<V1EndpointSlice>(
+        kc,
+        `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
+        sliceSelector,
+        () => discovery.listNamespacedEndpointSlice({ namespace, labelSelector: sliceSelector }),
+        (t, o) => this.#onSlice(t, o),
+      ),
+      new ListWatch<V1ConfigMap>(
+        kc,
+        `/api/v1/namespaces/${namespace}/configmaps`,
+        cmSelector,
+        () => core.listNamespacedConfigMap({ namespace, labelSelector: cmSelector }),
+        (t, o) => this.#onConfigMap(t, o),
+      ),
     );
   }
 
@@ -151,7 +175,10 @@ export class ConvergenceTracker {
   /** Starts a round: every master gets its target (or none yet: see setTarget), progress is reset. */
   begin(targets: Map<string, Target | undefined>): void {
     this.#progress = new Map(
-      this.masters.map((m) => [m, { target: targets.get(m), first: {}, regressions: 0, right: false, parts: { labels: false, slice: false, configMap: false } }]),
+      this.masters.map((m) => [
+        m,
+        { target: targets.get(m), first: {}, regressions: 0, right: false, parts: { labels: false, slice: false, configMap: false } },
+      ]),
     );
     for (const m of this.masters) this.#evaluate(m);
   }
@@ -184,7 +211,9 @@ export class ConvergenceTracker {
 
   /** What the objects of a master say right now, for a diagnostic line. */
   describe(master: string): string {
-    const pods = [...(this.#pods.get(master)?.values() ?? [])].map((p) => `${p.metadata?.name}=${p.metadata?.labels?.[ROLE_LABEL] ?? "-"}@${p.status?.podIP ?? "-"}`);
+    const pods = [...(this.#pods.get(master)?.values() ?? [])].map(
+      (p) => `${p.metadata?.name}=${p.metadata?.labels?.[ROLE_LABEL] ?? "-"}@${p.status?.podIP ?? "-"}`,
+    );
     const slice = [...(this.#slices.get(master)?.values() ?? [])].flatMap((s) => s.endpoints ?? []).flatMap((e) => e.addresses);
     const cm = this.configMapOf(master);
     const t = this.#progress.get(master)?.target;

@@ -25,7 +25,15 @@ describe("prom-scrape", () => {
 
   it("reads histograms and their nearest-bucket quantiles", () => {
     const h = histogram(parsePrometheusText(text), "lat");
-    expect(h).toEqual({ buckets: [[0.1, 1], [1, 3], [Number.POSITIVE_INFINITY, 4]], count: 4, sum: 7.5 });
+    expect(h).toEqual({
+      buckets: [
+        [0.1, 1],
+        [1, 3],
+        [Number.POSITIVE_INFINITY, 4],
+      ],
+      count: 4,
+      sum: 7.5,
+    });
     expect(quantileBound(h, 0.5)).toBe(1);
     expect(quantileBound(h, 0.99)).toBe(Number.POSITIVE_INFINITY);
     expect(histogramDelta(h, h).count).toBe(0);
@@ -48,7 +56,12 @@ describe("log-counts", () => {
         "1:X 25 Nov 2026 12:18:48.459 * Sentinel new configuration saved on disk\n" +
         "1:X 25 Nov 2026 12:18:48.460 # Executing user requested FAILOVER of 'master-0'\n",
     );
-    expect(sentinelLogCounts(path, Buffer.byteLength(before))).toEqual({ "+sdown sentinel": 1, "+switch-master": 1, "config saved": 1, "user requested failover": 1 });
+    expect(sentinelLogCounts(path, Buffer.byteLength(before))).toEqual({
+      "+sdown sentinel": 1,
+      "+switch-master": 1,
+      "config saved": 1,
+      "user requested failover": 1,
+    });
   });
 
   it("counts JSON log lines by message, keeping short error texts", () => {
@@ -59,10 +72,18 @@ describe("log-counts", () => {
         JSON.stringify({ level: 30, msg: "pod relabelled" }),
         JSON.stringify({ level: 30, msg: "nats status" }),
         JSON.stringify({ level: 40, msg: "informer error, restarting", err: { message: "Too Many Requests" } }),
-        JSON.stringify({ level: 40, msg: "resync reconcile failed", err: { message: "no Sentinel quorum for master master-147: 0 of 3 agree, 2 needed" } }),
+        JSON.stringify({
+          level: 40,
+          msg: "resync reconcile failed",
+          err: { message: "no Sentinel quorum for master master-147: 0 of 3 agree, 2 needed" },
+        }),
         "not json",
       ].join("\n"),
     );
-    expect(jsonLogCounts(path, 0, ["nats status"])).toEqual({ "pod relabelled": 1, "informer error, restarting (Too Many Requests)": 1, "resync reconcile failed": 1 });
+    expect(jsonLogCounts(path, 0, ["nats status"])).toEqual({
+      "pod relabelled": 1,
+      "informer error, restarting (Too Many Requests)": 1,
+      "resync reconcile failed": 1,
+    });
   });
 });

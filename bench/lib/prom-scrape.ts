@@ -96,5 +96,7 @@ export function quantileBound(h: Histogram, q: number): number {
 
 /** The sum of the series `name` whose labels include all of `labels`. */
 export function total(series: PromSeries[], name: string, labels: Record<string, string> = {}): number {
-  return series.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+  return series
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
 }

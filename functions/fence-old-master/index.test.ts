@@ -4,19 +4,34 @@ import { fakeContext, fakePod, masterInfo, replicaInfo, switchMasterEvent, verif
 import type { RedisHandler } from "../../shared/runtime/testing/index.ts";
 import fenceOldMaster from "./index.ts";
 
-const pods = [fakePod({ name: "redis-0", ip: "198.18.100.10" }), fakePod({ name: "redis-1", ip: "198.18.100.11" }), fakePod({ name: "redis-2", ip: "198.18.100.12" })];
+const pods = [
+  fakePod({ name: "redis-0", ip: "198.18.100.10" }),
+  fakePod({ name: "redis-1", ip: "198.18.100.11" }),
+  fakePod({ name: "redis-2", ip: "198.18.100.12" }),
+];
 
 /** A server whose INFO says `info`; REPLICAOF / CLIENT KILL answer like Redis. */
-const server = (info: () => string): RedisHandler => (command) => (command === "INFO" ? info() : command === "CLIENT" ? 2 : "OK");
+const server =
+  (info: () => string): RedisHandler =>
+  (command) =>
+    command === "INFO" ? info() : command === "CLIENT" ? 2 : "OK";
 
 describe("fence-old-master", () => {
   it("makes a pod that still says master a replica of the quorum's master and drops its clients", async () => {
     const ctx = fakeContext({
       objects: pods,
-      redis: { "198.18.100.11:6379": server(masterInfo), "198.18.100.10:6379": server(masterInfo), "198.18.100.12:6379": server(() => replicaInfo("198.18.100.11", 6379)) },
+      redis: {
+        "198.18.100.11:6379": server(masterInfo),
+        "198.18.100.10:6379": server(masterInfo),
+        "198.18.100.12:6379": server(() => replicaInfo("198.18.100.11", 6379)),
+      },
     });
     await fenceOldMaster.reconcile(ctx, verifiedMaster({ host: "198.18.100.11", epoch: 3 }));
-    expect(ctx.redis.commandsTo("198.18.100.10:6379")).toEqual(["INFO replication", "REPLICAOF 198.18.100.11 6379", "CLIENT KILL TYPE normal"]);
+    expect(ctx.redis.commandsTo("198.18.100.10:6379")).toEqual([
+      "INFO replication",
+      "REPLICAOF 198.18.100.11 6379",
+      "CLIENT KILL TYPE normal",
+    ]);
     expect(ctx.redis.commandsTo("198.18.100.12:6379")).toEqual(["INFO replication"]);
     expect(ctx.recorded.map((e) => [e.target.kind, e.target.name, e.type, e.reason])).toEqual([
       ["Pod", "redis-0", "Warning", "StaleMasterFenced"],
@@ -25,7 +40,10 @@ describe("fence-old-master", () => {
   });
 
   it("fences no one while the quorum's master does not answer as master", async () => {
-    const ctx = fakeContext({ objects: pods, redis: { "198.18.100.11:6379": server(() => replicaInfo("198.18.100.10", 6379)), "198.18.100.10:6379": server(masterInfo) } });
+    const ctx = fakeContext({
+      objects: pods,
+      redis: { "198.18.100.11:6379": server(() => replicaInfo("198.18.100.10", 6379)), "198.18.100.10:6379": server(masterInfo) },
+    });
     await fenceOldMaster.reconcile(ctx, verifiedMaster({ host: "198.18.100.11" }));
     expect(ctx.redis.commandsTo("198.18.100.10:6379")).toEqual([]);
     expect(ctx.recorded).toEqual([]);
@@ -56,7 +74,11 @@ describe("fence-old-master", () => {
   it("leaves a replica alone whose link is down to a master that answers", async () => {
     const ctx = fakeContext({
       objects: pods,
-      redis: { "198.18.100.11:6379": server(masterInfo), "198.18.100.12:6379": server(() => replicaInfo("198.18.100.10", 6379, "down")), "198.18.100.10:6379": server(masterInfo) },
+      redis: {
+        "198.18.100.11:6379": server(masterInfo),
+        "198.18.100.12:6379": server(() => replicaInfo("198.18.100.10", 6379, "down")),
+        "198.18.100.10:6379": server(masterInfo),
+      },
     });
     await fenceOldMaster.reconcile(ctx, verifiedMaster({ host: "198.18.100.11" }));
     expect(ctx.redis.commandsTo("198.18.100.12:6379")).toEqual(["INFO replication"]);

@@ -75,13 +75,28 @@ export default defineFunction({
       });
       if (outcome && "repointed" in outcome) {
         ctx.log.warn({ pod: p.metadata?.name, host, was: outcome.repointed, master: master.host }, "orphan replica re-pointed");
-        await ctx.recordEvent({ kind: "Pod", name: p.metadata?.name ?? "", namespace, uid: p.metadata?.uid }, "Warning", "OrphanReplicaRepointed", `${host} replicated from ${outcome.repointed}, which is not a master; made it a replica of ${master.host}:${master.port} (epoch ${master.epoch})`);
+        await ctx.recordEvent(
+          { kind: "Pod", name: p.metadata?.name ?? "", namespace, uid: p.metadata?.uid },
+          "Warning",
+          "OrphanReplicaRepointed",
+          `${host} replicated from ${outcome.repointed}, which is not a master; made it a replica of ${master.host}:${master.port} (epoch ${master.epoch})`,
+        );
         continue;
       }
       if (outcome?.fenced) {
         ctx.log.warn({ pod: p.metadata?.name, host, killed: outcome.killed, master: master.host }, "stale master fenced");
-        await ctx.recordEvent({ kind: "Pod", name: p.metadata?.name ?? "", namespace, uid: p.metadata?.uid }, "Warning", "StaleMasterFenced", `${host} still said it was master of ${master.name}; made it a replica of ${master.host}:${master.port} (epoch ${master.epoch}) and dropped ${outcome.killed} client(s)`);
-        await ctx.recordEvent({ kind: "StatefulSet", name: statefulSet, namespace }, "Warning", "StaleMasterFenced", `pod ${p.metadata?.name} (${host}) fenced`);
+        await ctx.recordEvent(
+          { kind: "Pod", name: p.metadata?.name ?? "", namespace, uid: p.metadata?.uid },
+          "Warning",
+          "StaleMasterFenced",
+          `${host} still said it was master of ${master.name}; made it a replica of ${master.host}:${master.port} (epoch ${master.epoch}) and dropped ${outcome.killed} client(s)`,
+        );
+        await ctx.recordEvent(
+          { kind: "StatefulSet", name: statefulSet, namespace },
+          "Warning",
+          "StaleMasterFenced",
+          `pod ${p.metadata?.name} (${host}) fenced`,
+        );
       } else if (outcome) {
         ctx.log.info({ pod: p.metadata?.name, host, killed: outcome.killed }, "old master's clients dropped");
       }
@@ -92,7 +107,9 @@ export default defineFunction({
     // the switch is never marked s_down as a replica, so no -sdown would wake us when it resumes,
     // and Sentinel would demote it only 8-11 s later, acknowledging writes meanwhile.
     if (old && old.host !== master.host && !oldAnswered && pods.some((p) => p.status?.podIP === old.host)) {
-      throw new RetryableError(`old master ${old.host}:${old.port} does not answer yet: looking again to fence it if it comes back as master`);
+      throw new RetryableError(
+        `old master ${old.host}:${old.port} does not answer yet: looking again to fence it if it comes back as master`,
+      );
     }
   },
 });

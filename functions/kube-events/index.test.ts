@@ -8,7 +8,15 @@ const pods = [fakePod({ name: "redis-0", ip: "198.18.100.10" }), fakePod({ name:
 describe("kube-events", () => {
   it("records one MasterSwitched Event on the new master's pod and one on the StatefulSet, naming the old master", async () => {
     const ctx = fakeContext({ objects: pods, event: switchMasterEvent({ from: "198.18.100.10", to: "198.18.100.11", epoch: 2 }) });
-    await kubeEvents.reconcile(ctx, verifiedMaster({ name: "m-events-1", host: "198.18.100.11", epoch: 2, mapping: { podSelector: "redis.failover.io/master=mymaster" } }));
+    await kubeEvents.reconcile(
+      ctx,
+      verifiedMaster({
+        name: "m-events-1",
+        host: "198.18.100.11",
+        epoch: 2,
+        mapping: { podSelector: "redis.failover.io/master=mymaster" },
+      }),
+    );
     expect(ctx.kube.events.map((e) => [e.regarding?.kind, e.regarding?.name, e.reason])).toEqual([
       ["Pod", "redis-1", "MasterSwitched"],
       ["StatefulSet", "redis", "MasterSwitched"],
@@ -19,7 +27,12 @@ describe("kube-events", () => {
 
   it("an event for a failover already recorded (409) is no error and adds nothing", async () => {
     const ctx = fakeContext({ objects: pods, event: switchMasterEvent({ from: "198.18.100.10", to: "198.18.100.11", epoch: 2 }) });
-    const master = verifiedMaster({ name: "m-events-2", host: "198.18.100.11", epoch: 2, mapping: { podSelector: "redis.failover.io/master=mymaster" } });
+    const master = verifiedMaster({
+      name: "m-events-2",
+      host: "198.18.100.11",
+      epoch: 2,
+      mapping: { podSelector: "redis.failover.io/master=mymaster" },
+    });
     await kubeEvents.reconcile(ctx, master);
     await kubeEvents.reconcile(ctx, master);
     expect(ctx.kube.events).toHaveLength(2);
@@ -27,12 +40,22 @@ describe("kube-events", () => {
 
   it("reports nothing for epoch 0 (the initial configuration)", async () => {
     const ctx = fakeContext({ objects: pods });
-    await kubeEvents.reconcile(ctx, verifiedMaster({ name: "m-events-3", host: "198.18.100.10", epoch: 0, mapping: { podSelector: "redis.failover.io/master=mymaster" } }));
+    await kubeEvents.reconcile(
+      ctx,
+      verifiedMaster({
+        name: "m-events-3",
+        host: "198.18.100.10",
+        epoch: 0,
+        mapping: { podSelector: "redis.failover.io/master=mymaster" },
+      }),
+    );
     expect(ctx.kube.events).toHaveLength(0);
   });
 
   it("retries while no pod has the master's address", async () => {
     const ctx = fakeContext({ objects: pods });
-    await expect(kubeEvents.reconcile(ctx, verifiedMaster({ name: "m-events-4", host: "198.18.100.99", epoch: 1 }))).rejects.toBeInstanceOf(RetryableError);
+    await expect(kubeEvents.reconcile(ctx, verifiedMaster({ name: "m-events-4", host: "198.18.100.99", epoch: 1 }))).rejects.toBeInstanceOf(
+      RetryableError,
+    );
   });
 });

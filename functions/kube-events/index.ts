@@ -31,7 +31,9 @@ export default defineFunction({
     for (const target of targets) {
       // "exists": this failover's Event was recorded already (another replica, or before a restart).
       const name = `${target.name}.${master.name.toLowerCase().replace(/[^a-z0-9-]/g, "-")}.epoch-${master.epoch}`.slice(0, 253);
-      await ctx.kube.createEvent(kubeEvent({ fn: "kube-events", name, target, type: "Normal", action: "Failover", reason: "MasterSwitched", note }));
+      await ctx.kube.createEvent(
+        kubeEvent({ fn: "kube-events", name, target, type: "Normal", action: "Failover", reason: "MasterSwitched", note }),
+      );
     }
     reported.set(`${namespace}/${master.name}`, master.epoch);
     ctx.log.info({ epoch: master.epoch, pod: pod.metadata?.name }, "failover event recorded");

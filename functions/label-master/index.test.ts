@@ -4,9 +4,18 @@ import { RetryableError } from "../../shared/errors.ts";
 import { fakeContext, fakePod, verifiedMaster } from "../../shared/runtime/testing/index.ts";
 import labelMaster, { ROLE_LABEL } from "./index.ts";
 
-const pods = () => [fakePod({ name: "redis-0", ip: "198.18.100.10" }), fakePod({ name: "redis-1", ip: "198.18.100.11", labels: { [ROLE_LABEL]: "master" } }), fakePod({ name: "redis-2", ip: "198.18.100.12" })];
+const pods = () => [
+  fakePod({ name: "redis-0", ip: "198.18.100.10" }),
+  fakePod({ name: "redis-1", ip: "198.18.100.11", labels: { [ROLE_LABEL]: "master" } }),
+  fakePod({ name: "redis-2", ip: "198.18.100.12" }),
+];
 const roles = async (ctx: ReturnType<typeof fakeContext>): Promise<Record<string, string | undefined>> =>
-  Object.fromEntries((await ctx.caches.pods("default", "redis.failover.io/master=mymaster")).map((p: V1Pod) => [p.metadata?.name ?? "", p.metadata?.labels?.[ROLE_LABEL]]));
+  Object.fromEntries(
+    (await ctx.caches.pods("default", "redis.failover.io/master=mymaster")).map((p: V1Pod) => [
+      p.metadata?.name ?? "",
+      p.metadata?.labels?.[ROLE_LABEL],
+    ]),
+  );
 
 describe("label-master", () => {
   it("labels the quorum's master and demotes every other pod first, recording the epoch", async () => {
@@ -16,7 +25,9 @@ describe("label-master", () => {
     const order = ctx.kube.applied.map((a) => a.object.metadata?.labels?.[ROLE_LABEL]);
     expect(order.at(-1)).toBe("master");
     expect(order.slice(0, -1).every((r) => r === "replica")).toBe(true);
-    expect(ctx.kube.applied.every((a) => a.object.metadata?.annotations?.["failover.io/epoch"] === "4" && a.fieldManager === ctx.fieldManager)).toBe(true);
+    expect(
+      ctx.kube.applied.every((a) => a.object.metadata?.annotations?.["failover.io/epoch"] === "4" && a.fieldManager === ctx.fieldManager),
+    ).toBe(true);
   });
 
   it("writes nothing when the labels are already right", async () => {
@@ -30,7 +41,12 @@ describe("label-master", () => {
   });
 
   it("never overwrites a label written for a newer epoch", async () => {
-    const newer = fakePod({ name: "redis-0", ip: "198.18.100.10", labels: { [ROLE_LABEL]: "master" }, annotations: { "failover.io/epoch": "9" } });
+    const newer = fakePod({
+      name: "redis-0",
+      ip: "198.18.100.10",
+      labels: { [ROLE_LABEL]: "master" },
+      annotations: { "failover.io/epoch": "9" },
+    });
     const ctx = fakeContext({ objects: [newer, fakePod({ name: "redis-1", ip: "198.18.100.11" })] });
     await labelMaster.reconcile(ctx, verifiedMaster({ host: "198.18.100.11", epoch: 3 }));
     expect((await roles(ctx))["redis-0"]).toBe("master");

@@ -12,7 +12,15 @@ export const ROLE_LABEL = "redis-role";
 export default defineFunction({
   name: "label-master",
   description: "pod labels redis-role=master|replica.",
-  access: { kube: [{ resource: "pods", verbs: ["list", "watch", "patch"], why: "read pods from a watch cache, patch their redis-role label (server-side apply)" }] },
+  access: {
+    kube: [
+      {
+        resource: "pods",
+        verbs: ["list", "watch", "patch"],
+        why: "read pods from a watch cache, patch their redis-role label (server-side apply)",
+      },
+    ],
+  },
   on: ["switch-master"],
   async reconcile(ctx, master) {
     const { namespace, podSelector } = master.mapping;
@@ -27,7 +35,11 @@ export default defineFunction({
     for (const p of writes) {
       const name = p.metadata?.name ?? "";
       await ctx.kube.apply(
-        { apiVersion: "v1", kind: "Pod", metadata: { name, namespace, labels: { [ROLE_LABEL]: want(name) }, annotations: { [EPOCH_ANNOTATION]: String(master.epoch) } } },
+        {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name, namespace, labels: { [ROLE_LABEL]: want(name) }, annotations: { [EPOCH_ANNOTATION]: String(master.epoch) } },
+        },
         ctx.fieldManager,
       );
       ctx.log.info({ pod: name, role: want(name), epoch: master.epoch }, "pod relabelled");

@@ -10,7 +10,11 @@ export default defineFunction({
   description: "ConfigMap redis-master (the last-known master, read by the init containers).",
   access: {
     kube: [
-      { resource: "configmaps", verbs: ["list", "watch", "create"], why: "the current-master record (list/watch: its own watch cache, by label)" },
+      {
+        resource: "configmaps",
+        verbs: ["list", "watch", "create"],
+        why: "the current-master record (list/watch: its own watch cache, by label)",
+      },
       { resource: "configmaps", names: ["redis-master"], verbs: ["patch"] },
       { resource: "pods", verbs: ["list", "watch"] },
     ],
@@ -30,8 +34,20 @@ export default defineFunction({
       {
         apiVersion: "v1",
         kind: "ConfigMap",
-        metadata: { name: configMap, namespace, labels: { "app.kubernetes.io/managed-by": "failover-functions" }, annotations: { [EPOCH_ANNOTATION]: String(master.epoch) } },
-        data: { master: master.name, host: master.host, port: String(master.port), pod: pod?.metadata?.name ?? "", epoch: String(master.epoch), updatedAt: new Date().toISOString() },
+        metadata: {
+          name: configMap,
+          namespace,
+          labels: { "app.kubernetes.io/managed-by": "failover-functions" },
+          annotations: { [EPOCH_ANNOTATION]: String(master.epoch) },
+        },
+        data: {
+          master: master.name,
+          host: master.host,
+          port: String(master.port),
+          pod: pod?.metadata?.name ?? "",
+          epoch: String(master.epoch),
+          updatedAt: new Date().toISOString(),
+        },
       },
       ctx.fieldManager,
     );

@@ -4,7 +4,8 @@ import { fakeContext, fakePod, verifiedMaster } from "../../shared/runtime/testi
 import masterEndpoints, { MANAGED_BY, sliceName } from "./index.ts";
 
 const pods = [fakePod({ name: "redis-0", ip: "198.18.100.10" }), fakePod({ name: "redis-1", ip: "198.18.100.11" })];
-const slice = (ctx: ReturnType<typeof fakeContext>) => ctx.cluster.get<V1EndpointSlice>("EndpointSlice", "default", sliceName("default", "redis-master"));
+const slice = (ctx: ReturnType<typeof fakeContext>) =>
+  ctx.cluster.get<V1EndpointSlice>("EndpointSlice", "default", sliceName("default", "redis-master"));
 
 describe("master-endpoints", () => {
   it("writes one ready endpoint, the master, with its pod as targetRef", async () => {
@@ -13,8 +14,15 @@ describe("master-endpoints", () => {
     const s = slice(ctx);
     expect(s?.addressType).toBe("IPv4");
     expect(s?.endpoints).toHaveLength(1);
-    expect(s?.endpoints?.[0]).toMatchObject({ addresses: ["198.18.100.11"], conditions: { ready: true }, targetRef: { name: "redis-1", uid: "uid-redis-1" } });
-    expect(s?.metadata?.labels).toMatchObject({ "kubernetes.io/service-name": "redis-master", "endpointslice.kubernetes.io/managed-by": MANAGED_BY });
+    expect(s?.endpoints?.[0]).toMatchObject({
+      addresses: ["198.18.100.11"],
+      conditions: { ready: true },
+      targetRef: { name: "redis-1", uid: "uid-redis-1" },
+    });
+    expect(s?.metadata?.labels).toMatchObject({
+      "kubernetes.io/service-name": "redis-master",
+      "endpointslice.kubernetes.io/managed-by": MANAGED_BY,
+    });
     expect(s?.metadata?.annotations?.["failover.io/epoch"]).toBe("5");
   });
 

@@ -21,8 +21,17 @@ export default defineFunction({
   description: "the EndpointSlice of Service redis-master.",
   access: {
     kube: [
-      { resource: "endpointslices", verbs: ["list", "watch", "create", "patch"], why: "own the EndpointSlice of redis-master (apply = create or patch)" },
-      { resource: "services", names: ["redis-master"], verbs: ["patch"], why: "create/patch the selectorless Service only when CREATE_SERVICE=true" },
+      {
+        resource: "endpointslices",
+        verbs: ["list", "watch", "create", "patch"],
+        why: "own the EndpointSlice of redis-master (apply = create or patch)",
+      },
+      {
+        resource: "services",
+        names: ["redis-master"],
+        verbs: ["patch"],
+        why: "create/patch the selectorless Service only when CREATE_SERVICE=true",
+      },
       { resource: "pods", verbs: ["list", "watch"] },
     ],
   },
@@ -31,7 +40,12 @@ export default defineFunction({
     const { namespace, service, podSelector, portName, createService } = master.mapping;
     if (createService) {
       await ctx.kube.apply(
-        { apiVersion: "v1", kind: "Service", metadata: { name: service, namespace, labels: { "app.kubernetes.io/managed-by": "failover-functions" } }, spec: { ports: [{ name: portName, port: master.port, targetPort: master.port, protocol: "TCP" }] } },
+        {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: service, namespace, labels: { "app.kubernetes.io/managed-by": "failover-functions" } },
+          spec: { ports: [{ name: portName, port: master.port, targetPort: master.port, protocol: "TCP" }] },
+        },
         ctx.fieldManager,
       );
     }
@@ -40,7 +54,11 @@ export default defineFunction({
     const current = slices.find((s) => s.metadata?.name === name);
     const addresses = current?.endpoints?.flatMap((e) => e.addresses) ?? [];
     const pod = podAt(await ctx.caches.pods(namespace, podSelector), master.host);
-    const upToDate = addresses.length === 1 && addresses[0] === master.host && current?.ports?.[0]?.port === master.port && (pod === undefined || current?.endpoints?.[0]?.targetRef?.uid === pod.metadata?.uid);
+    const upToDate =
+      addresses.length === 1 &&
+      addresses[0] === master.host &&
+      current?.ports?.[0]?.port === master.port &&
+      (pod === undefined || current?.endpoints?.[0]?.targetRef?.uid === pod.metadata?.uid);
     if (upToDate) return;
     if (recordedEpoch(current) > master.epoch) {
       ctx.log.warn({ recorded: recordedEpoch(current), epoch: master.epoch }, "slice holds a newer epoch, not overwriting");
@@ -54,7 +72,11 @@ export default defineFunction({
         metadata: {
           name,
           namespace,
-          labels: { "kubernetes.io/service-name": service, "endpointslice.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/managed-by": "failover-functions" },
+          labels: {
+            "kubernetes.io/service-name": service,
+            "endpointslice.kubernetes.io/managed-by": MANAGED_BY,
+            "app.kubernetes.io/managed-by": "failover-functions",
+          },
           annotations: { [EPOCH_ANNOTATION]: String(master.epoch) },
         },
         addressType: family === 6 ? "IPv6" : family === 4 ? "IPv4" : "FQDN",
@@ -63,7 +85,9 @@ export default defineFunction({
           {
             addresses: [master.host],
             conditions: { ready: true, serving: true, terminating: false },
-            ...(pod ? { targetRef: { kind: "Pod", name: pod.metadata?.name, namespace, uid: pod.metadata?.uid }, nodeName: pod.spec?.nodeName } : {}),
+            ...(pod
+              ? { targetRef: { kind: "Pod", name: pod.metadata?.name, namespace, uid: pod.metadata?.uid }, nodeName: pod.spec?.nodeName }
+              : {}),
           },
         ],
       },

@@ -17,7 +17,11 @@ const build = (channel: string, message: string, sentinel = s(0), epoch: number 
 describe("CloudEvent ids", () => {
   it("gives +switch-master the same id from every Sentinel and relay, whenever it is heard", () => {
     const msg = "mymaster 198.18.1.10 6379 198.18.1.12 6379";
-    const ids = [build("+switch-master", msg, s(0)), build("+switch-master", msg, s(1), 3, new Date(at.getTime() + 4000)), build("+switch-master", msg, s(2))].map((e) => e.attributes.id);
+    const ids = [
+      build("+switch-master", msg, s(0)),
+      build("+switch-master", msg, s(1), 3, new Date(at.getTime() + 4000)),
+      build("+switch-master", msg, s(2)),
+    ].map((e) => e.attributes.id);
     expect(new Set(ids).size).toBe(1);
     expect(build("+switch-master", msg, s(0), 4).attributes.id).not.toBe(ids[0]);
     expect(build("+switch-master", "mymaster 198.18.1.10 6379 198.18.1.11 6379").attributes.id).not.toBe(ids[0]);
@@ -39,7 +43,10 @@ describe("CloudEvent ids", () => {
     expect(headers["ce-subject"]).toBe("shop.eu");
     expect(headers["ce-configepoch"]).toBe("3");
     expect(cloudEventAttributesSchema.parse(fromHeaders((n) => headers[n]))).toEqual(e.attributes);
-    expect(sentinelEventDataSchema.parse(JSON.parse(JSON.stringify(e.data)))).toMatchObject({ newMaster: { host: "198.18.1.12" }, epoch: 3 });
+    expect(sentinelEventDataSchema.parse(JSON.parse(JSON.stringify(e.data)))).toMatchObject({
+      newMaster: { host: "198.18.1.12" },
+      epoch: 3,
+    });
     expect(build("+new-epoch", "4", s(0), 4).attributes.subject).toBe("");
   });
 });

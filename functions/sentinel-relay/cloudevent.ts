@@ -25,7 +25,10 @@ export function eventId(parsed: ParsedEvent, epoch: number | null, sentinel: Hos
   return createHash("sha256").update(JSON.stringify(key)).digest("hex").slice(0, 32);
 }
 
-export function toCloudEvent(parsed: ParsedEvent, options: { epoch: number | null; sentinel: HostPort; channel: string; message: string; source: string; receivedAt: Date }): SentinelCloudEvent {
+export function toCloudEvent(
+  parsed: ParsedEvent,
+  options: { epoch: number | null; sentinel: HostPort; channel: string; message: string; source: string; receivedAt: Date },
+): SentinelCloudEvent {
   const raw = `${options.channel} ${options.message}`;
   const data = sentinelEventDataSchema.parse({
     event: parsed.event,

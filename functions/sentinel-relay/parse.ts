@@ -76,7 +76,10 @@ export function parseSentinelMessage(channel: string, message: string): ParseRes
   const name = eventNameSchema.safeParse(channel);
   if (!name.success) return fail(`channel ${JSON.stringify(channel.slice(0, 60))} is not a Sentinel event`);
   const event = name.data;
-  const words = message.trim().split(/\s+/).filter((w) => w !== "");
+  const words = message
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== "");
   switch (event) {
     case "+switch-master": {
       if (words.length !== 5) return fail(`+switch-master needs 5 fields, got ${words.length}`);

@@ -38,12 +38,18 @@ async function failover(): Promise<{ host: string; epoch: number }> {
  * time to arrive). Sentinel may fail over again on its own; every failover must appear once.
  */
 async function switchEventsUpTo(epoch: number) {
-  await waitFor(`the switch-master of epoch ${epoch} in the stream`, async () => (await storedEvents(nc, "REDIS_SENTINEL", SUBJECT)).some((e) => e.data.epoch === epoch), { timeoutMs: 30_000 });
+  await waitFor(
+    `the switch-master of epoch ${epoch} in the stream`,
+    async () => (await storedEvents(nc, "REDIS_SENTINEL", SUBJECT)).some((e) => e.data.epoch === epoch),
+    { timeoutMs: 30_000 },
+  );
   // Give the late Sentinels and the other relay time to try (they must be deduplicated).
   await new Promise((r) => setTimeout(r, 2000));
   const events = await storedEvents(nc, "REDIS_SENTINEL", SUBJECT);
   const epochs = events.map((e) => e.data.epoch);
-  expect(new Set(epochs).size, `one event per failover: ${JSON.stringify(events.map((e) => [e.data.raw, e.data.epoch]))}`).toBe(events.length);
+  expect(new Set(epochs).size, `one event per failover: ${JSON.stringify(events.map((e) => [e.data.raw, e.data.epoch]))}`).toBe(
+    events.length,
+  );
   return events;
 }
 
@@ -64,7 +70,14 @@ describe("sentinel-relay", () => {
     expect(e.attributes.configepoch).toBe(String(now.epoch));
     expect(e.attributes).toMatchObject({ type: "io.redis.sentinel.switch-master", subject: "mymaster", specversion: "1.0" });
     // Both relays heard all three Sentinels: JetStream dropped the other five copies.
-    const dup = await Promise.all([18080, 18081].map(async (p) => (await (await fetch(`http://127.0.0.1:${p}/metrics`)).text()).match(/relay_duplicates_dropped_total\{event="\+switch-master"\} (\d+)/)?.[1] ?? "0"));
+    const dup = await Promise.all(
+      [18080, 18081].map(
+        async (p) =>
+          (await (await fetch(`http://127.0.0.1:${p}/metrics`)).text()).match(
+            /relay_duplicates_dropped_total\{event="\+switch-master"\} (\d+)/,
+          )?.[1] ?? "0",
+      ),
+    );
     expect(dup.map(Number).reduce((a, b) => a + b)).toBe(5);
     // Per-Sentinel events stay distinct: each Sentinel's +sdown of the old master is its own event.
     const counts = await subjectCounts(nc, "REDIS_SENTINEL");
@@ -91,7 +104,9 @@ describe("sentinel-relay", () => {
     await sb.stopNats();
     await sb.redisAt(old.address)!.process.kill();
     const now = await sb.waitForNewMaster("mymaster", old.address);
-    await waitFor("relays to report not ready", async () => (await fetch("http://127.0.0.1:18080/readyz")).status === 503, { timeoutMs: 15_000 });
+    await waitFor("relays to report not ready", async () => (await fetch("http://127.0.0.1:18080/readyz")).status === 503, {
+      timeoutMs: 15_000,
+    });
     await sb.startNats();
     await sb.redisAt(old.address)!.restart({ replicaOf: now.address });
     const events = await switchEventsUpTo(now.epoch);

@@ -43,7 +43,10 @@ export class Relay {
     const subscribed = this.#sentinels?.subscribed ?? 0;
     const natsOk = this.#nc !== undefined && !this.#nc.isClosed() && this.#publisher?.healthy === true;
     const quorum = majority(known);
-    return { ok: known > 0 && subscribed >= quorum && natsOk, detail: { sentinelsSubscribed: subscribed, sentinelsKnown: known, nats: natsOk, buffered: this.#publisher?.size ?? 0 } };
+    return {
+      ok: known > 0 && subscribed >= quorum && natsOk,
+      detail: { sentinelsSubscribed: subscribed, sentinelsKnown: known, nats: natsOk, buffered: this.#publisher?.size ?? 0 },
+    };
   }
 
   get httpPort(): number | undefined {
@@ -52,14 +55,36 @@ export class Relay {
 
   async start(): Promise<void> {
     const c = this.config;
-    this.#http = await startProbeServer({ host: c.HTTP_HOST, port: c.HTTP_PORT, registry: this.metrics.registry, ready: () => this.ready() });
+    this.#http = await startProbeServer({
+      host: c.HTTP_HOST,
+      port: c.HTTP_PORT,
+      registry: this.metrics.registry,
+      ready: () => this.ready(),
+    });
     this.#nc = await connectNats(c, "sentinel-relay", { log: this.log, signal: this.#startAbort.signal });
     void (async () => {
       for await (const s of this.#nc!.status()) this.log.info({ status: s.type }, "nats status");
     })().catch(() => undefined);
     const nc = this.#nc;
-    await untilNatsAnswers("streams", () => ensureStreams(nc, { stream: c.STREAM, subjectPrefix: c.SUBJECT_PREFIX, deadletterStream: c.DEADLETTER_STREAM, duplicateWindowMs: c.DUPLICATE_WINDOW_MS, maxAgeMs: 7 * 24 * 3600_000, replicas: c.STREAM_REPLICAS }), { log: this.log, signal: this.#startAbort.signal });
-    this.#publisher = new Publisher(this.#nc, { max: c.BUFFER_MAX, concurrency: c.PUBLISH_CONCURRENCY, metrics: this.metrics, log: this.log });
+    await untilNatsAnswers(
+      "streams",
+      () =>
+        ensureStreams(nc, {
+          stream: c.STREAM,
+          subjectPrefix: c.SUBJECT_PREFIX,
+          deadletterStream: c.DEADLETTER_STREAM,
+          duplicateWindowMs: c.DUPLICATE_WINDOW_MS,
+          maxAgeMs: 7 * 24 * 3600_000,
+          replicas: c.STREAM_REPLICAS,
+        }),
+      { log: this.log, signal: this.#startAbort.signal },
+    );
+    this.#publisher = new Publisher(this.#nc, {
+      max: c.BUFFER_MAX,
+      concurrency: c.PUBLISH_CONCURRENCY,
+      metrics: this.metrics,
+      log: this.log,
+    });
     this.#sentinels = new SentinelSubscribers({
       sentinels: c.SENTINELS,
       password: c.SENTINEL_PASSWORD,
@@ -84,7 +109,10 @@ export class Relay {
         this.#seenParseFailures.add(channel);
         this.log.warn({ sentinel: sentinelKey, reason: parsed.reason, raw: raw.slice(0, RAW_LOG_LIMIT) }, "sentinel message did not parse");
       }
-      this.#nc?.publish(`${DEADLETTER_SUBJECT_PREFIX}.relay.parse`, JSON.stringify({ sentinel, channel, message: message.slice(0, 4096), reason: parsed.reason, receivedAt: receivedAt.toISOString() }));
+      this.#nc?.publish(
+        `${DEADLETTER_SUBJECT_PREFIX}.relay.parse`,
+        JSON.stringify({ sentinel, channel, message: message.slice(0, 4096), reason: parsed.reason, receivedAt: receivedAt.toISOString() }),
+      );
       return;
     }
     const ev = parsed.event;

@@ -22,7 +22,13 @@ export class SentinelSubscribers {
   /** Called when the number of subscribed Sentinels changes. */
   onChange: (subscribed: number, known: number) => void = () => undefined;
 
-  constructor(options: { sentinels: HostPort[]; password: string | undefined; onMessage: OnMessage; log: Logger; resolveIntervalMs: number }) {
+  constructor(options: {
+    sentinels: HostPort[];
+    password: string | undefined;
+    onMessage: OnMessage;
+    log: Logger;
+    resolveIntervalMs: number;
+  }) {
     this.#configured = options.sentinels;
     this.#password = options.password;
     this.#onMessage = options.onMessage;
@@ -40,7 +46,10 @@ export class SentinelSubscribers {
 
   async start(): Promise<void> {
     await this.#sync();
-    this.#timer = setInterval(() => void this.#sync().catch((err: unknown) => this.#log.warn({ err }, "sentinel resolve failed")), this.#resolveIntervalMs);
+    this.#timer = setInterval(
+      () => void this.#sync().catch((err: unknown) => this.#log.warn({ err }, "sentinel resolve failed")),
+      this.#resolveIntervalMs,
+    );
   }
 
   async #sync(): Promise<void> {

@@ -3,11 +3,29 @@ import { configOf, fakeContext, fakePod, replicaInfo, sentinelMasterReply, verif
 import type { SentinelReplies } from "../../shared/runtime/testing/index.ts";
 import sentinelReset, { LOOK_AGAIN_MS } from "./index.ts";
 
-const pods = [fakePod({ name: "redis-0", ip: "198.18.100.10" }), fakePod({ name: "redis-1", ip: "198.18.100.11" }), fakePod({ name: "redis-2", ip: "198.18.100.12" })];
+const pods = [
+  fakePod({ name: "redis-0", ip: "198.18.100.10" }),
+  fakePod({ name: "redis-1", ip: "198.18.100.11" }),
+  fakePod({ name: "redis-2", ip: "198.18.100.12" }),
+];
 const master = verifiedMaster({ host: "198.18.100.10", epoch: 4 });
-const agreeing = sentinelMasterReply({ name: "mymaster", ip: "198.18.100.10", port: 6379, "config-epoch": 4, flags: "master", quorum: 2, "down-after-milliseconds": 5000, "failover-timeout": 60000, "parallel-syncs": 1, "num-other-sentinels": 2 });
+const agreeing = sentinelMasterReply({
+  name: "mymaster",
+  ip: "198.18.100.10",
+  port: 6379,
+  "config-epoch": 4,
+  flags: "master",
+  quorum: 2,
+  "down-after-milliseconds": 5000,
+  "failover-timeout": 60000,
+  "parallel-syncs": 1,
+  "num-other-sentinels": 2,
+});
 const replicas = (...ips: string[]) => ips.map((ip) => sentinelMasterReply({ ip, port: 6379 }));
-const following = { "198.18.100.11:6379": () => replicaInfo("198.18.100.10", 6379), "198.18.100.12:6379": () => replicaInfo("198.18.100.10", 6379) };
+const following = {
+  "198.18.100.11:6379": () => replicaInfo("198.18.100.10", 6379),
+  "198.18.100.12:6379": () => replicaInfo("198.18.100.10", 6379),
+};
 
 /** Every Sentinel agrees on the master; `listed(i)` is what Sentinel i lists as replicas (before a RESET). */
 function sentinels(listed: (i: number) => string[]): SentinelReplies {
@@ -25,7 +43,13 @@ function sentinels(listed: (i: number) => string[]): SentinelReplies {
 
 describe("sentinel-reset", () => {
   it("resets only the Sentinel that lists an address no pod has, once the set replicates again, and looks again after", async () => {
-    const ctx = fakeContext({ objects: pods, redis: following, sentinels: { replies: sentinels((i) => (i === 1 ? ["198.18.100.11", "198.18.100.12", "198.18.100.99"] : ["198.18.100.11", "198.18.100.12"])) } });
+    const ctx = fakeContext({
+      objects: pods,
+      redis: following,
+      sentinels: {
+        replies: sentinels((i) => (i === 1 ? ["198.18.100.11", "198.18.100.12", "198.18.100.99"] : ["198.18.100.11", "198.18.100.12"])),
+      },
+    });
     expect(await sentinelReset.reconcile(ctx, master)).toEqual({ requeueAfterMs: LOOK_AGAIN_MS });
     expect(ctx.sentinels.callsOf("RESET")).toEqual([{ index: 1, args: ["RESET", "mymaster"] }]);
     expect(ctx.recorded.map((e) => [e.type, e.reason])).toEqual([["Normal", "SentinelReset"]]);
@@ -40,7 +64,8 @@ describe("sentinel-reset", () => {
     const base = sentinels(() => ["198.18.100.11", "198.18.100.12", "198.18.100.99"]);
     const replies: SentinelReplies = (i, args) => {
       // Sentinel 0, just reset, lists one replica of two until it has relearned the set
-      if (i === 0 && args[0] === "REPLICAS" && ctx.sentinels.callsOf("RESET").length > 0 && !relearned.done) return replicas("198.18.100.11");
+      if (i === 0 && args[0] === "REPLICAS" && ctx.sentinels.callsOf("RESET").length > 0 && !relearned.done)
+        return replicas("198.18.100.11");
       return base(i, args);
     };
     const ctx = fakeContext({ objects: pods, redis: following, sentinels: { replies } });
@@ -54,7 +79,11 @@ describe("sentinel-reset", () => {
   });
 
   it("waits (a requeue, not a failure) while a replica pod does not follow the master yet", async () => {
-    const ctx = fakeContext({ objects: pods, redis: { ...following, "198.18.100.12:6379": () => replicaInfo("198.18.100.10", 6379, "down") }, sentinels: { replies: sentinels(() => ["198.18.100.99"]) } });
+    const ctx = fakeContext({
+      objects: pods,
+      redis: { ...following, "198.18.100.12:6379": () => replicaInfo("198.18.100.10", 6379, "down") },
+      sentinels: { replies: sentinels(() => ["198.18.100.99"]) },
+    });
     expect(await sentinelReset.reconcile(ctx, master)).toEqual({ requeueAfterMs: LOOK_AGAIN_MS });
     expect(ctx.sentinels.callsOf("RESET")).toEqual([]);
   });
@@ -69,7 +98,9 @@ describe("sentinel-reset", () => {
       sentinels: { replies: (i, args) => (i === 2 && args[0] === "MASTER" ? stale : base(i, args)) },
     });
     await sentinelReset.reconcile(ctx, master);
-    expect(ctx.sentinels.calls.filter((c) => c.index === 2 && ["REMOVE", "MONITOR", "SET"].includes(c.args[0]!)).map((c) => c.args.join(" "))).toEqual([
+    expect(
+      ctx.sentinels.calls.filter((c) => c.index === 2 && ["REMOVE", "MONITOR", "SET"].includes(c.args[0]!)).map((c) => c.args.join(" ")),
+    ).toEqual([
       "REMOVE mymaster",
       "MONITOR mymaster 198.18.100.10 6379 2",
       "SET mymaster down-after-milliseconds 5000 failover-timeout 60000 parallel-syncs 1 auth-pass s3cret",
@@ -80,7 +111,11 @@ describe("sentinel-reset", () => {
   it("leaves a Sentinel alone that still reaches its master (a failover in flight)", async () => {
     const other = sentinelMasterReply({ name: "mymaster", ip: "198.18.100.11", port: 6379, "config-epoch": 3, flags: "master" });
     const base = sentinels(() => ["198.18.100.11", "198.18.100.12"]);
-    const ctx = fakeContext({ objects: pods, redis: following, sentinels: { replies: (i, args) => (i === 0 && args[0] === "MASTER" ? other : base(i, args)) } });
+    const ctx = fakeContext({
+      objects: pods,
+      redis: following,
+      sentinels: { replies: (i, args) => (i === 0 && args[0] === "MASTER" ? other : base(i, args)) },
+    });
     await sentinelReset.reconcile(ctx, master);
     expect(ctx.sentinels.callsOf("REMOVE")).toEqual([]);
     expect(ctx.sentinels.callsOf("MONITOR")).toEqual([]);

@@ -29,7 +29,9 @@ import { defineFunction } from "../../shared/runtime/define-function.ts";
 export const LOOK_AGAIN_MS = 1000;
 
 async function followsMaster(redis: RedisAccess, host: string, port: number, masterHost: string): Promise<boolean> {
-  const info = await redis.session({ host, port }, replicationInfo, { connectTimeoutMs: 500, commandTimeoutMs: 1000 }).catch((): Record<string, string> => ({}));
+  const info = await redis
+    .session({ host, port }, replicationInfo, { connectTimeoutMs: 500, commandTimeoutMs: 1000 })
+    .catch((): Record<string, string> => ({}));
   return info.role === "slave" && info.master_host === masterHost && info.master_link_status === "up";
 }
 
@@ -68,19 +70,31 @@ export default defineFunction({
         const epoch = Number(v["config-epoch"] ?? 0);
         if (epoch >= master.epoch || !(v.flags ?? "").includes("s_down")) continue; // not stale: a failover in flight, or it still reaches its master
         was = `${v.ip ?? "?"}:${v.port ?? "?"}@${epoch}, unreachable`;
-        if ((await ctx.sentinels.sentinel(i, "REMOVE", master.name)) !== "OK") throw new RetryableError(`sentinel ${i}: SENTINEL REMOVE ${master.name} failed`);
+        if ((await ctx.sentinels.sentinel(i, "REMOVE", master.name)) !== "OK")
+          throw new RetryableError(`sentinel ${i}: SENTINEL REMOVE ${master.name} failed`);
       } else {
         const all = await ctx.sentinels.sentinel(i, "MASTERS");
         if (!Array.isArray(all) || all.some((m) => fieldsToRecord(m).name === master.name)) continue; // no answer, or it answers for it after all
         was = "nothing";
       }
       const monitored = await ctx.sentinels.sentinel(i, "MONITOR", master.name, master.host, String(master.port), agreeing.quorum ?? "2");
-      if (monitored !== "OK") throw new RetryableError(`sentinel ${i}: SENTINEL MONITOR ${master.name} ${master.host} ${master.port} failed`);
-      const settings = ["down-after-milliseconds", "failover-timeout", "parallel-syncs"].flatMap((k) => (agreeing[k] ? [k, agreeing[k]] : []));
+      if (monitored !== "OK")
+        throw new RetryableError(`sentinel ${i}: SENTINEL MONITOR ${master.name} ${master.host} ${master.port} failed`);
+      const settings = ["down-after-milliseconds", "failover-timeout", "parallel-syncs"].flatMap((k) =>
+        agreeing[k] ? [k, agreeing[k]] : [],
+      );
       const auth = ctx.config.REDIS_PASSWORD ? ["auth-pass", ctx.config.REDIS_PASSWORD] : [];
       if (settings.length + auth.length > 0) await ctx.sentinels.sentinel(i, "SET", master.name, ...settings, ...auth);
-      ctx.log.warn({ sentinel: i, was, now: `${master.host}:${master.port}`, epoch: master.epoch }, "sentinel re-pointed to the quorum's master");
-      await ctx.recordEvent({ kind: "StatefulSet", name: master.mapping.statefulSet, namespace }, "Warning", "SentinelRepointed", `sentinel ${i} monitored ${was}; the quorum names ${master.host}:${master.port} at epoch ${master.epoch}`);
+      ctx.log.warn(
+        { sentinel: i, was, now: `${master.host}:${master.port}`, epoch: master.epoch },
+        "sentinel re-pointed to the quorum's master",
+      );
+      await ctx.recordEvent(
+        { kind: "StatefulSet", name: master.mapping.statefulSet, namespace },
+        "Warning",
+        "SentinelRepointed",
+        `sentinel ${i} monitored ${was}; the quorum names ${master.host}:${master.port} at epoch ${master.epoch}`,
+      );
     }
 
     // 2. Stale replica entries: what each Sentinel lists (undefined: it does not answer; the next resync asks again).
@@ -91,24 +105,37 @@ export default defineFunction({
     // Only when the set is whole again: every replica pod follows the master.
     const whole = await Promise.all(replicas.map((ip) => followsMaster(ctx.redis, ip, master.port, master.host)));
     if (!whole.every(Boolean)) {
-      ctx.log.info({ sentinel: i, stale, master: `${master.host}:${master.port}` }, "stale sentinel entries: waiting for every replica pod to follow the master");
+      ctx.log.info(
+        { sentinel: i, stale, master: `${master.host}:${master.port}` },
+        "stale sentinel entries: waiting for every replica pod to follow the master",
+      );
       return { requeueAfterMs: LOOK_AGAIN_MS };
     }
     // Only while every Sentinel knows the set: one reset before (a reset forgets replicas and
     // Sentinels) must have rediscovered both before the next Sentinel forgets them too.
-    const relearning = await Promise.all(listed.map(async (l, j) => {
-      if (!l || j === i) return false;
-      const others = Number((await masterView(ctx, j, master.name))?.["num-other-sentinels"] ?? 0);
-      return !replicas.every((ip) => l.includes(ip)) || others < ctx.sentinels.size - 1;
-    }));
+    const relearning = await Promise.all(
+      listed.map(async (l, j) => {
+        if (!l || j === i) return false;
+        const others = Number((await masterView(ctx, j, master.name))?.["num-other-sentinels"] ?? 0);
+        return !replicas.every((ip) => l.includes(ip)) || others < ctx.sentinels.size - 1;
+      }),
+    );
     const waitingFor = relearning.flatMap((r, j) => (r ? [j] : []));
     if (waitingFor.length > 0) {
-      ctx.log.info({ sentinel: i, stale, relearning: waitingFor }, "stale sentinel entries: waiting for a reset sentinel to relearn the set");
+      ctx.log.info(
+        { sentinel: i, stale, relearning: waitingFor },
+        "stale sentinel entries: waiting for a reset sentinel to relearn the set",
+      );
       return { requeueAfterMs: LOOK_AGAIN_MS };
     }
     await ctx.sentinels.sentinel(i, "RESET", master.name);
     ctx.log.warn({ sentinel: i, stale }, "sentinel reset: stale replica entries dropped");
-    await ctx.recordEvent({ kind: "StatefulSet", name: master.mapping.statefulSet, namespace }, "Normal", "SentinelReset", `sentinel ${i} listed ${stale.join(", ")}, which no pod has; reset it`);
+    await ctx.recordEvent(
+      { kind: "StatefulSet", name: master.mapping.statefulSet, namespace },
+      "Normal",
+      "SentinelReset",
+      `sentinel ${i} listed ${stale.join(", ")}, which no pod has; reset it`,
+    );
     // The next Sentinel, if any, once this one has relearned the set.
     return { requeueAfterMs: LOOK_AGAIN_MS };
   },

@@ -28,7 +28,15 @@ describe("webhook", () => {
     const [post] = posts;
     expect(JSON.parse(post?.body ?? "")).toMatchObject({ event: "+switch-master", newMaster: { host: "198.18.100.11" } });
     // binary mode: attributes as ce-*, datacontenttype as Content-Type (never a ce-datacontenttype header)
-    expect(post?.headers).toMatchObject({ "ce-id": "evt-1", "ce-specversion": "1.0", "ce-type": "io.redis.sentinel.switch-master", "ce-source": "test", "ce-subject": "mymaster", "ce-configepoch": "2", "content-type": "application/json" });
+    expect(post?.headers).toMatchObject({
+      "ce-id": "evt-1",
+      "ce-specversion": "1.0",
+      "ce-type": "io.redis.sentinel.switch-master",
+      "ce-source": "test",
+      "ce-subject": "mymaster",
+      "ce-configepoch": "2",
+      "content-type": "application/json",
+    });
     expect(Object.keys(post?.headers ?? {}).filter((h) => h === "ce-datacontenttype" || h === "Nats-Msg-Id")).toEqual([]);
     // Standard Webhooks: the event id as webhook-id, seconds, v1 signature over id.timestamp.body
     expect(post?.headers["webhook-id"]).toBe("evt-1");
@@ -38,7 +46,9 @@ describe("webhook", () => {
 
   it("signs as the Standard Webhooks specification's own example", () => {
     // the example message, timestamp, secret and signature of the specification (standardwebhooks.com)
-    expect(signature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", '{"test": 2432232314}')).toBe("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    expect(signature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", '{"test": 2432232314}')).toBe(
+      "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    );
   });
 
   it("posts nothing on a resync or for an event the Sentinels contradict", async () => {
@@ -50,16 +60,24 @@ describe("webhook", () => {
 
   it("retries a 5xx and gives up on a 4xx", async () => {
     stubFetch(503);
-    await expect(webhook.reconcile(fakeContext({ config, event }), verifiedMaster({ host: "198.18.100.11", epoch: 2 }))).rejects.toBeInstanceOf(RetryableError);
+    await expect(
+      webhook.reconcile(fakeContext({ config, event }), verifiedMaster({ host: "198.18.100.11", epoch: 2 })),
+    ).rejects.toBeInstanceOf(RetryableError);
     stubFetch(400);
-    await expect(webhook.reconcile(fakeContext({ config, event }), verifiedMaster({ host: "198.18.100.11", epoch: 2 }))).rejects.toBeInstanceOf(TerminalError);
+    await expect(
+      webhook.reconcile(fakeContext({ config, event }), verifiedMaster({ host: "198.18.100.11", epoch: 2 })),
+    ).rejects.toBeInstanceOf(TerminalError);
   });
 
   it("refuses at start URLs without a secret, naming the variable", () => {
     expect(() => configOf(webhook, { WEBHOOK_URLS: "http://hooks.test/a" })).toThrow(ConfigError);
     expect(() => configOf(webhook, { WEBHOOK_URLS: "http://hooks.test/a" })).toThrow(/^WEBHOOK_SECRET: required/);
     expect(() => configOf(webhook, { WEBHOOK_URLS: "ftp://x" })).toThrow(/^WEBHOOK_URLS: not an http/);
-    expect(() => configOf(webhook, { WEBHOOK_URLS: "http://hooks.test/a", WEBHOOK_SECRET: "0123456789abcdef0123" })).toThrow(/^WEBHOOK_SECRET: expected whsec_/);
-    expect(() => configOf(webhook, { WEBHOOK_URLS: "http://hooks.test/a", WEBHOOK_SECRET: "whsec_c2hvcnQ=" })).toThrow(/^WEBHOOK_SECRET: the key after whsec_ must decode to at least 24 bytes/);
+    expect(() => configOf(webhook, { WEBHOOK_URLS: "http://hooks.test/a", WEBHOOK_SECRET: "0123456789abcdef0123" })).toThrow(
+      /^WEBHOOK_SECRET: expected whsec_/,
+    );
+    expect(() => configOf(webhook, { WEBHOOK_URLS: "http://hooks.test/a", WEBHOOK_SECRET: "whsec_c2hvcnQ=" })).toThrow(
+      /^WEBHOOK_SECRET: the key after whsec_ must decode to at least 24 bytes/,
+    );
   });
 });

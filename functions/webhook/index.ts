@@ -17,7 +17,10 @@ const urlList = z
   .string()
   .optional()
   .transform((text, ctx) => {
-    const urls = (text ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
+    const urls = (text ?? "")
+      .split(",")
+      .map((u) => u.trim())
+      .filter((u) => u !== "");
     for (const u of urls) {
       if (!URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol)) {
         ctx.addIssue({ code: "custom", message: `not an http(s) URL: ${JSON.stringify(u)}` });
@@ -38,7 +41,10 @@ export const webhookConfigSchema = z
     WEBHOOK_URLS: urlList,
     WEBHOOK_SECRET: whsecSecret.optional(),
   })
-  .refine((c) => c.WEBHOOK_URLS.length === 0 || c.WEBHOOK_SECRET !== undefined, { path: ["WEBHOOK_SECRET"], message: "required when WEBHOOK_URLS is set (every POST is signed)" });
+  .refine((c) => c.WEBHOOK_URLS.length === 0 || c.WEBHOOK_SECRET !== undefined, {
+    path: ["WEBHOOK_SECRET"],
+    message: "required when WEBHOOK_URLS is set (every POST is signed)",
+  });
 
 /** `webhook-signature` (Standard Webhooks, scheme v1) of `body` sent as message `id` at `timestamp` (seconds). */
 export function signature(secret: string, id: string, timestamp: string, body: string): string {
@@ -67,7 +73,12 @@ export default defineFunction({
     const body = JSON.stringify(event.data);
     const id = event.attributes.id;
     const timestamp = String(Math.floor(Date.now() / 1000));
-    const headers = { ...binaryModeHeaders(event.attributes), "webhook-id": id, "webhook-timestamp": timestamp, "webhook-signature": signature(ctx.config.WEBHOOK_SECRET ?? "", id, timestamp, body) };
+    const headers = {
+      ...binaryModeHeaders(event.attributes),
+      "webhook-id": id,
+      "webhook-timestamp": timestamp,
+      "webhook-signature": signature(ctx.config.WEBHOOK_SECRET ?? "", id, timestamp, body),
+    };
     for (const url of urls) {
       let res: Response;
       try {

@@ -30,7 +30,13 @@ export function hierarchies(): Hierarchy[] {
     if (!mount.startsWith(`${CGROUP_FS}/`)) continue;
     if (fstype === "cgroup2") out.push({ mount, key: "" });
     else if (fstype === "cgroup") {
-      const opts = superOptions.split(",").filter((o) => !["rw", "ro", "relatime", "noexec", "nosuid", "nodev", "clone_children", "noprefix", "xattr"].includes(o) && !o.startsWith("release_agent"));
+      const opts = superOptions
+        .split(",")
+        .filter(
+          (o) =>
+            !["rw", "ro", "relatime", "noexec", "nosuid", "nodev", "clone_children", "noprefix", "xattr"].includes(o) &&
+            !o.startsWith("release_agent"),
+        );
       out.push({ mount, key: opts.sort().join(",") });
     }
   }
@@ -140,7 +146,11 @@ export class NodeCgroups {
   /** Creates the root (and any missing ancestor) in every hierarchy; cpuset levels get their parent's cpus and mems. */
   create(): void {
     if (!this.#hierarchies.some((h) => h.key === "memory")) {
-      throw new ProcessStartError("cgroups", "the node needs the cgroup v1 memory controller under /sys/fs/cgroup (this sandbox supports the machine's v1 hierarchies)", "");
+      throw new ProcessStartError(
+        "cgroups",
+        "the node needs the cgroup v1 memory controller under /sys/fs/cgroup (this sandbox supports the machine's v1 hierarchies)",
+        "",
+      );
     }
     for (const h of this.#hierarchies) {
       let path = h.mount;

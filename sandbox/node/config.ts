@@ -3,7 +3,18 @@
  * (CRI), the CNI bridge, the kubelet, kube-proxy and CoreDNS. Pure functions: the values that
  * matter on this machine are explained where they are set.
  */
-import { BRIDGE_IP, COREDNS_IP, DNS_SERVICE_IP, NODE_POD_SUBNET, POD_CIDR, REAL_NODE_IP, REAL_NODE_NAME, REGISTRY, REGISTRY_IP, REGISTRY_PORT } from "../addresses.ts";
+import {
+  BRIDGE_IP,
+  COREDNS_IP,
+  DNS_SERVICE_IP,
+  NODE_POD_SUBNET,
+  POD_CIDR,
+  REAL_NODE_IP,
+  REAL_NODE_NAME,
+  REGISTRY,
+  REGISTRY_IP,
+  REGISTRY_PORT,
+} from "../addresses.ts";
 
 /** Every path of one node, all under the sandbox's own directory. */
 export interface NodePaths {

@@ -18,7 +18,18 @@ import { promisify } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ProcessStartError } from "../../shared/errors.ts";
-import { BRIDGE_IP, COREDNS_IP, DNS_SERVICE_IP, NODE_POD_SUBNET, REAL_NODE_IP, REAL_NODE_NAME, REGISTRY, REGISTRY_IP, REGISTRY_PORT, SERVICE_CIDR } from "../addresses.ts";
+import {
+  BRIDGE_IP,
+  COREDNS_IP,
+  DNS_SERVICE_IP,
+  NODE_POD_SUBNET,
+  REAL_NODE_IP,
+  REAL_NODE_NAME,
+  REGISTRY,
+  REGISTRY_IP,
+  REGISTRY_PORT,
+  SERVICE_CIDR,
+} from "../addresses.ts";
 import { apply } from "../cluster.ts";
 import { httpsStatus } from "../control-plane.ts";
 import type { ControlPlane } from "../control-plane.ts";
@@ -129,7 +140,8 @@ export class SandboxNode {
     const pki = controlPlane.pki;
     const kubeconfig = (who: "kubelet" | "kube-proxy" | "scheduler" | "coredns") =>
       writeKubeconfig(join(dir, `${who}.kubeconfig`), pki, controlPlane.server, { name: who, ...pki.clients[who] });
-    for (const d of [p.containerdRoot, p.containerdState, p.cniConfDir, p.kubeletRoot, p.podLogs, p.registryRoot]) mkdirSync(d, { recursive: true });
+    for (const d of [p.containerdRoot, p.containerdState, p.cniConfDir, p.kubeletRoot, p.podLogs, p.registryRoot])
+      mkdirSync(d, { recursive: true });
     const hosts = registryHostsToml();
     mkdirSync(join(p.registryHosts, hosts.dir), { recursive: true });
     writeFileSync(join(p.registryHosts, hosts.dir, "hosts.toml"), hosts.toml);
@@ -151,8 +163,17 @@ export class SandboxNode {
       name: "node mount namespace",
       command: "flock",
       args: [
-        "--nonblock", "--conflict-exit-code", "75", NODE_LOCK,
-        "unshare", "--mount", "--propagation", "shared", "--", "bash", "-c",
+        "--nonblock",
+        "--conflict-exit-code",
+        "75",
+        NODE_LOCK,
+        "unshare",
+        "--mount",
+        "--propagation",
+        "shared",
+        "--",
+        "bash",
+        "-c",
         `set -e; for d in /run /var/lib /var/log; do mount -t tmpfs -o mode=0755 tmpfs-sandbox-node "$d"; done; echo $$ > ${pidFile}; exec sleep infinity`,
       ],
       logFile: join(dir, "holder.log"),
@@ -160,7 +181,12 @@ export class SandboxNode {
       readyTimeoutMs: 10_000,
     });
     // A process in the node's mount namespace and cgroup tree.
-    const inNode = (name: string, command: string, args: string[], rest: Omit<ConstructorParameters<typeof ManagedProcess>[0], "name" | "command" | "args">) =>
+    const inNode = (
+      name: string,
+      command: string,
+      args: string[],
+      rest: Omit<ConstructorParameters<typeof ManagedProcess>[0], "name" | "command" | "args">,
+    ) =>
       new ManagedProcess({
         name,
         command: "nsenter",
@@ -172,7 +198,12 @@ export class SandboxNode {
     this.containerd = inNode("containerd", binaryPath("containerd"), ["--config", p.containerdConfig, "--log-level", "warn"], {
       logFile: join(dir, "containerd.log"),
       env,
-      ready: async () => existsSync(p.containerdSocket) && (await this.ctr(["version"]).then(() => true, () => false)),
+      ready: async () =>
+        existsSync(p.containerdSocket) &&
+        (await this.ctr(["version"]).then(
+          () => true,
+          () => false,
+        )),
       readyTimeoutMs: 30_000,
       stopTimeoutMs: 10_000,
     });
@@ -180,8 +211,13 @@ export class SandboxNode {
       "kubelet",
       binaryPath("kubelet"),
       [
-        `--config=${p.kubeletConfig}`, `--kubeconfig=${kubeletKubeconfig}`, `--root-dir=${p.kubeletRoot}`,
-        `--cert-dir=${join(p.kubeletRoot, "pki")}`, `--hostname-override=${REAL_NODE_NAME}`, `--node-ip=${REAL_NODE_IP}`, "--v=1",
+        `--config=${p.kubeletConfig}`,
+        `--kubeconfig=${kubeletKubeconfig}`,
+        `--root-dir=${p.kubeletRoot}`,
+        `--cert-dir=${join(p.kubeletRoot, "pki")}`,
+        `--hostname-override=${REAL_NODE_NAME}`,
+        `--node-ip=${REAL_NODE_IP}`,
+        "--v=1",
       ],
       {
         logFile: join(dir, "kubelet.log"),
@@ -201,8 +237,13 @@ export class SandboxNode {
       name: "kube-scheduler",
       command: binaryPath("kube-scheduler"),
       args: [
-        `--kubeconfig=${schedulerKubeconfig}`, `--authentication-kubeconfig=${schedulerKubeconfig}`, `--authorization-kubeconfig=${schedulerKubeconfig}`,
-        "--leader-elect=false", "--bind-address=127.0.0.1", `--secure-port=${SCHEDULER_PORT}`, "--v=1",
+        `--kubeconfig=${schedulerKubeconfig}`,
+        `--authentication-kubeconfig=${schedulerKubeconfig}`,
+        `--authorization-kubeconfig=${schedulerKubeconfig}`,
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        `--secure-port=${SCHEDULER_PORT}`,
+        "--v=1",
       ],
       logFile: join(dir, "kube-scheduler.log"),
       ready: async () => (await httpsStatus(`https://127.0.0.1:${SCHEDULER_PORT}/healthz`, {})) === 200,
@@ -238,7 +279,13 @@ export class SandboxNode {
 
   /** `crictl` against this node's containerd (for debugging). */
   async crictl(args: string[]): Promise<string> {
-    return sh(binaryPath("crictl"), ["--runtime-endpoint", `unix://${this.paths.containerdSocket}`, "--image-endpoint", `unix://${this.paths.containerdSocket}`, ...args]);
+    return sh(binaryPath("crictl"), [
+      "--runtime-endpoint",
+      `unix://${this.paths.containerdSocket}`,
+      "--image-endpoint",
+      `unix://${this.paths.containerdSocket}`,
+      ...args,
+    ]);
   }
 
   /** Checks what the node needs from this machine; one clear error naming the missing piece. */
@@ -246,12 +293,42 @@ export class SandboxNode {
     const need = (ok: boolean, component: string, what: string) => {
       if (!ok) throw new ProcessStartError(component, what, "");
     };
-    need(existsSync("/proc/sys/net/bridge/bridge-nf-call-iptables"), "kernel", "br_netfilter is missing (/proc/sys/net/bridge/bridge-nf-call-iptables); the node needs bridged traffic to pass iptables");
-    need(readFileSync("/proc/filesystems", "utf8").includes("overlay"), "kernel", "overlayfs is missing (/proc/filesystems); containerd's snapshotter needs it");
-    for (const plugin of CNI_PLUGINS) need(existsSync(join(CNI_BIN_DIR, plugin)), "cni", `plugin ${plugin} is missing in ${CNI_BIN_DIR}; run 'npm run setup' (Debian containernetworking-plugins)`);
-    for (const b of ["containerd", "containerd-shim-runc-v2", "ctr", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "registry", "runc", "iptables", "conntrack"] as const) binaryPath(b);
+    need(
+      existsSync("/proc/sys/net/bridge/bridge-nf-call-iptables"),
+      "kernel",
+      "br_netfilter is missing (/proc/sys/net/bridge/bridge-nf-call-iptables); the node needs bridged traffic to pass iptables",
+    );
+    need(
+      readFileSync("/proc/filesystems", "utf8").includes("overlay"),
+      "kernel",
+      "overlayfs is missing (/proc/filesystems); containerd's snapshotter needs it",
+    );
+    for (const plugin of CNI_PLUGINS)
+      need(
+        existsSync(join(CNI_BIN_DIR, plugin)),
+        "cni",
+        `plugin ${plugin} is missing in ${CNI_BIN_DIR}; run 'npm run setup' (Debian containernetworking-plugins)`,
+      );
+    for (const b of [
+      "containerd",
+      "containerd-shim-runc-v2",
+      "ctr",
+      "kubelet",
+      "kube-proxy",
+      "kube-scheduler",
+      "coredns",
+      "registry",
+      "runc",
+      "iptables",
+      "conntrack",
+    ] as const)
+      binaryPath(b);
     const held = spawnSync("flock", ["--nonblock", "--conflict-exit-code", "75", NODE_LOCK, "true"]);
-    need(held.status !== 75, "node", `another sandbox node runs on this machine (lock ${NODE_LOCK} is held); one node at a time: stop it first`);
+    need(
+      held.status !== 75,
+      "node",
+      `another sandbox node runs on this machine (lock ${NODE_LOCK} is held); one node at a time: stop it first`,
+    );
   }
 
   async start(): Promise<void> {
@@ -281,7 +358,12 @@ export class SandboxNode {
     await Promise.all(
       archives.map((image) =>
         this.ctr(["images", "import", "--platform", "linux/amd64", image.archive]).catch((err: unknown) => {
-          throw new ProcessStartError("containerd", `importing ${image.name} from ${image.archive} failed: ${(err as { stderr?: string }).stderr ?? String(err)}`, logTail(join(this.paths.dir, "containerd.log")), { cause: err });
+          throw new ProcessStartError(
+            "containerd",
+            `importing ${image.name} from ${image.archive} failed: ${(err as { stderr?: string }).stderr ?? String(err)}`,
+            logTail(join(this.paths.dir, "containerd.log")),
+            { cause: err },
+          );
         }),
       ),
     );
@@ -296,17 +378,32 @@ export class SandboxNode {
     const tReady = performance.now();
     this.#proxyStarted = true;
     await this.kubeProxy.start();
-    this.figures = { containerdMs: tContainerd - t0, imagesMs: tImages - tContainerd, nodeReadyMs: tReady - tImages, totalMs: performance.now() - t0 };
+    this.figures = {
+      containerdMs: tContainerd - t0,
+      imagesMs: tImages - tContainerd,
+      nodeReadyMs: tReady - tImages,
+      totalMs: performance.now() - t0,
+    };
   }
 
   /** The node's own address on lo (the kubelet checks that its node IP is an interface's), and the bridge. */
   async #makeBridge(): Promise<void> {
     await sh("ip", ["addr", "add", `${REAL_NODE_IP}/32`, "dev", "lo"]).catch((err: unknown) => {
-      throw new ProcessStartError("node", `cannot add ${REAL_NODE_IP} to lo (${(err as { stderr?: string }).stderr?.trim() ?? String(err)}); is another node running in this namespace?`, "", { cause: err });
+      throw new ProcessStartError(
+        "node",
+        `cannot add ${REAL_NODE_IP} to lo (${(err as { stderr?: string }).stderr?.trim() ?? String(err)}); is another node running in this namespace?`,
+        "",
+        { cause: err },
+      );
     });
     this.#ipAdded = true;
     await sh("ip", ["link", "add", "cni0", "type", "bridge"]).catch((err: unknown) => {
-      throw new ProcessStartError("cni", `cannot create bridge cni0 (${(err as { stderr?: string }).stderr?.trim() ?? String(err)}); is another node running in this namespace?`, "", { cause: err });
+      throw new ProcessStartError(
+        "cni",
+        `cannot create bridge cni0 (${(err as { stderr?: string }).stderr?.trim() ?? String(err)}); is another node running in this namespace?`,
+        "",
+        { cause: err },
+      );
     });
     this.#bridgeMade = true;
     await sh("ip", ["addr", "add", `${BRIDGE_IP}/${NODE_POD_SUBNET.split("/")[1]}`, "dev", "cni0"]);
@@ -385,7 +482,11 @@ export class SandboxNode {
           persistentVolumeReclaimPolicy: "Retain",
           storageClassName: LOCAL_STORAGE_CLASS,
           local: { path },
-          nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [REAL_NODE_NAME] }] }] } },
+          nodeAffinity: {
+            required: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [REAL_NODE_NAME] }] }],
+            },
+          },
         },
       });
     }
@@ -396,10 +497,16 @@ export class SandboxNode {
     const core = this.#kc.makeApiClient(CoreV1Api);
     await waitFor(
       `Node ${REAL_NODE_NAME} Ready`,
-      async () => (await core.readNode({ name: REAL_NODE_NAME })).status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+      async () =>
+        (await core.readNode({ name: REAL_NODE_NAME })).status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
       { timeoutMs: 90_000, intervalMs: 200 },
     ).catch((err: unknown) => {
-      throw new ProcessStartError("kubelet", `the Node did not become Ready: ${(err as Error).message}`, logTail(join(this.paths.dir, "kubelet.log"), 30), { cause: err });
+      throw new ProcessStartError(
+        "kubelet",
+        `the Node did not become Ready: ${(err as Error).message}`,
+        logTail(join(this.paths.dir, "kubelet.log"), 30),
+        { cause: err },
+      );
     });
   }
 
@@ -427,11 +534,15 @@ export class SandboxNode {
     }
     await this.holder.stop();
     if (this.#proxyStarted) {
-      await sh(binaryPath("kube-proxy"), ["--cleanup", "--v=0"]).catch((err: unknown) => left.push(`kube-proxy --cleanup: ${(err as Error).message}`));
+      await sh(binaryPath("kube-proxy"), ["--cleanup", "--v=0"]).catch((err: unknown) =>
+        left.push(`kube-proxy --cleanup: ${(err as Error).message}`),
+      );
       this.#proxyStarted = false;
     }
     if (this.#ipAdded) {
-      await sh("ip", ["addr", "del", `${REAL_NODE_IP}/32`, "dev", "lo"]).catch((err: unknown) => left.push(`${REAL_NODE_IP} on lo: ${(err as Error).message}`));
+      await sh("ip", ["addr", "del", `${REAL_NODE_IP}/32`, "dev", "lo"]).catch((err: unknown) =>
+        left.push(`${REAL_NODE_IP} on lo: ${(err as Error).message}`),
+      );
       this.#ipAdded = false;
     }
     if (this.#bridgeMade) {
@@ -439,9 +550,10 @@ export class SandboxNode {
       this.#bridgeMade = false;
     }
     // Pods' veths go with their network namespaces, which the kernel frees once nothing holds them.
-    await waitFor("the pods' veths to go", async () => (await sh("ip", ["-o", "link", "show", "type", "veth"])).trim() === "", { timeoutMs: 10_000, intervalMs: 100 }).catch(async () =>
-      left.push(`veths: ${(await sh("ip", ["-o", "link", "show", "type", "veth"])).trim()}`),
-    );
+    await waitFor("the pods' veths to go", async () => (await sh("ip", ["-o", "link", "show", "type", "veth"])).trim() === "", {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    }).catch(async () => left.push(`veths: ${(await sh("ip", ["-o", "link", "show", "type", "veth"])).trim()}`));
     return left;
   }
 }

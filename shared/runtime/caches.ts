@@ -48,7 +48,12 @@ export class Caches {
   async pods(namespace: string, selector: string): Promise<readonly V1Pod[]> {
     const core = this.#kube.core;
     const inf = await this.#get<V1Pod>(`pods/${namespace}/${selector}`, () =>
-      makeInformer(this.#kube.kc, `/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace, labelSelector: selector }), selector),
+      makeInformer(
+        this.#kube.kc,
+        `/api/v1/namespaces/${namespace}/pods`,
+        () => core.listNamespacedPod({ namespace, labelSelector: selector }),
+        selector,
+      ),
     );
     return inf.list(namespace);
   }
@@ -58,7 +63,12 @@ export class Caches {
     const selector = `kubernetes.io/service-name=${service}`;
     const discovery = this.#kube.discovery;
     const inf = await this.#get<V1EndpointSlice>(`slices/${namespace}/${service}`, () =>
-      makeInformer(this.#kube.kc, `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`, () => discovery.listNamespacedEndpointSlice({ namespace, labelSelector: selector }), selector),
+      makeInformer(
+        this.#kube.kc,
+        `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
+        () => discovery.listNamespacedEndpointSlice({ namespace, labelSelector: selector }),
+        selector,
+      ),
     );
     return inf.list(namespace);
   }
@@ -68,7 +78,12 @@ export class Caches {
     const selector = "app.kubernetes.io/managed-by=failover-functions";
     const core = this.#kube.core;
     const inf = await this.#get<V1ConfigMap>(`configmaps/${namespace}`, () =>
-      makeInformer(this.#kube.kc, `/api/v1/namespaces/${namespace}/configmaps`, () => core.listNamespacedConfigMap({ namespace, labelSelector: selector }), selector),
+      makeInformer(
+        this.#kube.kc,
+        `/api/v1/namespaces/${namespace}/configmaps`,
+        () => core.listNamespacedConfigMap({ namespace, labelSelector: selector }),
+        selector,
+      ),
     );
     return inf.get(name, namespace);
   }

@@ -7,7 +7,12 @@ const base = { SENTINELS: "s1,s2,s3" };
 describe("runtimeConfig: MASTERS", () => {
   it("maps a master to its objects over the defaults", () => {
     const cfg = runtimeConfig({ ...base, MASTERS: JSON.stringify({ cache: { namespace: "shop", service: "cache-master" } }) });
-    expect(mappingFor(cfg, "cache")).toMatchObject({ namespace: "shop", service: "cache-master", configMap: "redis-master", podSelector: "redis.failover.io/master=cache" });
+    expect(mappingFor(cfg, "cache")).toMatchObject({
+      namespace: "shop",
+      service: "cache-master",
+      configMap: "redis-master",
+      podSelector: "redis.failover.io/master=cache",
+    });
   });
 
   it("refuses a misspelt key, naming it and the master, instead of dropping it", () => {
@@ -17,7 +22,9 @@ describe("runtimeConfig: MASTERS", () => {
   });
 
   it("refuses a value of the wrong shape, naming the field", () => {
-    expect(() => runtimeConfig({ ...base, MASTERS: JSON.stringify({ mymaster: { namespace: "Not_A_Name" } }) })).toThrow(/^MASTERS: mymaster\.namespace: /);
+    expect(() => runtimeConfig({ ...base, MASTERS: JSON.stringify({ mymaster: { namespace: "Not_A_Name" } }) })).toThrow(
+      /^MASTERS: mymaster\.namespace: /,
+    );
     expect(() => runtimeConfig({ ...base, MASTERS: "{oops" })).toThrow(/^MASTERS: expected JSON/);
   });
 });

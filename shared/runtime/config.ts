@@ -11,7 +11,6 @@ import { natsEnvSchema } from "../nats-connection.ts";
 import type { FunctionDefinition } from "./define-function.ts";
 import { DEFAULT_DEADLETTER_STREAM, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from "../subjects.ts";
 
-
 export const masterMappingSchema = z.object({
   namespace: dnsName,
   /** Label selector of the master's redis pods. */
@@ -32,13 +31,25 @@ export const runtimeEnvSchema = natsEnvSchema.extend({
   /** Votes needed to believe a master (default: a majority of SENTINELS). */
   SENTINEL_QUORUM: z.coerce.number().int().min(1).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
-  STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default(DEFAULT_STREAM),
-  DEADLETTER_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default(DEFAULT_DEADLETTER_STREAM),
+  STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default(DEFAULT_STREAM),
+  DEADLETTER_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default(DEFAULT_DEADLETTER_STREAM),
   STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
-  SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default(DEFAULT_SUBJECT_PREFIX),
+  SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+    .default(DEFAULT_SUBJECT_PREFIX),
   DUPLICATE_WINDOW_MS: millis(1000).default(120_000),
   /** Durable consumer name = CONSUMER_PREFIX + function name. */
-  CONSUMER_PREFIX: z.string().regex(/^[A-Za-z0-9_-]*$/).default("fn-"),
+  CONSUMER_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]*$/)
+    .default("fn-"),
   MAX_DELIVER: z.coerce.number().int().min(1).default(10),
   ACK_WAIT_MS: millis(1000).default(30_000),
   RESYNC_INTERVAL_MS: millis(100).default(30_000),
@@ -60,7 +71,7 @@ export const runtimeEnvSchema = natsEnvSchema.extend({
       try {
         json = JSON.parse(text);
       } catch {
-        ctx.addIssue({ code: "custom", message: "expected JSON: {\"<master>\": {namespace, podSelector, service, configMap, statefulSet}}" });
+        ctx.addIssue({ code: "custom", message: 'expected JSON: {"<master>": {namespace, podSelector, service, configMap, statefulSet}}' });
         return z.NEVER;
       }
       // strict: a misspelt key ("servce") is an error naming it, not a setting silently dropped

@@ -28,7 +28,16 @@ export function consumerConfig(c: RuntimeConfig, fn: FunctionDefinition): Partia
 }
 
 /** Updates the consumer `cfg` names on `stream`, or adds it when JetStream has none by that name. */
-export function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Partial<ConsumerConfig> & { durable_name: string }): Promise<void> {
+export function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  cfg: Partial<ConsumerConfig> & { durable_name: string },
+): Promise<void> {
   const { durable_name: name, deliver_policy: _p, ...update } = cfg;
-  return createOrUpdate({ notFound: JetStreamApiCodes.ConsumerNotFound, info: () => jsm.consumers.info(stream, name), update: () => jsm.consumers.update(stream, name, update), add: () => jsm.consumers.add(stream, cfg) });
+  return createOrUpdate({
+    notFound: JetStreamApiCodes.ConsumerNotFound,
+    info: () => jsm.consumers.info(stream, name),
+    update: () => jsm.consumers.update(stream, name, update),
+    add: () => jsm.consumers.add(stream, cfg),
+  });
 }

@@ -13,7 +13,15 @@ import type { RuntimeMetrics } from "./metrics.ts";
 export type DeadLetterReason = "invalid" | "terminal" | "max-deliveries";
 
 /** Publishes a copy of the message (its headers, less the dedupe id) to `fn`'s dead-letter subject. */
-export function deadLetter(nc: NatsConnection | undefined, metrics: Pick<RuntimeMetrics, "deadLettered">, fn: string, subject: string, data: Uint8Array, hdrs: MsgHdrs | undefined, why: DeadLetterReason): void {
+export function deadLetter(
+  nc: NatsConnection | undefined,
+  metrics: Pick<RuntimeMetrics, "deadLettered">,
+  fn: string,
+  subject: string,
+  data: Uint8Array,
+  hdrs: MsgHdrs | undefined,
+  why: DeadLetterReason,
+): void {
   const h = headers();
   for (const [k, v] of hdrs ?? []) for (const value of v) h.append(k, value);
   h.set("failover-dead-letter-reason", why);
@@ -24,7 +32,14 @@ export function deadLetter(nc: NatsConnection | undefined, metrics: Pick<Runtime
 }
 
 /** JetStream gives up after MAX_DELIVER; its advisory names the message, which is copied to the dead-letter stream. Unsubscribe to stop. */
-export function deadLetterOnMaxDeliveries(nc: NatsConnection, stream: string, consumer: string, fn: string, metrics: Pick<RuntimeMetrics, "deadLettered">, log: Logger): Subscription {
+export function deadLetterOnMaxDeliveries(
+  nc: NatsConnection,
+  stream: string,
+  consumer: string,
+  fn: string,
+  metrics: Pick<RuntimeMetrics, "deadLettered">,
+  log: Logger,
+): Subscription {
   const sub = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`);
   void (async () => {
     const jsm = await jetstreamManager(nc);

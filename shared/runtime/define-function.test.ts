@@ -9,13 +9,17 @@ describe("defineFunction", () => {
     const fn = defineFunction({ name: "typed", on: ["switch-master", "minus-sdown"], reconcile: () => Promise.resolve() });
     expectTypeOf(fn.on).toEqualTypeOf<readonly SentinelEventName[]>();
     // @ts-expect-error "swtich-master" is not a Sentinel event
-    expect(() => defineFunction({ name: "typo", on: ["swtich-master"], reconcile: () => Promise.resolve() })).toThrow(/unknown Sentinel event "swtich-master"/);
+    expect(() => defineFunction({ name: "typo", on: ["swtich-master"], reconcile: () => Promise.resolve() })).toThrow(
+      /unknown Sentinel event "swtich-master"/,
+    );
     // @ts-expect-error Sentinel's own spelling ("+sdown") is not the short name
     expect(() => defineFunction({ name: "signed", on: ["+sdown"], reconcile: () => Promise.resolve() })).toThrow(TypeError);
   });
 
   it("refuses a name that cannot be a consumer name, and an empty trigger list", () => {
-    expect(() => defineFunction({ name: "My_Hook", on: ["switch-master"], reconcile: () => Promise.resolve() })).toThrow(/lowercase DNS label/);
+    expect(() => defineFunction({ name: "My_Hook", on: ["switch-master"], reconcile: () => Promise.resolve() })).toThrow(
+      /lowercase DNS label/,
+    );
     expect(() => defineFunction({ name: "none", on: [], reconcile: () => Promise.resolve() })).toThrow(/at least one event/);
   });
 
@@ -32,7 +36,10 @@ describe("defineFunction", () => {
         return Promise.resolve();
       },
     });
-    await fn.reconcile(fakeContext({ config: configOf(fn, { HOOK_TIMEOUT_MS: "250", SECRET_OF_ANOTHER: "x" }) }), verifiedMaster({ host: "198.18.100.1" }));
+    await fn.reconcile(
+      fakeContext({ config: configOf(fn, { HOOK_TIMEOUT_MS: "250", SECRET_OF_ANOTHER: "x" }) }),
+      verifiedMaster({ host: "198.18.100.1" }),
+    );
     expect(seen).toEqual([250]);
     expect(configOf(fn, { HOOK_TIMEOUT_MS: "250", SECRET_OF_ANOTHER: "x" })).toEqual({ HOOK_TIMEOUT_MS: 250 });
     expect(() => configOf(fn, { HOOK_TIMEOUT_MS: "soon" })).toThrow(/^HOOK_TIMEOUT_MS: .*"soon"/);

@@ -75,13 +75,20 @@ export interface FunctionDefinition<C extends object = object> {
 export const FUNCTION_BRAND = Symbol.for("failover-functions.function");
 
 /** A function with its own settings: `ctx.config` is what its `config` schema parses from the environment. */
-export function defineFunction<S extends ConfigSchema>(def: FunctionDefinition<z.output<S>> & { config: S }): FunctionDefinition<z.output<S>>;
+export function defineFunction<S extends ConfigSchema>(
+  def: FunctionDefinition<z.output<S>> & { config: S },
+): FunctionDefinition<z.output<S>>;
 /** A function with no settings of its own. */
 export function defineFunction(def: FunctionDefinition & { config?: undefined }): FunctionDefinition;
 export function defineFunction(def: FunctionDefinition): FunctionDefinition {
-  if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(def.name)) throw new TypeError(`function name ${JSON.stringify(def.name)} must be a lowercase DNS label`);
+  if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(def.name))
+    throw new TypeError(`function name ${JSON.stringify(def.name)} must be a lowercase DNS label`);
   if (def.on.length === 0) throw new TypeError(`function ${def.name}: "on" needs at least one event (resync alone is not a trigger list)`);
-  for (const e of def.on) if (!isSentinelEventName(e)) throw new TypeError(`function ${def.name}: unknown Sentinel event ${JSON.stringify(e)} (use short names like "switch-master", "minus-sdown")`);
+  for (const e of def.on)
+    if (!isSentinelEventName(e))
+      throw new TypeError(
+        `function ${def.name}: unknown Sentinel event ${JSON.stringify(e)} (use short names like "switch-master", "minus-sdown")`,
+      );
   return Object.defineProperty({ ...def }, FUNCTION_BRAND, { value: true });
 }
 

@@ -45,7 +45,8 @@ async function handle(msg: DeliveredMessage, reconcile: () => Promise<ReconcileO
     signal,
   });
   // prom-client's get() is typed loosely here: the values are { labels, value } records
-  const values = async (c: { get(): Promise<unknown> }) => ((await c.get()) as { values: { labels: Record<string, string | number>; value: number }[] }).values;
+  const values = async (c: { get(): Promise<unknown> }) =>
+    ((await c.get()) as { values: { labels: Record<string, string | number>; value: number }[] }).values;
   const handled = Object.fromEntries((await values(metrics.handled)).map((v): [string, number] => [String(v.labels.result), v.value]));
   const failures = (await values(metrics.failures)).reduce((n, v) => n + v.value, 0);
   return { deadLetters, reconciled, requeued, handled, failures, retries: (await values(metrics.retries))[0]?.value ?? 0 };
@@ -89,10 +90,14 @@ describe("handleMessage: ack, nak, term, dead letter", () => {
   it("hands an event back at once, uncounted, when its reconcile fails because the process shuts down", async () => {
     const ac = new AbortController();
     const { msg, done } = fakeMessage(event, { deliveryCount: 4 });
-    const r = await handle(msg, () => {
-      ac.abort();
-      return Promise.reject(new DOMException("stopped", "AbortError"));
-    }, { signal: ac.signal });
+    const r = await handle(
+      msg,
+      () => {
+        ac.abort();
+        return Promise.reject(new DOMException("stopped", "AbortError"));
+      },
+      { signal: ac.signal },
+    );
     expect(done).toEqual(["nak 0"]);
     expect(r.handled).toEqual({});
     expect(r.failures).toBe(0);
@@ -136,7 +141,14 @@ describe("handleMessage: ack, nak, term, dead letter", () => {
   it("acks a Sentinel-wide event (no master) without reconciling", async () => {
     const wide: SentinelCloudEvent = {
       attributes: { ...event.attributes, type: "io.redis.sentinel.new-epoch", subject: "" },
-      data: { event: "+new-epoch", master: null, epoch: 4, sentinel: { host: "127.0.0.1", port: 26379 }, raw: "+new-epoch 4", announcedAt: event.data.announcedAt },
+      data: {
+        event: "+new-epoch",
+        master: null,
+        epoch: 4,
+        sentinel: { host: "127.0.0.1", port: 26379 },
+        raw: "+new-epoch 4",
+        announcedAt: event.data.announcedAt,
+      },
     };
     const { msg, done } = fakeMessage(wide);
     const r = await handle(msg, () => Promise.reject(new Error("must not run")));

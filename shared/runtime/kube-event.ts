@@ -37,17 +37,39 @@ export function kubeEvent(s: KubeEventSpec): EventsV1Event {
     reason: s.reason,
     note: s.note,
     type: s.type,
-    regarding: { apiVersion: target.kind === "Pod" ? "v1" : "apps/v1", kind: target.kind, name: target.name, namespace: target.namespace, uid: target.uid },
+    regarding: {
+      apiVersion: target.kind === "Pod" ? "v1" : "apps/v1",
+      kind: target.kind,
+      name: target.name,
+      namespace: target.namespace,
+      uid: target.uid,
+    },
   };
 }
 
 /** A Kubernetes Event with a unique name; best effort: a failure is logged, never thrown. */
-export async function recordEvent(kube: Kube, log: Logger, fn: string, target: EventTarget, type: "Normal" | "Warning", reason: string, note: string): Promise<void> {
+export async function recordEvent(
+  kube: Kube,
+  log: Logger,
+  fn: string,
+  target: EventTarget,
+  type: "Normal" | "Warning",
+  reason: string,
+  note: string,
+): Promise<void> {
   try {
     await kube.events.createNamespacedEvent({
       namespace: target.namespace,
       // a unique name, as client-go's recorder makes them (generateName must itself be a valid name)
-      body: kubeEvent({ fn, name: `${target.name}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`, target, type, action: reason, reason, note: note.slice(0, 1000) }),
+      body: kubeEvent({
+        fn,
+        name: `${target.name}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`,
+        target,
+        type,
+        action: reason,
+        reason,
+        note: note.slice(0, 1000),
+      }),
     });
   } catch (err) {
     log.warn({ err, fn, reason, target: target.name }, "could not record Kubernetes Event");

@@ -16,10 +16,14 @@ describe("loadFunctions", () => {
   });
 
   it("names what it cannot load, and why", async () => {
-    await expect(loadFunctions(["no-such-function"], builtins)).rejects.toThrow(/^no-such-function: not a built-in function \(builtin-one\)/);
+    await expect(loadFunctions(["no-such-function"], builtins)).rejects.toThrow(
+      /^no-such-function: not a built-in function \(builtin-one\)/,
+    );
     await expect(loadFunctions(["./testdata/missing.js"], builtins, { cwd: here })).rejects.toThrow(FunctionLoadError);
     // a module whose default export did not come from defineFunction, by path and by package name
-    await expect(loadFunctions(["./testdata/not-a-hook.ts"], builtins, { cwd: here })).rejects.toThrow(/default export is not defineFunction/);
+    await expect(loadFunctions(["./testdata/not-a-hook.ts"], builtins, { cwd: here })).rejects.toThrow(
+      /default export is not defineFunction/,
+    );
     await expect(loadFunctions(["zod"], builtins)).rejects.toThrow(/^zod: its default export is not defineFunction/);
   });
 

@@ -26,7 +26,11 @@ async function load(spec: string, builtins: FunctionRegistry, cwd: string): Prom
     mod = (await import(isPath(spec) ? pathToFileURL(resolve(cwd, spec)).href : spec)) as { default?: unknown };
   } catch (err) {
     if (notFound(err) && !isPath(spec) && /^[a-z0-9-]+$/.test(spec)) {
-      throw new FunctionLoadError(spec, `not a built-in function (${Object.keys(builtins).join(", ")}), nor an installed package; a module by path starts with ./ or /`, { cause: err });
+      throw new FunctionLoadError(
+        spec,
+        `not a built-in function (${Object.keys(builtins).join(", ")}), nor an installed package; a module by path starts with ./ or /`,
+        { cause: err },
+      );
     }
     throw new FunctionLoadError(spec, `cannot import it: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
@@ -38,11 +42,16 @@ async function load(spec: string, builtins: FunctionRegistry, cwd: string): Prom
 }
 
 /** The functions `specs` name, in order; throws FunctionLoadError naming the first that fails, or a name given twice. */
-export async function loadFunctions(specs: readonly string[], builtins: FunctionRegistry, { cwd = process.cwd() }: { cwd?: string } = {}): Promise<FunctionDefinition[]> {
+export async function loadFunctions(
+  specs: readonly string[],
+  builtins: FunctionRegistry,
+  { cwd = process.cwd() }: { cwd?: string } = {},
+): Promise<FunctionDefinition[]> {
   const out: FunctionDefinition[] = [];
   for (const spec of specs) {
     for (const fn of await load(spec, builtins, cwd)) {
-      if (out.some((f) => f.name === fn.name)) throw new FunctionLoadError(spec, `a function named ${fn.name} is loaded already (names are consumer names: they must differ)`);
+      if (out.some((f) => f.name === fn.name))
+        throw new FunctionLoadError(spec, `a function named ${fn.name} is loaded already (names are consumer names: they must differ)`);
       out.push(fn);
     }
   }

@@ -12,9 +12,17 @@ import type { FunctionRegistry } from "./load-functions.ts";
 import { Runtime } from "./runtime.ts";
 
 export async function runFunctions(args: string[], builtins: FunctionRegistry, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const specs = args.length > 0 ? args : (env.FUNCTIONS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const specs =
+    args.length > 0
+      ? args
+      : (env.FUNCTIONS ?? "")
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
   if (specs.length === 0) {
-    console.error(`usage: failover run <function | ./module.js | package>... (or FUNCTIONS=a,b)\nbuilt-in functions: ${Object.keys(builtins).join(", ")}`);
+    console.error(
+      `usage: failover run <function | ./module.js | package>... (or FUNCTIONS=a,b)\nbuilt-in functions: ${Object.keys(builtins).join(", ")}`,
+    );
     return 2;
   }
   let runtime: Runtime;

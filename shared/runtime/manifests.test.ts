@@ -5,7 +5,13 @@ import { renderDeployment, renderRbac } from "./manifests.ts";
 const hook = defineFunction({
   name: "my-hook",
   on: ["switch-master"],
-  access: { kube: [{ resource: "endpointslices", verbs: ["list", "watch"], why: "read slices" }, { resource: "configmaps", names: ["mine"], verbs: ["patch"] }], redis: true },
+  access: {
+    kube: [
+      { resource: "endpointslices", verbs: ["list", "watch"], why: "read slices" },
+      { resource: "configmaps", names: ["mine"], verbs: ["patch"] },
+    ],
+    redis: true,
+  },
   reconcile: () => Promise.resolve(),
 });
 

@@ -24,7 +24,9 @@ function header(fn: FunctionDefinition, what: string): string {
 export function renderDeployment(fn: FunctionDefinition, o: ManifestOptions = {}): string {
   const n = fn.name;
   const labels = `{app.kubernetes.io/name: ${n}, app.kubernetes.io/component: function}`;
-  const redis = fn.access?.redis ? `            - {name: REDIS_PASSWORD, valueFrom: {secretKeyRef: {name: redis-auth, key: password}}}\n` : "";
+  const redis = fn.access?.redis
+    ? `            - {name: REDIS_PASSWORD, valueFrom: {secretKeyRef: {name: redis-auth, key: password}}}\n`
+    : "";
   return `${header(fn, fn.description ?? "a failover function.")}apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -106,7 +108,10 @@ ${r.names ? `    resourceNames: ${list(r.names)}\n` : ""}    verbs: ${list(r.ver
 export function renderRbac(fn: FunctionDefinition): string {
   const n = fn.name;
   const labels = `{app.kubernetes.io/name: ${n}, app.kubernetes.io/part-of: failover-functions}`;
-  const rules = [...(fn.access?.kube ?? []).map((r) => ({ ...r, apiGroup: KUBE_RESOURCES[r.resource] })), { apiGroup: "events.k8s.io", resource: "events", verbs: ["create"] as const }];
+  const rules = [
+    ...(fn.access?.kube ?? []).map((r) => ({ ...r, apiGroup: KUBE_RESOURCES[r.resource] })),
+    { apiGroup: "events.k8s.io", resource: "events", verbs: ["create"] as const },
+  ];
   return `${header(fn, "least privilege. Every function records Warning Events (no quorum, forged event).")}apiVersion: v1
 kind: ServiceAccount
 metadata:
@@ -133,5 +138,10 @@ subjects:
 
 /** Files under a kustomize directory: `deployments/<name>.yaml` and `rbac/<name>.yaml` per function. */
 export function renderFunctionFiles(functions: readonly FunctionDefinition[], o: ManifestOptions = {}): Record<string, string> {
-  return Object.fromEntries(functions.flatMap((fn) => [[`rbac/${fn.name}.yaml`, renderRbac(fn)], [`deployments/${fn.name}.yaml`, renderDeployment(fn, o)]]));
+  return Object.fromEntries(
+    functions.flatMap((fn) => [
+      [`rbac/${fn.name}.yaml`, renderRbac(fn)],
+      [`deployments/${fn.name}.yaml`, renderDeployment(fn, o)],
+    ]),
+  );
 }

@@ -18,7 +18,11 @@ export type MonitoredVerdict =
   | { kind: "unmonitored"; missing: string[]; monitored: string[] };
 
 /** `answers`: each Sentinel's SENTINEL MASTERS names, undefined where one did not answer. */
-export function judgeMonitored(mapped: readonly string[], answers: readonly (readonly string[] | undefined)[], needed: number): MonitoredVerdict {
+export function judgeMonitored(
+  mapped: readonly string[],
+  answers: readonly (readonly string[] | undefined)[],
+  needed: number,
+): MonitoredVerdict {
   const answered = answers.filter((a) => a !== undefined);
   if (answered.length < needed) return { kind: "unanswered", answered: answered.length, needed };
   const monitored = [...new Set(answered.flat())].sort();
@@ -30,7 +34,10 @@ export function judgeMonitored(mapped: readonly string[], answers: readonly (rea
 export function unmonitoredError(missing: readonly string[], monitored: readonly string[]): ConfigError {
   const names = missing.map((m) => JSON.stringify(m)).join(", ");
   const they = monitored.length > 0 ? monitored.map((m) => JSON.stringify(m)).join(", ") : "nothing";
-  return new ConfigError("MASTERS", `${missing.length > 1 ? "masters" : "master"} ${names} not monitored by any Sentinel; the Sentinels monitor ${they}`);
+  return new ConfigError(
+    "MASTERS",
+    `${missing.length > 1 ? "masters" : "master"} ${names} not monitored by any Sentinel; the Sentinels monitor ${they}`,
+  );
 }
 
 export interface UntilMonitoredOptions {
@@ -57,7 +64,10 @@ export async function untilMastersMonitored(o: UntilMonitoredOptions): Promise<v
     if (verdict.kind === "ok") return;
     if (verdict.kind === "unmonitored") throw unmonitoredError(verdict.missing, verdict.monitored);
     const delay = doubling(o.firstDelayMs ?? 250, attempt - 1, o.maxDelayMs ?? 5_000);
-    o.log.warn({ sentinels, answered: verdict.answered, needed: verdict.needed, attempt, retryInMs: delay }, "sentinels not answering yet, retrying");
+    o.log.warn(
+      { sentinels, answered: verdict.answered, needed: verdict.needed, attempt, retryInMs: delay },
+      "sentinels not answering yet, retrying",
+    );
     await sleep(delay, undefined, { signal: o.signal }).catch(() => undefined);
   }
 }

@@ -38,7 +38,13 @@ export interface Reconciler {
   signal: AbortSignal;
 }
 
-export async function verifyAndReconcile(r: Reconciler, fn: FunctionDefinition, masterName: string, event: SentinelCloudEvent | undefined, delivery = 1): Promise<ReconcileOutcome> {
+export async function verifyAndReconcile(
+  r: Reconciler,
+  fn: FunctionDefinition,
+  masterName: string,
+  event: SentinelCloudEvent | undefined,
+  delivery = 1,
+): Promise<ReconcileOutcome> {
   const t0 = performance.now();
   const log = r.log.child({ fn: fn.name, master: masterName });
   const mapping = mappingFor(r.config, masterName);
@@ -60,7 +66,12 @@ export async function verifyAndReconcile(r: Reconciler, fn: FunctionDefinition, 
   } catch (err) {
     if (err instanceof NoQuorumError) {
       r.metrics.noQuorum.inc({ fn: fn.name });
-      await ctx.recordEvent({ kind: "StatefulSet", name: mapping.statefulSet, namespace: mapping.namespace }, "Warning", "NoSentinelQuorum", err.message.slice(0, 900));
+      await ctx.recordEvent(
+        { kind: "StatefulSet", name: mapping.statefulSet, namespace: mapping.namespace },
+        "Warning",
+        "NoSentinelQuorum",
+        err.message.slice(0, 900),
+      );
       throw new RetryableError(err.message, { cause: err });
     }
     throw err;
@@ -71,13 +82,29 @@ export async function verifyAndReconcile(r: Reconciler, fn: FunctionDefinition, 
     const epoch = event.data.epoch ?? truth.epoch;
     if (verdict === "ahead" && delivery < AHEAD_DELIVERIES) {
       r.metrics.suspicious.inc({ fn: fn.name, kind: "ahead" });
-      throw new RetryableError(`Sentinels say ${truth.host}:${truth.port} at epoch ${truth.epoch}, event ${event.attributes.id} says ${claimed.host}:${claimed.port} at epoch ${epoch}: waiting for them to converge`);
+      throw new RetryableError(
+        `Sentinels say ${truth.host}:${truth.port} at epoch ${truth.epoch}, event ${event.attributes.id} says ${claimed.host}:${claimed.port} at epoch ${epoch}: waiting for them to converge`,
+      );
     }
     const kind = verdict === "ahead" ? "forged" : "stale";
     r.metrics.suspicious.inc({ fn: fn.name, kind });
-    log.warn({ eventId: event.attributes.id, claimed, truth: { host: truth.host, port: truth.port, epoch: truth.epoch }, eventEpoch: event.data.epoch, kind }, "event contradicts the Sentinels, converging to their truth");
+    log.warn(
+      {
+        eventId: event.attributes.id,
+        claimed,
+        truth: { host: truth.host, port: truth.port, epoch: truth.epoch },
+        eventEpoch: event.data.epoch,
+        kind,
+      },
+      "event contradicts the Sentinels, converging to their truth",
+    );
     if (kind === "forged") {
-      await ctx.recordEvent({ kind: "StatefulSet", name: mapping.statefulSet, namespace: mapping.namespace }, "Warning", "ForgedFailoverEvent", `event ${event.attributes.id} names ${claimed.host}:${claimed.port} at epoch ${event.data.epoch}; the Sentinels say ${truth.host}:${truth.port} at epoch ${truth.epoch}`);
+      await ctx.recordEvent(
+        { kind: "StatefulSet", name: mapping.statefulSet, namespace: mapping.namespace },
+        "Warning",
+        "ForgedFailoverEvent",
+        `event ${event.attributes.id} names ${claimed.host}:${claimed.port} at epoch ${event.data.epoch}; the Sentinels say ${truth.host}:${truth.port} at epoch ${truth.epoch}`,
+      );
     }
   }
   const result = await fn.reconcile(ctx, { ...truth, mapping });

@@ -4,6 +4,7 @@ import type { RedisAccess } from "./context.ts";
 
 export function redisAccess(password: string | undefined): RedisAccess {
   return {
-    session: (addr, fn, timeouts) => withRedis(addr, password, (r) => fn({ call: (command, ...args) => r.call(command, ...args) }), timeouts),
+    session: (addr, fn, timeouts) =>
+      withRedis(addr, password, (r) => fn({ call: (command, ...args) => r.call(command, ...args) }), timeouts),
   };
 }

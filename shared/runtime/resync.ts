@@ -58,12 +58,18 @@ export class Resync {
     if (names.length === 0) {
       names = await o.sentinels.masterNames();
       if (names.length > 1) {
-        if (!this.#warnedMapping) o.log.error({ masters: names }, "Sentinels monitor several masters but MASTERS maps none: set MASTERS so each gets its own objects");
+        if (!this.#warnedMapping)
+          o.log.error(
+            { masters: names },
+            "Sentinels monitor several masters but MASTERS maps none: set MASTERS so each gets its own objects",
+          );
         this.#warnedMapping = true;
         return;
       }
     }
-    await Promise.all(o.functions.flatMap((fn) => names.map((name) => o.lanes.run(`${fn.name}/${name}`, () => this.#one(fn, name, 0, "resync")))));
+    await Promise.all(
+      o.functions.flatMap((fn) => names.map((name) => o.lanes.run(`${fn.name}/${name}`, () => this.#one(fn, name, 0, "resync")))),
+    );
   }
 
   /** Runs `fn` for `master` again in `delayMs` (at most the resync interval: the resync comes then anyway), with no event. */
@@ -79,18 +85,21 @@ export class Resync {
   async #one(fn: FunctionDefinition, name: string, attempt: number, trigger: "resync" | "requeue"): Promise<void> {
     const o = this.#o;
     if (trigger === "resync") o.metrics.resyncs.inc({ fn: fn.name });
-    await o.reconcile(fn, name).then((outcome) => {
-      if (outcome.requeueAfterMs !== undefined) this.requeueAfter(fn, name, outcome.requeueAfterMs);
-    }, (err: unknown) => {
-      if (o.signal.aborted) return; // stopped while it waited: nothing to retry
-      o.metrics.failures.inc({ fn: fn.name, error: err instanceof Error ? err.name : "unknown" });
-      o.log.warn({ err, fn: fn.name, master: name, attempt, trigger }, "resync reconcile failed");
-      // No quorum yet (Sentinels still starting or mid-failover), the apiserver busy: try this
-      // master again soon (250 ms doubling, at most the resync interval) instead of leaving it
-      // wrong until the next resync. Measured with 200 masters: the first resync at start found
-      // no quorum for 199 of them, which then stayed unconverged for 30 s.
-      if (!(err instanceof TerminalError)) this.#retry(fn, name, attempt + 1);
-    });
+    await o.reconcile(fn, name).then(
+      (outcome) => {
+        if (outcome.requeueAfterMs !== undefined) this.requeueAfter(fn, name, outcome.requeueAfterMs);
+      },
+      (err: unknown) => {
+        if (o.signal.aborted) return; // stopped while it waited: nothing to retry
+        o.metrics.failures.inc({ fn: fn.name, error: err instanceof Error ? err.name : "unknown" });
+        o.log.warn({ err, fn: fn.name, master: name, attempt, trigger }, "resync reconcile failed");
+        // No quorum yet (Sentinels still starting or mid-failover), the apiserver busy: try this
+        // master again soon (250 ms doubling, at most the resync interval) instead of leaving it
+        // wrong until the next resync. Measured with 200 masters: the first resync at start found
+        // no quorum for 199 of them, which then stayed unconverged for 30 s.
+        if (!(err instanceof TerminalError)) this.#retry(fn, name, attempt + 1);
+      },
+    );
   }
 
   #retry(fn: FunctionDefinition, name: string, attempt: number): void {

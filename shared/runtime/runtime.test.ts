@@ -13,7 +13,12 @@ import { FakeSentinels, switchMasterEvent } from "./testing/index.ts";
 /** A Kube that is never called: these functions touch no object. */
 function unusedKube(): Kube {
   const kc = new KubeConfig();
-  kc.loadFromOptions({ clusters: [{ name: "none", server: "https://127.0.0.1:1" }], users: [{ name: "none" }], contexts: [{ name: "none", cluster: "none", user: "none" }], currentContext: "none" });
+  kc.loadFromOptions({
+    clusters: [{ name: "none", server: "https://127.0.0.1:1" }],
+    users: [{ name: "none" }],
+    contexts: [{ name: "none", cluster: "none", user: "none" }],
+    currentContext: "none",
+  });
   return new Kube(kc);
 }
 
@@ -28,7 +33,15 @@ const noop = defineFunction({ name: "noop", on: ["switch-master"], reconcile: ()
 
 function start(fn: FunctionDefinition, sentinels = new FakeSentinels({ truth }), masters = '{"mymaster":{}}') {
   // NATS_URL names a port nothing listens on: these tests end before the runtime would connect
-  const env = { SENTINELS: "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", MASTERS: masters, RESYNC_INTERVAL_MS: "60000", QUORUM_WAIT_MS: "0", HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", NATS_URL: "nats://127.0.0.1:1" };
+  const env = {
+    SENTINELS: "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3",
+    MASTERS: masters,
+    RESYNC_INTERVAL_MS: "60000",
+    QUORUM_WAIT_MS: "0",
+    HTTP_HOST: "127.0.0.1",
+    HTTP_PORT: "0",
+    NATS_URL: "nats://127.0.0.1:1",
+  };
   runtime = new Runtime(runtimeConfig(env), [fn], { env, kube: unusedKube(), sentinels });
   return { runtime, sentinels };
 }
@@ -105,7 +118,11 @@ describe("Runtime start: MASTERS against what the Sentinels monitor", () => {
 describe("Runtime.reconcile: an event the Sentinels contradict", () => {
   it("converges to their truth and reports the event contradicted (suspicious counter unchanged in kind)", async () => {
     const seen: string[] = [];
-    const fn = defineFunction({ name: "records", on: ["switch-master"], reconcile: (_ctx, master) => Promise.resolve(void seen.push(master.host)) });
+    const fn = defineFunction({
+      name: "records",
+      on: ["switch-master"],
+      reconcile: (_ctx, master) => Promise.resolve(void seen.push(master.host)),
+    });
     const { runtime } = start(fn);
     const stale = await runtime.reconcile(fn, "mymaster", switchMasterEvent({ from: "198.18.100.10", to: "198.18.100.11", epoch: 2 }));
     const agreeing = await runtime.reconcile(fn, "mymaster", switchMasterEvent({ from: "198.18.100.11", to: "198.18.100.10", epoch: 3 }));

@@ -69,7 +69,11 @@ export class Runtime {
   /** Fires on stop(): a start-up still waiting for NATS gives up, reconciles see `ctx.signal` abort. */
   readonly #shutdown = new AbortController();
 
-  constructor(config: RuntimeConfig, functions: FunctionDefinition[], { env = process.env, kube, sentinels }: { env?: NodeJS.ProcessEnv; kube?: Kube; sentinels?: RuntimeSentinels } = {}) {
+  constructor(
+    config: RuntimeConfig,
+    functions: FunctionDefinition[],
+    { env = process.env, kube, sentinels }: { env?: NodeJS.ProcessEnv; kube?: Kube; sentinels?: RuntimeSentinels } = {},
+  ) {
     if (functions.length === 0) throw new TerminalError("no functions to run");
     for (const fn of functions) this.#configs.set(fn.name, functionConfig(fn, env));
     this.config = config;
@@ -104,7 +108,10 @@ export class Runtime {
 
   ready(): { ok: boolean; detail: Record<string, unknown> } {
     const nats = this.#nc !== undefined && !this.#nc.isClosed();
-    return { ok: nats && this.#consuming && !this.#stopping, detail: { nats, consuming: this.#consuming, waitingFor: this.#waitingFor ?? null, functions: this.functions.map((f) => f.name) } };
+    return {
+      ok: nats && this.#consuming && !this.#stopping,
+      detail: { nats, consuming: this.#consuming, waitingFor: this.#waitingFor ?? null, functions: this.functions.map((f) => f.name) },
+    };
   }
 
   get httpPort(): number | undefined {
@@ -113,20 +120,44 @@ export class Runtime {
 
   async start(): Promise<void> {
     const c = this.config;
-    this.#http = await startProbeServer({ host: c.HTTP_HOST, port: c.HTTP_PORT, registry: this.metrics.registry, ready: () => this.ready() });
+    this.#http = await startProbeServer({
+      host: c.HTTP_HOST,
+      port: c.HTTP_PORT,
+      registry: this.metrics.registry,
+      ready: () => this.ready(),
+    });
     const mapped = Object.keys(c.MASTERS);
     if (mapped.length > 0) {
       // A master in MASTERS that no Sentinel monitors fails the start (ConfigError naming it and
       // what they do monitor) instead of "no Sentinel quorum" forever; unready meanwhile.
       this.#waitingFor = "sentinels";
       const needed = c.SENTINEL_QUORUM ?? majority(c.SENTINELS.length);
-      await untilMastersMonitored({ mapped, sentinels: c.SENTINELS, needed, ask: () => this.sentinels.monitored(), log: this.log, signal: this.#shutdown.signal });
+      await untilMastersMonitored({
+        mapped,
+        sentinels: c.SENTINELS,
+        needed,
+        ask: () => this.sentinels.monitored(),
+        log: this.log,
+        signal: this.#shutdown.signal,
+      });
     }
     this.#waitingFor = "nats";
     const retry = { log: this.log, signal: this.#shutdown.signal };
     this.#nc = await connectNats(c, `functions:${this.functions.map((f) => f.name).join(",")}`, retry);
     const nc = this.#nc;
-    await untilNatsAnswers("streams", () => ensureStreams(nc, { stream: c.STREAM, subjectPrefix: c.SUBJECT_PREFIX, deadletterStream: c.DEADLETTER_STREAM, duplicateWindowMs: c.DUPLICATE_WINDOW_MS, maxAgeMs: 7 * 24 * 3600_000, replicas: c.STREAM_REPLICAS }), retry);
+    await untilNatsAnswers(
+      "streams",
+      () =>
+        ensureStreams(nc, {
+          stream: c.STREAM,
+          subjectPrefix: c.SUBJECT_PREFIX,
+          deadletterStream: c.DEADLETTER_STREAM,
+          duplicateWindowMs: c.DUPLICATE_WINDOW_MS,
+          maxAgeMs: 7 * 24 * 3600_000,
+          replicas: c.STREAM_REPLICAS,
+        }),
+      retry,
+    );
     const jsm = await untilNatsAnswers("jetstream", () => jetstreamManager(nc), retry);
     const js = jetstream(nc);
     for (const fn of this.functions) {

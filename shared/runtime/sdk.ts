@@ -5,7 +5,17 @@
  */
 export { defineFunction, EPOCH_ANNOTATION, isFunctionDefinition, podAt, recordedEpoch } from "./define-function.ts";
 export type { ConfigSchema, FunctionAccess, FunctionDefinition, KubeResource, KubeRule } from "./define-function.ts";
-export type { EventTarget, KubeCaches, KubeClient, ReconcileContext, ReconcileResult, RedisAccess, RedisCommands, SentinelClient, VerifiedMaster } from "./context.ts";
+export type {
+  EventTarget,
+  KubeCaches,
+  KubeClient,
+  ReconcileContext,
+  ReconcileResult,
+  RedisAccess,
+  RedisCommands,
+  SentinelClient,
+  VerifiedMaster,
+} from "./context.ts";
 export type { MasterMapping } from "./config.ts";
 export { loadFunctions } from "./load-functions.ts";
 export type { FunctionRegistry } from "./load-functions.ts";

@@ -36,9 +36,13 @@ describe("parseEvent", () => {
   });
 
   it("names the bad field in either mode", () => {
-    expect(invalidField(() => binary({ ...event, attributes: { ...event.attributes, specversion: "0.3" as "1.0" } }))).toBe("ce-specversion");
+    expect(invalidField(() => binary({ ...event, attributes: { ...event.attributes, specversion: "0.3" as "1.0" } }))).toBe(
+      "ce-specversion",
+    );
     expect(invalidField(() => structured({ ...event.attributes, specversion: "0.3", data: event.data }))).toBe("specversion");
-    expect(invalidField(() => structured({ ...event.attributes, data: { ...event.data, newMaster: { host: "x", port: 0 } } }))).toBe("data.newMaster.port");
+    expect(invalidField(() => structured({ ...event.attributes, data: { ...event.data, newMaster: { host: "x", port: 0 } } }))).toBe(
+      "data.newMaster.port",
+    );
     expect(invalidField(() => structured({ ...event.attributes, subject: "other", data: event.data }))).toBe("subject");
     expect(invalidField(() => structured("{not json"))).toBe("payload");
     expect(invalidField(() => structured([1, 2]))).toBe("payload");

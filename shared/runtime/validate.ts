@@ -17,7 +17,8 @@ function parseStructured(payload: Uint8Array): { attributes: unknown; data: unkn
   } catch {
     throw new InvalidEventError("payload", "not JSON (content-type application/cloudevents+json)");
   }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new InvalidEventError("payload", "not a JSON object (content-type application/cloudevents+json)");
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    throw new InvalidEventError("payload", "not a JSON object (content-type application/cloudevents+json)");
   const { data, ...attributes } = json as Record<string, unknown>;
   // JSON may carry the epoch extension as a number; binary mode has it as a string
   if (typeof attributes.configepoch === "number") attributes.configepoch = String(attributes.configepoch);
@@ -45,7 +46,9 @@ export function parseEvent(get: (header: string) => string | undefined, payload:
   if (!attrs.success) throw firstIssue(structured ? "" : "ce-", attrs.error);
   const data = sentinelEventDataSchema.safeParse(raw.data);
   if (!data.success) throw firstIssue("data.", data.error);
-  if ((data.data.master ?? "") !== attrs.data.subject) throw new InvalidEventError(structured ? "subject" : "ce-subject", `"${attrs.data.subject}" does not match data.master`);
-  if (data.data.event === "+switch-master" && !data.data.newMaster) throw new InvalidEventError("data.newMaster", "required for +switch-master");
+  if ((data.data.master ?? "") !== attrs.data.subject)
+    throw new InvalidEventError(structured ? "subject" : "ce-subject", `"${attrs.data.subject}" does not match data.master`);
+  if (data.data.event === "+switch-master" && !data.data.newMaster)
+    throw new InvalidEventError("data.newMaster", "required for +switch-master");
   return { attributes: attrs.data, data: data.data };
 }

@@ -32,7 +32,13 @@ export function against(event: SentinelCloudEvent | undefined, truth: MasterTrut
  * backoff would wait 100 ms, 200 ms, ... 3 s for it. Throws NoQuorumError, or returns the last
  * answer, after the deadline or once `signal` fires (shutdown).
  */
-export async function settledTruth(sentinels: SentinelClient, masterName: string, event: SentinelCloudEvent | undefined, waitMs: number, signal: AbortSignal): Promise<MasterTruth> {
+export async function settledTruth(
+  sentinels: SentinelClient,
+  masterName: string,
+  event: SentinelCloudEvent | undefined,
+  waitMs: number,
+  signal: AbortSignal,
+): Promise<MasterTruth> {
   const deadline = performance.now() + waitMs;
   for (;;) {
     try {

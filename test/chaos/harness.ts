@@ -44,7 +44,9 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function startWorld(options: { sandbox?: SandboxOptions; project?: ProjectOptions; writer?: Partial<WriterOptions> } = {}): Promise<World> {
+export async function startWorld(
+  options: { sandbox?: SandboxOptions; project?: ProjectOptions; writer?: Partial<WriterOptions> } = {},
+): Promise<World> {
   const sb = await startSandbox(options.sandbox);
   let project: Project | undefined;
   let resolver: ServiceResolver | undefined;
@@ -63,7 +65,14 @@ export async function startWorld(options: { sandbox?: SandboxOptions; project?: 
     await resolver.start();
     const first = await sb.currentMaster("mymaster");
     await waitFor("redis-master to name the master", () => resolver!.address?.host === first.host, { timeoutMs: 60_000 });
-    referee = new Referee({ kc: sb.kubeConfig, namespace: sb.namespace, masterName: "mymaster", password: sb.password, sentinelPassword: sb.sentinelPassword, graceMs: GRACE_MS });
+    referee = new Referee({
+      kc: sb.kubeConfig,
+      namespace: sb.namespace,
+      masterName: "mymaster",
+      password: sb.password,
+      sentinelPassword: sb.sentinelPassword,
+      graceMs: GRACE_MS,
+    });
     await referee.start();
     const r = resolver;
     writer = new Writer({ target: () => r.address, password: sb.password, keyPrefix: "chaos", ...options.writer });
@@ -97,7 +106,14 @@ export async function startWorld(options: { sandbox?: SandboxOptions; project?: 
       const violations = ref.stop();
       const m = await sb.currentMaster("mymaster");
       const lost = await w.checkLost({ host: m.host, port: m.port }, sb.password);
-      return { acknowledged: w.acks.length, lost: lost.length, lostIds: lost, longestGapMs: w.longestGapMs(), violations, longestLagMs: ref.longestLagMs };
+      return {
+        acknowledged: w.acks.length,
+        lost: lost.length,
+        lostIds: lost,
+        longestGapMs: w.longestGapMs(),
+        violations,
+        longestLagMs: ref.longestLagMs,
+      };
     },
     stop,
   };

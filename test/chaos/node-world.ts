@@ -20,15 +20,38 @@ export interface Judged {
   aware: Writer;
   referee: Referee;
   /** Stops both writers and the referee; lost = acknowledged writes missing from the master then. */
-  finish(): Promise<{ plainLost: number[]; awareLost: number[]; violations: Violation[]; twoMasters: string[]; master: Picture & { master: string } }>;
+  finish(): Promise<{
+    plainLost: number[];
+    awareLost: number[];
+    violations: Violation[];
+    twoMasters: string[];
+    master: Picture & { master: string };
+  }>;
 }
 
 /** Two writers and the referee, for one scenario. */
-export async function judge(world: DevStack, o: { keyPrefix: string; commandTimeoutMs?: number; waitReplicas?: { replicas: number; timeoutMs: number } }): Promise<Judged> {
+export async function judge(
+  world: DevStack,
+  o: { keyPrefix: string; commandTimeoutMs?: number; waitReplicas?: { replicas: number; timeoutMs: number } },
+): Promise<Judged> {
   const { sb } = world;
-  const referee = new Referee({ kc: sb.kubeConfig, namespace: NS, masterName: "mymaster", password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD, graceMs: GRACE_MS });
+  const referee = new Referee({
+    kc: sb.kubeConfig,
+    namespace: NS,
+    masterName: "mymaster",
+    password: PASSWORD,
+    sentinelPassword: SENTINEL_PASSWORD,
+    graceMs: GRACE_MS,
+  });
   await referee.start();
-  const writers = await startWriters(sb, { clusterIp: world.clusterIp, password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD, keyPrefix: o.keyPrefix, commandTimeoutMs: o.commandTimeoutMs ?? 1000, waitReplicas: o.waitReplicas });
+  const writers = await startWriters(sb, {
+    clusterIp: world.clusterIp,
+    password: PASSWORD,
+    sentinelPassword: SENTINEL_PASSWORD,
+    keyPrefix: o.keyPrefix,
+    commandTimeoutMs: o.commandTimeoutMs ?? 1000,
+    waitReplicas: o.waitReplicas,
+  });
   await waitFor("both writers acknowledged", () => writers.plain.acks.length > 20 && writers.aware.acks.length > 20, { timeoutMs: 30_000 });
   return {
     plain: writers.plain,
@@ -43,5 +66,5 @@ export async function judge(world: DevStack, o: { keyPrefix: string; commandTime
 }
 
 /** "n acknowledged, m lost, longest gap g ms" for a [figure] line. */
-export const summary = (w: Writer, lost: number[]): string => `${w.acks.length} acknowledged, ${lost.length} lost, longest gap ${w.longestGapMs()} ms`;
-
+export const summary = (w: Writer, lost: number[]): string =>
+  `${w.acks.length} acknowledged, ${lost.length} lost, longest gap ${w.longestGapMs()} ms`;

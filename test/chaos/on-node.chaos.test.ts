@@ -11,7 +11,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../sandbox/index.ts";
 import { crash, partition, setWriteFence } from "../../sandbox/faults.ts";
-import { DOWN_AFTER_MS, mainPid, MAX_LAG_S, NS, onPod, picture, podsIn, ready, redisPods, sentinelPods, startDevStack, waitOneMaster, waitSettled } from "../../sandbox/stack.ts";
+import {
+  DOWN_AFTER_MS,
+  mainPid,
+  MAX_LAG_S,
+  NS,
+  onPod,
+  picture,
+  podsIn,
+  ready,
+  redisPods,
+  sentinelPods,
+  startDevStack,
+  waitOneMaster,
+  waitSettled,
+} from "../../sandbox/stack.ts";
 import type { DevStack } from "../../sandbox/stack.ts";
 import { judge, summary } from "./node-world.ts";
 import type { Writer } from "../../sandbox/writer.ts";
@@ -38,54 +52,81 @@ function latestAfter(w: Writer, lost: number[], t: number): number {
 
 async function scaleFunction(name: string, replicas: number): Promise<void> {
   await world.sb.kubectl("-n", NS, "scale", `deployment/${name}`, `--replicas=${replicas}`);
-  await waitFor(`${name} at ${replicas}`, async () => {
-    const pods = (await podsIn(world.sb)).filter((p) => p.metadata?.labels?.["app.kubernetes.io/name"] === name);
-    return pods.length === replicas && pods.every((p) => ready(p) && !p.metadata?.deletionTimestamp);
-  }, { timeoutMs: 120_000, intervalMs: 250 });
+  await waitFor(
+    `${name} at ${replicas}`,
+    async () => {
+      const pods = (await podsIn(world.sb)).filter((p) => p.metadata?.labels?.["app.kubernetes.io/name"] === name);
+      return pods.length === replicas && pods.every((p) => ready(p) && !p.metadata?.deletionTimestamp);
+    },
+    { timeoutMs: 120_000, intervalMs: 250 },
+  );
 }
 
 describe("chaos on real pods", () => {
   for (const fenced of [false, true]) {
-    it(`${KILLS} crashes of the master (SIGKILL + pod force-deleted), ${fenced ? "write fence + WAIT 1" : "the default config (no write fence)"}`, async () => {
-      const { sb } = world;
-      const j = await judge(world, { keyPrefix: `crash-${fenced ? "fenced" : "default"}`, waitReplicas: fenced ? { replicas: 1, timeoutMs: 200 } : undefined });
-      const times: number[] = [];
-      let awareStuck = 0;
-      const stuckDetail: string[] = [];
-      try {
-        for (let i = 0; i < KILLS; i++) {
-          const before = await waitSettled(sb);
-          await setWriteFence(sb, fenced);
-          const at = await crash(sb, before.master);
-          const now = await waitOneMaster(sb, `a new master after crash ${i + 1}`, { not: before.master, timeoutMs: 60_000 });
-          // The project's promise: the plain client through the ClusterIP writes again.
-          await waitFor(`the plain client acknowledged after crash ${i + 1}`, () => j.plain.firstAckAfter(at) !== undefined, { timeoutMs: 30_000 }).catch((err: unknown) => {
-            throw new Error(`${(err as Error).message}: last ack ${Math.round((j.plain.acks.at(-1)?.at ?? 0) - at)} ms after the crash, ${j.plain.failures} failures; new master ${now.master} ${now.ipOf[now.master]}`, { cause: err });
-          });
-          // The reference, reported: sentinel-aware ioredis (6.0.0, failoverDetector) did not
-          // always write again within 30 s of a crash on real pods (measured, not yet understood).
-          const awareFailures = j.aware.failures;
-          if (!(await waitFor("the sentinel-aware client acknowledged after the crash", () => j.aware.firstAckAfter(at) !== undefined, { timeoutMs: 30_000 }).then(() => true, () => false))) {
-            awareStuck++;
-            const last = j.aware.acks.at(-1);
-            stuckDetail.push(`crash ${i + 1}: last ack sent ${last ? Math.round(last.sentAt - at) : "-"} ms / acknowledged ${last ? Math.round(last.at - at) : "-"} ms from the crash, ${j.aware.failures - awareFailures} failed commands since, the last: ${j.aware.lastError ?? "none"}, client ${j.aware.clientStatus}`);
+    it(
+      `${KILLS} crashes of the master (SIGKILL + pod force-deleted), ${fenced ? "write fence + WAIT 1" : "the default config (no write fence)"}`,
+      async () => {
+        const { sb } = world;
+        const j = await judge(world, {
+          keyPrefix: `crash-${fenced ? "fenced" : "default"}`,
+          waitReplicas: fenced ? { replicas: 1, timeoutMs: 200 } : undefined,
+        });
+        const times: number[] = [];
+        let awareStuck = 0;
+        const stuckDetail: string[] = [];
+        try {
+          for (let i = 0; i < KILLS; i++) {
+            const before = await waitSettled(sb);
+            await setWriteFence(sb, fenced);
+            const at = await crash(sb, before.master);
+            const now = await waitOneMaster(sb, `a new master after crash ${i + 1}`, { not: before.master, timeoutMs: 60_000 });
+            // The project's promise: the plain client through the ClusterIP writes again.
+            await waitFor(`the plain client acknowledged after crash ${i + 1}`, () => j.plain.firstAckAfter(at) !== undefined, {
+              timeoutMs: 30_000,
+            }).catch((err: unknown) => {
+              throw new Error(
+                `${(err as Error).message}: last ack ${Math.round((j.plain.acks.at(-1)?.at ?? 0) - at)} ms after the crash, ${j.plain.failures} failures; new master ${now.master} ${now.ipOf[now.master]}`,
+                { cause: err },
+              );
+            });
+            // The reference, reported: sentinel-aware ioredis (6.0.0, failoverDetector) did not
+            // always write again within 30 s of a crash on real pods (measured, not yet understood).
+            const awareFailures = j.aware.failures;
+            if (
+              !(await waitFor("the sentinel-aware client acknowledged after the crash", () => j.aware.firstAckAfter(at) !== undefined, {
+                timeoutMs: 30_000,
+              }).then(
+                () => true,
+                () => false,
+              ))
+            ) {
+              awareStuck++;
+              const last = j.aware.acks.at(-1);
+              stuckDetail.push(
+                `crash ${i + 1}: last ack sent ${last ? Math.round(last.sentAt - at) : "-"} ms / acknowledged ${last ? Math.round(last.at - at) : "-"} ms from the crash, ${j.aware.failures - awareFailures} failed commands since, the last: ${j.aware.lastError ?? "none"}, client ${j.aware.clientStatus}`,
+              );
+            }
+            times.push(Math.round(j.plain.firstAckAfter(at)!.at - at));
+            expect(now.master).not.toBe(before.master);
           }
-          times.push(Math.round((j.plain.firstAckAfter(at)!.at - at)));
-          expect(now.master).not.toBe(before.master);
+        } finally {
+          await setWriteFence(sb, true).catch(() => undefined);
         }
-      } finally {
-        await setWriteFence(sb, true).catch(() => undefined);
-      }
-      const r = await j.finish();
-      times.sort((a, b) => a - b);
-      figure(`${KILLS} crashes, ${fenced ? "write fence + WAIT 1" : "default config"}: plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}; crash to the plain client's first write acknowledged after it: median ${times[times.length >> 1]} ms, max ${times.at(-1)} ms; crashes after which the sentinel-aware client wrote nothing for 30 s: ${awareStuck}${stuckDetail.length ? ` (${stuckDetail.join("; ")})` : ""}; referee lag at most ${j.referee.longestLagMs} ms`);
-      expect(r.violations).toEqual([]);
-      expect(r.twoMasters).toEqual([]);
-      if (fenced) {
-        expect(r.plainLost).toEqual([]);
-        expect(r.awareLost).toEqual([]);
-      }
-    }, KILLS * 90_000); // a crash cycle takes 40-60 s once every Sentinel must relearn the set
+        const r = await j.finish();
+        times.sort((a, b) => a - b);
+        figure(
+          `${KILLS} crashes, ${fenced ? "write fence + WAIT 1" : "default config"}: plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}; crash to the plain client's first write acknowledged after it: median ${times[times.length >> 1]} ms, max ${times.at(-1)} ms; crashes after which the sentinel-aware client wrote nothing for 30 s: ${awareStuck}${stuckDetail.length ? ` (${stuckDetail.join("; ")})` : ""}; referee lag at most ${j.referee.longestLagMs} ms`,
+        );
+        expect(r.violations).toEqual([]);
+        expect(r.twoMasters).toEqual([]);
+        if (fenced) {
+          expect(r.plainLost).toEqual([]);
+          expect(r.awareLost).toEqual([]);
+        }
+      },
+      KILLS * 90_000,
+    ); // a crash cycle takes 40-60 s once every Sentinel must relearn the set
   }
 
   for (const fence of [true, false]) {
@@ -102,19 +143,29 @@ describe("chaos on real pods", () => {
         process.kill(pid, "SIGSTOP");
         try {
           await waitOneMaster(sb, "a new master while the old one is frozen", { not: before.master, timeoutMs: 60_000 });
-          await waitFor("both writers acknowledged by the new master", () => j.plain.firstAckAfter(frozenAt) !== undefined && j.aware.firstAckAfter(frozenAt) !== undefined, { timeoutMs: 30_000 });
+          await waitFor(
+            "both writers acknowledged by the new master",
+            () => j.plain.firstAckAfter(frozenAt) !== undefined && j.aware.firstAckAfter(frozenAt) !== undefined,
+            { timeoutMs: 30_000 },
+          );
         } finally {
           process.kill(pid, "SIGCONT");
         }
         const resumedAt = performance.now();
         frozenMs = Math.round(resumedAt - frozenAt);
-        await waitFor("the old master a replica again", async () => ((await onPod(before.ipOf[before.master]!, 6379, (r) => r.call("ROLE")).catch(() => [])) as string[])[0] === "slave", { timeoutMs: 60_000, intervalMs: 20 });
+        await waitFor(
+          "the old master a replica again",
+          async () => ((await onPod(before.ipOf[before.master]!, 6379, (r) => r.call("ROLE")).catch(() => [])) as string[])[0] === "slave",
+          { timeoutMs: 60_000, intervalMs: 20 },
+        );
         demotedMs = Math.round(performance.now() - resumedAt);
       } finally {
         if (!fence) await scaleFunction("fence-old-master", 1);
       }
       const r = await j.finish();
-      figure(`freeze ${fence ? "with" : "without"} fence-old-master: frozen ${frozenMs} ms, old master a replica ${demotedMs} ms after resume; plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}`);
+      figure(
+        `freeze ${fence ? "with" : "without"} fence-old-master: frozen ${frozenMs} ms, old master a replica ${demotedMs} ms after resume; plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}`,
+      );
       expect(r.violations).toEqual([]);
       if (fence) {
         expect(demotedMs).toBeLessThan(5000);
@@ -134,18 +185,27 @@ describe("chaos on real pods", () => {
         const acked = j.plain.acks.length;
         const old = before.ipOf[before.master]!;
         if (pauseFirst) await onPod(old, 6379, (r) => r.call("CLIENT", "PAUSE", "10000", "WRITE"));
-        await waitFor("Sentinel to accept SENTINEL FAILOVER", () =>
-          onPod(before.ipOf["sentinel-0"]!, 26379, (r) => r.call("SENTINEL", "FAILOVER", "mymaster")).then(() => true, (err: unknown) => {
-            if (err instanceof Error && err.message.startsWith("INPROG")) return false; // the reply's error code
-            throw err;
-          }), { timeoutMs: 60_000, intervalMs: 250 });
+        await waitFor(
+          "Sentinel to accept SENTINEL FAILOVER",
+          () =>
+            onPod(before.ipOf["sentinel-0"]!, 26379, (r) => r.call("SENTINEL", "FAILOVER", "mymaster")).then(
+              () => true,
+              (err: unknown) => {
+                if (err instanceof Error && err.message.startsWith("INPROG")) return false; // the reply's error code
+                throw err;
+              },
+            ),
+          { timeoutMs: 60_000, intervalMs: 250 },
+        );
         await waitOneMaster(sb, `a new master after SENTINEL FAILOVER ${i + 1}`, { not: before.master, timeoutMs: 60_000 });
         if (pauseFirst) await onPod(old, 6379, (r) => r.call("CLIENT", "UNPAUSE")).catch(() => undefined);
         await waitFor("the plain client writing again", () => j.plain.acks.length > acked + 10, { timeoutMs: 30_000 });
         perRound.push(j.plain.acks.length - acked);
       }
       const r = await j.finish();
-      figure(`SENTINEL FAILOVER x5 ${pauseFirst ? "after CLIENT PAUSE WRITE" : "bare"}: plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}`);
+      figure(
+        `SENTINEL FAILOVER x5 ${pauseFirst ? "after CLIENT PAUSE WRITE" : "bare"}: plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}`,
+      );
       expect(r.violations).toEqual([]);
       if (pauseFirst) {
         expect(r.plainLost).toEqual([]);
@@ -172,7 +232,9 @@ describe("chaos on real pods", () => {
       }
       const r = await j.finish();
       const late = { plain: latestAfter(j.plain, r.plainLost, cutAt), aware: latestAfter(j.aware, r.awareLost, cutAt) };
-      figure(`partition of the master, ${fenced ? "write fence on" : "no write fence"}: plain via kube-proxy ${summary(j.plain, r.plainLost)} (the last lost one acknowledged ${Math.round(late.plain)} ms after the cut); sentinel-aware ${summary(j.aware, r.awareLost)} (${Math.round(late.aware)} ms); referee lag at most ${j.referee.longestLagMs} ms`);
+      figure(
+        `partition of the master, ${fenced ? "write fence on" : "no write fence"}: plain via kube-proxy ${summary(j.plain, r.plainLost)} (the last lost one acknowledged ${Math.round(late.plain)} ms after the cut); sentinel-aware ${summary(j.aware, r.awareLost)} (${Math.round(late.aware)} ms); referee lag at most ${j.referee.longestLagMs} ms`,
+      );
       expect(r.violations).toEqual([]);
       if (fenced) {
         // The fence refuses writes once no replica counts as good: a replica's lag is whole
@@ -215,13 +277,23 @@ describe("chaos on real pods", () => {
     const t0 = performance.now();
     let healedMs: number | undefined;
     try {
-      await waitFor("Sentinel to accept SENTINEL FAILOVER", () => onPod(before.ipOf["sentinel-0"]!, 26379, (r) => r.call("SENTINEL", "FAILOVER", "mymaster")).then(() => true, () => false), { timeoutMs: 60_000, intervalMs: 250 });
+      await waitFor(
+        "Sentinel to accept SENTINEL FAILOVER",
+        () =>
+          onPod(before.ipOf["sentinel-0"]!, 26379, (r) => r.call("SENTINEL", "FAILOVER", "mymaster")).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
       await waitOneMaster(sb, "every picture on the new master, NATS unreachable", { not: before.master, timeoutMs: 90_000 });
       healedMs = Math.round(performance.now() - t0);
     } finally {
       for (const c of cuts) await c.heal();
     }
-    figure(`the relay and function pods (${fnPods.length}) cut off from NATS during SENTINEL FAILOVER: every picture on the new master after ${healedMs} ms (resync every 30 s)`);
+    figure(
+      `the relay and function pods (${fnPods.length}) cut off from NATS during SENTINEL FAILOVER: every picture on the new master after ${healedMs} ms (resync every 30 s)`,
+    );
     await waitSettled(sb);
   });
 });

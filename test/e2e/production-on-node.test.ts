@@ -17,7 +17,20 @@ import { waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { REGISTRY } from "../../sandbox/addresses.ts";
 import { Writer } from "../../sandbox/writer.ts";
-import { containerProcesses, copyCheckout, mainPid, NS, picture, podsIn, ready, skaffoldRun, startNodeSandbox, startWriters, waitOneMaster, watchForTwoMasters } from "../../sandbox/stack.ts";
+import {
+  containerProcesses,
+  copyCheckout,
+  mainPid,
+  NS,
+  picture,
+  podsIn,
+  ready,
+  skaffoldRun,
+  startNodeSandbox,
+  startWriters,
+  waitOneMaster,
+  watchForTwoMasters,
+} from "../../sandbox/stack.ts";
 
 const PODS = 17; // redis x3, sentinel x3, nats x3, relay x2, six functions
 const PASSWORD = "e2e-production-redis-password";
@@ -28,14 +41,35 @@ let core: CoreV1Api;
 let workdir: string;
 let clusterIp: string;
 
-const redisCli = async (pod: string, ...cmd: string[]) => (await sb.kubectl("exec", "-n", NS, pod, "-c", "redis", "--", "redis-cli", "-a", PASSWORD, "--no-auth-warning", ...cmd)).trim();
-const sentinelCli = async (pod: string, ...cmd: string[]) => (await sb.kubectl("exec", "-n", NS, pod, "-c", "sentinel", "--", "redis-cli", "-p", "26379", "-a", SENTINEL_PASSWORD, "--no-auth-warning", ...cmd)).trim();
+const redisCli = async (pod: string, ...cmd: string[]) =>
+  (await sb.kubectl("exec", "-n", NS, pod, "-c", "redis", "--", "redis-cli", "-a", PASSWORD, "--no-auth-warning", ...cmd)).trim();
+const sentinelCli = async (pod: string, ...cmd: string[]) =>
+  (
+    await sb.kubectl(
+      "exec",
+      "-n",
+      NS,
+      pod,
+      "-c",
+      "sentinel",
+      "--",
+      "redis-cli",
+      "-p",
+      "26379",
+      "-a",
+      SENTINEL_PASSWORD,
+      "--no-auth-warning",
+      ...cmd,
+    )
+  ).trim();
 
 const summary = (w: Writer, lost: number[]) => `${w.acks.length} acknowledged, ${lost.length} lost, longest gap ${w.longestGapMs()} ms`;
 
 /** Every Sentinel pod names `host` master. */
 async function sentinelsAgree(host: string): Promise<boolean> {
-  const named = await Promise.all([0, 1, 2].map((j) => sentinelCli(`sentinel-${j}`, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").catch(() => "")));
+  const named = await Promise.all(
+    [0, 1, 2].map((j) => sentinelCli(`sentinel-${j}`, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").catch(() => "")),
+  );
   return named.every((n) => n.split("\n")[0] === host);
 }
 
@@ -45,11 +79,31 @@ beforeAll(async () => {
   workdir = await copyCheckout();
   // What the README tells a production user to do before applying.
   await sb.kubectl("create", "namespace", NS);
-  await sb.kubectl("-n", NS, "create", "secret", "generic", "redis-auth", `--from-literal=password=${PASSWORD}`, `--from-literal=sentinel-password=${SENTINEL_PASSWORD}`);
-  await sb.kubectl("-n", NS, "create", "secret", "generic", "nats-auth", "--from-literal=user=failover", "--from-literal=password=e2e-production-nats-password");
+  await sb.kubectl(
+    "-n",
+    NS,
+    "create",
+    "secret",
+    "generic",
+    "redis-auth",
+    `--from-literal=password=${PASSWORD}`,
+    `--from-literal=sentinel-password=${SENTINEL_PASSWORD}`,
+  );
+  await sb.kubectl(
+    "-n",
+    NS,
+    "create",
+    "secret",
+    "generic",
+    "nats-auth",
+    "--from-literal=user=failover",
+    "--from-literal=password=e2e-production-nats-password",
+  );
   const t0 = performance.now();
   const out = await skaffoldRun(sb, workdir, ["-p", "sandbox-production", "--tag", "prod-e2e"], "skaffold-run-production.log", 900_000);
-  console.log(`[figure] skaffold run -p sandbox-production (build+push of the production target, deploy, status check): ${Math.round(performance.now() - t0)} ms; skaffold's own "Deployments stabilized in ${/Deployments stabilized in ([^\n]+)/.exec(out)?.[1] ?? "?"}"`);
+  console.log(
+    `[figure] skaffold run -p sandbox-production (build+push of the production target, deploy, status check): ${Math.round(performance.now() - t0)} ms; skaffold's own "Deployments stabilized in ${/Deployments stabilized in ([^\n]+)/.exec(out)?.[1] ?? "?"}"`,
+  );
   clusterIp = (await core.readNamespacedService({ name: "redis-master", namespace: NS })).spec!.clusterIP!;
 }, 1_200_000);
 
@@ -64,7 +118,9 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     const all = await podsIn(sb);
     expect(all.length).toBe(PODS);
     expect(all.filter((p) => !ready(p)).map((p) => p.metadata!.name)).toEqual([]);
-    const images = all.flatMap((p) => [...(p.spec!.initContainers ?? []), ...p.spec!.containers].map((c) => c.image!)).filter((i) => i.includes("failover-functions"));
+    const images = all
+      .flatMap((p) => [...(p.spec!.initContainers ?? []), ...p.spec!.containers].map((c) => c.image!))
+      .filter((i) => i.includes("failover-functions"));
     expect(images.length).toBeGreaterThan(0);
     expect(images.every((i) => i.startsWith(`${REGISTRY}/`) && i.includes(":prod-e2e@sha256:"))).toBe(true);
     const p = await waitOneMaster(sb, "the functions to name the master");
@@ -82,9 +138,12 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
       const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
       const want = c.securityContext?.runAsUser ?? spec.spec!.securityContext?.runAsUser;
       // The container's root mount, as its own mount namespace sees it.
-      const root = readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n").find((l) => l.split(" ")[4] === "/");
+      const root = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+        .split("\n")
+        .find((l) => l.split(" ")[4] === "/");
       const readOnly = root?.split(" ")[5]?.split(",").includes("ro") ?? false;
-      if (uid === 0 || uid !== want || !readOnly) wrong.push(`${pod}/${container}: uid ${uid} (manifest ${want}), root ${readOnly ? "ro" : "rw"}`);
+      if (uid === 0 || uid !== want || !readOnly)
+        wrong.push(`${pod}/${container}: uid ${uid} (manifest ${want}), root ${readOnly ? "ro" : "rw"}`);
     }
     expect(wrong).toEqual([]);
     // And a write attempt where the image has a shell (distroless has none: its mount said ro above).
@@ -94,16 +153,30 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
 
   it("SIGKILL of the master's redis: the kubelet restarts it, never two masters; what the plain client lost is reported", async () => {
     const before = await waitOneMaster(sb, "one master before the kill");
-    const restarts = (await core.readNamespacedPod({ name: before.master, namespace: NS })).status!.containerStatuses!.find((c) => c.name === "redis")!.restartCount;
-    const writers = await startWriters(sb, { clusterIp, password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD, keyPrefix: "sigkill", commandTimeoutMs: 500 });
+    const restarts = (await core.readNamespacedPod({ name: before.master, namespace: NS })).status!.containerStatuses!.find(
+      (c) => c.name === "redis",
+    )!.restartCount;
+    const writers = await startWriters(sb, {
+      clusterIp,
+      password: PASSWORD,
+      sentinelPassword: SENTINEL_PASSWORD,
+      keyPrefix: "sigkill",
+      commandTimeoutMs: 500,
+    });
     const { plain: writer, aware } = writers;
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const t0 = performance.now();
     process.kill(await mainPid(sb, before.master, "redis"), "SIGKILL");
-    await waitFor("the killed container restarted", async () => {
-      const st = (await core.readNamespacedPod({ name: before.master, namespace: NS })).status!.containerStatuses!.find((c) => c.name === "redis")!;
-      return st.restartCount > restarts && st.ready;
-    }, { timeoutMs: 120_000, intervalMs: 250 });
+    await waitFor(
+      "the killed container restarted",
+      async () => {
+        const st = (await core.readNamespacedPod({ name: before.master, namespace: NS })).status!.containerStatuses!.find(
+          (c) => c.name === "redis",
+        )!;
+        return st.restartCount > restarts && st.ready;
+      },
+      { timeoutMs: 120_000, intervalMs: 250 },
+    );
     const after = await waitOneMaster(sb, "one master after the restart");
     await waitFor("a write acknowledged after the kill", () => writer.firstAckAfter(t0 + 1) !== undefined, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 2000));
@@ -119,7 +192,13 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     const before = await waitOneMaster(sb, "one master before the freeze");
     // A long command timeout: the client keeps its connection (conntrack keeps it on the old pod)
     // through the freeze, as a client with default timeouts would.
-    const writers = await startWriters(sb, { clusterIp, password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD, keyPrefix: "freeze", commandTimeoutMs: 15_000 });
+    const writers = await startWriters(sb, {
+      clusterIp,
+      password: PASSWORD,
+      sentinelPassword: SENTINEL_PASSWORD,
+      keyPrefix: "freeze",
+      commandTimeoutMs: 15_000,
+    });
     const { plain: writer, aware } = writers;
     await waitFor("the writer's first acknowledgements", () => writer.acks.length > 50, { timeoutMs: 10_000 });
     const pid = await mainPid(sb, before.master, "redis");
@@ -127,16 +206,25 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     let moved;
     let tResume = Infinity;
     try {
-      moved = await waitOneMaster(sb, "a new master in every picture while the old one is frozen", { not: before.master, timeoutMs: 90_000 });
+      moved = await waitOneMaster(sb, "a new master in every picture while the old one is frozen", {
+        not: before.master,
+        timeoutMs: 90_000,
+      });
     } finally {
       tResume = performance.now();
       process.kill(pid, "SIGCONT");
     }
-    await waitFor("the resumed old master to become a replica", async () => (await redisCli(before.master, "ROLE")).split("\n")[0] === "slave", { timeoutMs: 60_000, intervalMs: 250 });
+    await waitFor(
+      "the resumed old master to become a replica",
+      async () => (await redisCli(before.master, "ROLE")).split("\n")[0] === "slave",
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     await waitFor("a write acknowledged after the resume", () => writer.firstAckAfter(tResume) !== undefined, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 2000));
     const { plainLost: lost, awareLost, violations } = await writers.stop(moved.ipOf[moved.master]!);
-    console.log(`[figure] master frozen (SIGSTOP) past down-after, then resumed (production, write fence on): plain client via kube-proxy ${summary(writer, lost)}; sentinel-aware ioredis ${summary(aware, awareLost)}`);
+    console.log(
+      `[figure] master frozen (SIGSTOP) past down-after, then resumed (production, write fence on): plain client via kube-proxy ${summary(writer, lost)}; sentinel-aware ioredis ${summary(aware, awareLost)}`,
+    );
     expect(violations).toEqual([]);
     // The write fence (min-replicas-to-write 1, max-lag 3) refuses what the resumed master is sent
     // after it is resumed. What it cannot cover, replication being asynchronous: a write
@@ -144,7 +232,8 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     // reached its socket while it was frozen, served on resume before Redis's once-a-second cron
     // recounts its good replicas (and acknowledged to a client whose timeout outlasted the freeze).
     // One per connection at most: this writer sends one command at a time.
-    const sentBeforeResume = (w: Writer, ids: number[]) => ids.every((id) => (w.acks.find((a) => a.id === id)?.sentAt ?? Infinity) < tResume);
+    const sentBeforeResume = (w: Writer, ids: number[]) =>
+      ids.every((id) => (w.acks.find((a) => a.id === id)?.sentAt ?? Infinity) < tResume);
     expect(sentBeforeResume(writer, lost)).toBe(true);
     expect(sentBeforeResume(aware, awareLost)).toBe(true);
     expect(lost.length).toBeLessThanOrEqual(1);
@@ -160,12 +249,19 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     await waitFor("every Sentinel to name it", () => sentinelsAgree(after.ipOf[after.master]!), { timeoutMs: 120_000, intervalMs: 1000 });
     const all = await podsIn(sb);
     expect(all.filter((p) => !ready(p)).map((p) => p.metadata!.name)).toEqual([]);
-    console.log(`[figure] rolling restart of redis + sentinel together -> all Ready, one master, every Sentinel agreeing: ${Math.round(performance.now() - t0)} ms`);
+    console.log(
+      `[figure] rolling restart of redis + sentinel together -> all Ready, one master, every Sentinel agreeing: ${Math.round(performance.now() - t0)} ms`,
+    );
     expect((await picture(sb)).labelled).toEqual([after.master]);
   });
 
   it("a Sentinel pod, then a function pod, deleted during a failover, and NATS restarted before one: everything converges", async () => {
-    const writer = new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: "during", commandTimeoutMs: 500 });
+    const writer = new Writer({
+      target: () => ({ host: clusterIp, port: 6379 }),
+      password: PASSWORD,
+      keyPrefix: "during",
+      commandTimeoutMs: 500,
+    });
     const watch = watchForTwoMasters(sb);
     writer.start();
     const figures: string[] = [];
@@ -175,16 +271,28 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
       // came back): ask again every second, keeping the replies for the failure message.
       const replies: string[] = [];
       const t0 = performance.now();
-      await waitFor(`SENTINEL FAILOVER accepted (${what}; replies so far: ${replies.join(" | ")})`, async () => {
-        const reply = await sentinelCli("sentinel-0", "SENTINEL", "FAILOVER", "mymaster").catch((err: unknown) => `error: ${(err as Error).message}`);
-        replies.push(reply);
-        if (reply !== "OK") await new Promise((r) => setTimeout(r, 1000));
-        return reply === "OK";
-      }, { timeoutMs: 90_000, intervalMs: 0 });
+      await waitFor(
+        `SENTINEL FAILOVER accepted (${what}; replies so far: ${replies.join(" | ")})`,
+        async () => {
+          const reply = await sentinelCli("sentinel-0", "SENTINEL", "FAILOVER", "mymaster").catch(
+            (err: unknown) => `error: ${(err as Error).message}`,
+          );
+          replies.push(reply);
+          if (reply !== "OK") await new Promise((r) => setTimeout(r, 1000));
+          return reply === "OK";
+        },
+        { timeoutMs: 90_000, intervalMs: 0 },
+      );
       await disturb();
       const after = await waitOneMaster(sb, `a new master after: ${what}`, { not: before.master, timeoutMs: 180_000 });
-      await waitFor(`every Sentinel names the new master after: ${what}`, () => sentinelsAgree(after.ipOf[after.master]!), { timeoutMs: 180_000, intervalMs: 1000 });
-      await waitFor(`every pod Ready after: ${what}`, async () => (await podsIn(sb)).every(ready), { timeoutMs: 180_000, intervalMs: 1000 });
+      await waitFor(`every Sentinel names the new master after: ${what}`, () => sentinelsAgree(after.ipOf[after.master]!), {
+        timeoutMs: 180_000,
+        intervalMs: 1000,
+      });
+      await waitFor(`every pod Ready after: ${what}`, async () => (await podsIn(sb)).every(ready), {
+        timeoutMs: 180_000,
+        intervalMs: 1000,
+      });
       figures.push(`${what}: converged in ${Math.round(performance.now() - t0)} ms`);
       return after;
     };
@@ -198,7 +306,9 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     await writer.stop();
     const violations = await watch.stop();
     const lost = await writer.checkLost({ host: last.ipOf[last.master]!, port: 6379 }, PASSWORD);
-    console.log(`[figure] SENTINEL FAILOVER x3 with a Sentinel pod / a function pod deleted, NATS rolled (production): ${figures.join("; ")}; plain client via kube-proxy over all three: ${summary(writer, lost)}`);
+    console.log(
+      `[figure] SENTINEL FAILOVER x3 with a Sentinel pod / a function pod deleted, NATS rolled (production): ${figures.join("; ")}; plain client via kube-proxy over all three: ${summary(writer, lost)}`,
+    );
     expect(violations).toEqual([]);
   });
 
@@ -208,7 +318,11 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     expect(await redisCli(before.master, "SET", key, "v")).toBe("OK");
     expect(Number(await redisCli(before.master, "WAIT", "2", "5000"))).toBe(2);
     await sb.kubectl("-n", NS, "delete", "statefulset", "redis", "sentinel", "nats", "--wait=true", "--timeout=300s");
-    await waitFor("the stack's pods gone", async () => !(await podsIn(sb)).some((p) => /^(redis|sentinel|nats)-\d$/.test(p.metadata!.name!)), { timeoutMs: 300_000, intervalMs: 1000 });
+    await waitFor(
+      "the stack's pods gone",
+      async () => !(await podsIn(sb)).some((p) => /^(redis|sentinel|nats)-\d$/.test(p.metadata!.name!)),
+      { timeoutMs: 300_000, intervalMs: 1000 },
+    );
     // The master the functions recorded last (the deletion ran the master's preStop, which may
     // have handed over to a replica that was being deleted too).
     const recorded = (await picture(sb)).configMapPod;
@@ -240,7 +354,9 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
   it("kubectl delete pod of the master while plain clients in pods write to redis-master.redis.svc.cluster.local: ioredis and redis-cli lose nothing", async () => {
     const before = await waitOneMaster(sb, "one master before the delete");
     const image = (await podsIn(sb)).flatMap((p) => p.spec!.containers).find((c) => c.image!.includes("failover-functions"))!.image!;
-    const redisImage = (await core.readNamespacedPod({ name: before.master, namespace: NS })).spec!.containers.find((c) => c.name === "redis")!.image!;
+    const redisImage = (await core.readNamespacedPod({ name: before.master, namespace: NS })).spec!.containers.find(
+      (c) => c.name === "redis",
+    )!.image!;
     const host = `redis-master.${NS}.svc.cluster.local`;
     // Each prints the id of every acknowledged write, one per line; a failed write is retried
     // under a new id after 50 ms (a sentinel-unaware client that reconnects to the same name).
@@ -251,29 +367,65 @@ connect();
 (async () => { for (;;) { const i = id++; try { await client.set("pod-ioredis:" + i, "1"); console.log(i); } catch { client.disconnect(); await new Promise((r) => setTimeout(r, 50)); connect(); } } })();`;
     const cliLoop = `i=0; while true; do if [ "$(redis-cli -h ${host} -a "$P" --no-auth-warning SET pod-cli:$i 1 2>/dev/null)" = OK ]; then echo $i; else sleep 0.05; fi; i=$((i+1)); done`;
     const env = [{ name: "P", valueFrom: { secretKeyRef: { name: "redis-auth", key: "password" } } }];
-    const sec = { runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
+    const sec = {
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    };
     for (const [name, container] of [
       ["writer-ioredis", { name: "w", image, command: ["/nodejs/bin/node", "-e", ioredisLoop], env, securityContext: sec }],
       ["writer-cli", { name: "w", image: redisImage, command: ["sh", "-c", cliLoop], env, securityContext: { ...sec, runAsUser: 999 } }],
     ] as const) {
-      await sb.kubectl("-n", NS, "run", name, "--restart=Never", "--image", container.image, "--labels", "redis.failover.io/client=true", "--overrides", JSON.stringify({ spec: { containers: [container] } }));
+      await sb.kubectl(
+        "-n",
+        NS,
+        "run",
+        name,
+        "--restart=Never",
+        "--image",
+        container.image,
+        "--labels",
+        "redis.failover.io/client=true",
+        "--overrides",
+        JSON.stringify({ spec: { containers: [container] } }),
+      );
     }
-    await waitFor("both writer pods acknowledging writes", async () => {
-      const logs = await Promise.all(["writer-ioredis", "writer-cli"].map((n) => sb.kubectl("-n", NS, "logs", n).catch(() => "")));
-      return logs.every((l) => l.split("\n").length > 20);
-    }, { timeoutMs: 60_000, intervalMs: 500 });
+    await waitFor(
+      "both writer pods acknowledging writes",
+      async () => {
+        const logs = await Promise.all(["writer-ioredis", "writer-cli"].map((n) => sb.kubectl("-n", NS, "logs", n).catch(() => "")));
+        return logs.every((l) => l.split("\n").length > 20);
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
     const watch = watchForTwoMasters(sb);
     await sb.kubectl("-n", NS, "delete", "pod", before.master, "--wait=false");
     const after = await waitOneMaster(sb, "a new master in every picture", { not: before.master, timeoutMs: 120_000 });
-    await waitFor("the deleted master's pod back and Ready", async () => {
-      const p = await core.readNamespacedPod({ name: before.master, namespace: NS }).catch(() => undefined);
-      return p !== undefined && ready(p);
-    }, { timeoutMs: 180_000, intervalMs: 500 });
+    await waitFor(
+      "the deleted master's pod back and Ready",
+      async () => {
+        const p = await core.readNamespacedPod({ name: before.master, namespace: NS }).catch(() => undefined);
+        return p !== undefined && ready(p);
+      },
+      { timeoutMs: 180_000, intervalMs: 500 },
+    );
     await new Promise((r) => setTimeout(r, 3000));
     // Every id a writer printed was acknowledged; read the logs before the pods go.
     const acked = new Map<string, number[]>();
-    for (const [name, prefix] of [["writer-ioredis", "pod-ioredis"], ["writer-cli", "pod-cli"]] as const) {
-      acked.set(prefix, (await sb.kubectl("-n", NS, "logs", name)).split("\n").filter((l) => /^\d+$/.test(l)).map(Number));
+    for (const [name, prefix] of [
+      ["writer-ioredis", "pod-ioredis"],
+      ["writer-cli", "pod-cli"],
+    ] as const) {
+      acked.set(
+        prefix,
+        (await sb.kubectl("-n", NS, "logs", name))
+          .split("\n")
+          .filter((l) => /^\d+$/.test(l))
+          .map(Number),
+      );
     }
     await sb.kubectl("-n", NS, "delete", "pod", "writer-ioredis", "writer-cli", "--grace-period=0", "--wait=true");
     const violations = await watch.stop();
@@ -281,7 +433,10 @@ connect();
     await master.connect();
     const figures: string[] = [];
     try {
-      for (const [label, prefix] of [["ioredis (no sentinels)", "pod-ioredis"], ["redis-cli", "pod-cli"]] as const) {
+      for (const [label, prefix] of [
+        ["ioredis (no sentinels)", "pod-ioredis"],
+        ["redis-cli", "pod-cli"],
+      ] as const) {
         const ids = acked.get(prefix)!;
         const lost: number[] = [];
         for (let k = 0; k < ids.length; k += 500) {
@@ -296,7 +451,9 @@ connect();
     } finally {
       master.disconnect();
     }
-    console.log(`[figure] kubectl delete pod of the master (production, preStop handover), plain clients in pods via redis-master.${NS}.svc.cluster.local: ${figures.join("; ")}`);
+    console.log(
+      `[figure] kubectl delete pod of the master (production, preStop handover), plain clients in pods via redis-master.${NS}.svc.cluster.local: ${figures.join("; ")}`,
+    );
     expect(violations).toEqual([]);
   });
 });

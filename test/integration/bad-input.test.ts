@@ -31,12 +31,24 @@ afterAll(async () => {
 
 describe("failover run with bad input", () => {
   it("MASTERS naming a master no Sentinel monitors: exit 2 at start, one line naming it and what they monitor", async () => {
-    const env = { ...process.env, ...sandboxEnv(sb), NAMESPACE: sb.namespace, HTTP_HOST: "127.0.0.1", HTTP_PORT: "18240", MASTERS: '{"nosuch":{}}' };
-    const err = await run(process.execPath, [ENTRY, "run", "label-master"], { env, timeout: 30_000 }).then(() => undefined, (e: unknown) => e as { code: number; stderr: string });
+    const env = {
+      ...process.env,
+      ...sandboxEnv(sb),
+      NAMESPACE: sb.namespace,
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: "18240",
+      MASTERS: '{"nosuch":{}}',
+    };
+    const err = await run(process.execPath, [ENTRY, "run", "label-master"], { env, timeout: 30_000 }).then(
+      () => undefined,
+      (e: unknown) => e as { code: number; stderr: string },
+    );
     expect(err?.code).toBe(2);
     const lines = err!.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toBe('failover run: bad configuration: MASTERS: master "nosuch" not monitored by any Sentinel; the Sentinels monitor "mymaster"');
+    expect(lines[0]).toBe(
+      'failover run: bad configuration: MASTERS: master "nosuch" not monitored by any Sentinel; the Sentinels monitor "mymaster"',
+    );
   });
 
   it("Sentinels unreachable at start: says so on every attempt, stays unready, and stops at once on SIGTERM", async () => {
@@ -52,7 +64,10 @@ describe("failover run with bad input", () => {
     });
     started.push(fn);
     await fn.start();
-    const attempts = () => readFileSync(fn.spec.logFile, "utf8").split("\n").filter((l) => l.includes("sentinels not answering yet, retrying")).length;
+    const attempts = () =>
+      readFileSync(fn.spec.logFile, "utf8")
+        .split("\n")
+        .filter((l) => l.includes("sentinels not answering yet, retrying")).length;
     await waitFor("the wait logged three times", () => attempts() >= 3, { timeoutMs: 30_000, intervalMs: 100 });
     const readyz = await fetch("http://127.0.0.1:18241/readyz");
     expect(readyz.status).toBe(503);

@@ -23,7 +23,9 @@ describe("chaos (short): one master kill, checker on", () => {
     await new Promise((r) => setTimeout(r, 1000));
     const report = await world.finish();
     const window = lossWindow(world.writer, report.lostIds, [killedAt]);
-    console.log(`[figure] chaos short: ${report.acknowledged} writes acknowledged, ${report.lost} lost (acknowledged at most ${window.maxMsBeforeKill} ms before the kill), longest gap ${report.longestGapMs} ms, violations ${report.violations.length}`);
+    console.log(
+      `[figure] chaos short: ${report.acknowledged} writes acknowledged, ${report.lost} lost (acknowledged at most ${window.maxMsBeforeKill} ms before the kill), longest gap ${report.longestGapMs} ms, violations ${report.violations.length}`,
+    );
     expect(report.violations).toEqual([]);
     expect(report.acknowledged).toBeGreaterThan(100);
     expect(report.longestGapMs).toBeLessThan(10_000);

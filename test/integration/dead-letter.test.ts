@@ -24,7 +24,14 @@ beforeAll(async () => {
   fn = failoverProcess({
     name: "label-master (no pods)",
     args: ["run", "label-master"],
-    env: { ...sandboxEnv(sb), NAMESPACE: sb.namespace, MAX_DELIVER: "3", CONSUMER_PREFIX: "dlq-test-", POD_SELECTOR: "no-such-label=x", RESYNC_INTERVAL_MS: "600000" },
+    env: {
+      ...sandboxEnv(sb),
+      NAMESPACE: sb.namespace,
+      MAX_DELIVER: "3",
+      CONSUMER_PREFIX: "dlq-test-",
+      POD_SELECTOR: "no-such-label=x",
+      RESYNC_INTERVAL_MS: "600000",
+    },
     httpPort: 18200,
     logFile: join(sb.dir, "dead-letter-fn.log"),
   });
@@ -43,7 +50,11 @@ describe("dead letters", () => {
     const m = await sb.currentMaster("mymaster");
     const other = sb.masters[0]!.redis.find((r) => r.spec.ip !== m.host)!.spec.ip;
     await publishEvent(nc, switchEvent("mymaster", other, m.host, m.epoch, `dlq-${Date.now()}`));
-    await waitFor("the event in the dead-letter stream", async () => ((await subjectCounts(nc, "REDIS_SENTINEL_DEADLETTER"))["deadletter.redis.sentinel.label-master"] ?? 0) >= 1, { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor(
+      "the event in the dead-letter stream",
+      async () => ((await subjectCounts(nc, "REDIS_SENTINEL_DEADLETTER"))["deadletter.redis.sentinel.label-master"] ?? 0) >= 1,
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     const jsm = await jetstreamManager(nc);
     const dead = await jsm.streams.getMessage("REDIS_SENTINEL_DEADLETTER", { last_by_subj: "deadletter.redis.sentinel.label-master" });
     expect(dead?.header.get("failover-dead-letter-reason")).toBe("max-deliveries");

@@ -21,7 +21,21 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
-import { copyCheckout, mainPid, NATS_PASSWORD, NS, PASSWORD, picture, SENTINEL_PASSWORD, podsIn, ready, skaffoldRun, startNodeSandbox, startWriters, waitOneMaster } from "../../sandbox/stack.ts";
+import {
+  copyCheckout,
+  mainPid,
+  NATS_PASSWORD,
+  NS,
+  PASSWORD,
+  picture,
+  SENTINEL_PASSWORD,
+  podsIn,
+  ready,
+  skaffoldRun,
+  startNodeSandbox,
+  startWriters,
+  waitOneMaster,
+} from "../../sandbox/stack.ts";
 import type { Picture } from "../../sandbox/stack.ts";
 import { Referee } from "../support/referee.ts";
 import { scrape, total } from "../../bench/lib/prom-scrape.ts";
@@ -39,17 +53,31 @@ let clusterIp: string;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 
-const referee = () => new Referee({ kc: sb.kubeConfig, namespace: NS, masterName: "mymaster", password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD, graceMs: GRACE_MS });
+const referee = () =>
+  new Referee({
+    kc: sb.kubeConfig,
+    namespace: NS,
+    masterName: "mymaster",
+    password: PASSWORD,
+    sentinelPassword: SENTINEL_PASSWORD,
+    graceMs: GRACE_MS,
+  });
 
 async function podIp(selector: string): Promise<string> {
-  const pods = (await sb.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NS, labelSelector: selector })).items.filter((p) => ready(p) && !p.metadata?.deletionTimestamp);
+  const pods = (await sb.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NS, labelSelector: selector })).items.filter(
+    (p) => ready(p) && !p.metadata?.deletionTimestamp,
+  );
   if (pods.length !== 1) throw new Error(`expected one ready pod for ${selector}, found ${pods.length}`);
   return pods[0]!.status!.podIP!;
 }
 
 /** Every switch-master function's /metrics, by function. */
 async function functionMetrics(): Promise<Record<string, PromSeries[]>> {
-  return Object.fromEntries(await Promise.all(SWITCH_FUNCTIONS.map(async (fn) => [fn, await scrape(`http://${await podIp(`app.kubernetes.io/name=${fn}`)}:8080/metrics`)] as const)));
+  return Object.fromEntries(
+    await Promise.all(
+      SWITCH_FUNCTIONS.map(async (fn) => [fn, await scrape(`http://${await podIp(`app.kubernetes.io/name=${fn}`)}:8080/metrics`)] as const),
+    ),
+  );
 }
 
 /** SENTINEL FAILOVER, asked again while the previous failover is still reconfiguring replicas (INPROG). */
@@ -57,14 +85,18 @@ async function sentinelFailover(): Promise<void> {
   const s = new Redis({ host: (await picture(sb)).ipOf["sentinel-0"]!, port: 26379, password: SENTINEL_PASSWORD, lazyConnect: true });
   try {
     await s.connect();
-    await waitFor("Sentinel to accept SENTINEL FAILOVER", () =>
-      s.call("SENTINEL", "FAILOVER", "mymaster").then(
-        () => true,
-        (err: unknown) => {
-          if (err instanceof Error && err.message.startsWith("INPROG")) return false; // the reply's error code
-          throw err;
-        },
-      ), { timeoutMs: 60_000, intervalMs: 250 });
+    await waitFor(
+      "Sentinel to accept SENTINEL FAILOVER",
+      () =>
+        s.call("SENTINEL", "FAILOVER", "mymaster").then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof Error && err.message.startsWith("INPROG")) return false; // the reply's error code
+            throw err;
+          },
+        ),
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
   } finally {
     s.disconnect();
   }
@@ -91,10 +123,14 @@ async function failOver(what: string): Promise<Picture & { master: string }> {
 
 async function scale(deployment: string, replicas: number): Promise<void> {
   await sb.kubectl("-n", NS, "scale", `deployment/${deployment}`, `--replicas=${replicas}`);
-  await waitFor(`${deployment} at ${replicas} ready pod(s)`, async () => {
-    const pods = (await podsIn(sb)).filter((p) => p.metadata?.labels?.["app.kubernetes.io/name"] === deployment);
-    return pods.length === replicas && pods.every(ready);
-  }, { timeoutMs: 120_000, intervalMs: 250 });
+  await waitFor(
+    `${deployment} at ${replicas} ready pod(s)`,
+    async () => {
+      const pods = (await podsIn(sb)).filter((p) => p.metadata?.labels?.["app.kubernetes.io/name"] === deployment);
+      return pods.length === replicas && pods.every(ready);
+    },
+    { timeoutMs: 120_000, intervalMs: 250 },
+  );
 }
 
 /** Every switch-master consumer has been delivered `seq` and has nothing pending or unacked: each message acked, termed or dead-lettered. */
@@ -111,10 +147,13 @@ beforeAll(async () => {
   workdir = await copyCheckout();
   await skaffoldRun(sb, workdir, ["-p", "sandbox", "--tag", "failover-on-node"], "skaffold-run-dev.log");
   // Only the event path: the periodic resync of every function an hour away (env beats envFrom).
-  const fns = (await podsIn(sb)).map((p) => p.metadata?.labels?.["app.kubernetes.io/name"] ?? "").filter((n) => SWITCH_FUNCTIONS.includes(n) || n === "sentinel-reset");
+  const fns = (await podsIn(sb))
+    .map((p) => p.metadata?.labels?.["app.kubernetes.io/name"] ?? "")
+    .filter((n) => SWITCH_FUNCTIONS.includes(n) || n === "sentinel-reset");
   await sb.kubectl("-n", NS, "set", "env", ...[...new Set(fns)].map((f) => `deployment/${f}`), "RESYNC_INTERVAL_MS=3600000");
   for (const f of new Set(fns)) await sb.kubectl("-n", NS, "rollout", "status", `deployment/${f}`, "--timeout=180s");
-  clusterIp = (await sb.kubeConfig.makeApiClient(CoreV1Api).readNamespacedService({ name: "redis-master", namespace: NS })).spec!.clusterIP!;
+  clusterIp = (await sb.kubeConfig.makeApiClient(CoreV1Api).readNamespacedService({ name: "redis-master", namespace: NS })).spec!
+    .clusterIP!;
   nc = await connect({ servers: `${await podIp("app.kubernetes.io/name=nats")}:4222`, user: "failover", pass: NATS_PASSWORD });
   jsm = await jetstreamManager(nc);
   await waitOneMaster(sb, "one master after the deploy");
@@ -135,16 +174,29 @@ describe("failover on real pods, judged by the referee", () => {
       const before = await functionMetrics();
       await waitFor("the referee's first answers", () => ref.seen.polls > 5, { timeoutMs: 10_000 });
       await failOver("the event-path failover");
-      await waitFor("every switch-master function to have handled an event", async () => {
-        const now = await functionMetrics();
-        return SWITCH_FUNCTIONS.every((fn) => total(now[fn]!, "failover_events_handled_total", { fn, result: "ok" }) > total(before[fn]!, "failover_events_handled_total", { fn, result: "ok" }));
-      }, { timeoutMs: 30_000, intervalMs: 250 });
+      await waitFor(
+        "every switch-master function to have handled an event",
+        async () => {
+          const now = await functionMetrics();
+          return SWITCH_FUNCTIONS.every(
+            (fn) =>
+              total(now[fn]!, "failover_events_handled_total", { fn, result: "ok" }) >
+              total(before[fn]!, "failover_events_handled_total", { fn, result: "ok" }),
+          );
+        },
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
       const after = await functionMetrics();
-      for (const fn of SWITCH_FUNCTIONS) expect(total(after[fn]!, "failover_resyncs_total", { fn }), `${fn} resynced`).toBe(total(before[fn]!, "failover_resyncs_total", { fn }));
+      for (const fn of SWITCH_FUNCTIONS)
+        expect(total(after[fn]!, "failover_resyncs_total", { fn }), `${fn} resynced`).toBe(
+          total(before[fn]!, "failover_resyncs_total", { fn }),
+        );
     } finally {
       ref.stop();
     }
-    console.log(`[figure] event-path failover (SENTINEL FAILOVER, real pods): Kubernetes named another host than the master for at most ${ref.longestLagMs} ms after the new master existed (watch + ROLE every 50 ms); ${ref.seen.sliceEvents} slice and ${ref.seen.podEvents} pod events seen`);
+    console.log(
+      `[figure] event-path failover (SENTINEL FAILOVER, real pods): Kubernetes named another host than the master for at most ${ref.longestLagMs} ms after the new master existed (watch + ROLE every 50 ms); ${ref.seen.sliceEvents} slice and ${ref.seen.podEvents} pod events seen`,
+    );
     expect(ref.seen.sliceEvents).toBeGreaterThan(1);
     expect(ref.violations).toEqual([]);
   });
@@ -161,15 +213,27 @@ describe("failover on real pods, judged by the referee", () => {
       await scale("master-endpoints", 0); // nobody to correct the slice
       await discovery.createNamespacedEndpointSlice({
         namespace: NS,
-        body: { metadata: { name: "redis-master-by-hand", labels: { "kubernetes.io/service-name": "redis-master" } }, addressType: "IPv4", endpoints: [{ addresses: [now.ipOf[replica]!] }], ports: [{ name: "redis", port: 6379, protocol: "TCP" }] },
+        body: {
+          metadata: { name: "redis-master-by-hand", labels: { "kubernetes.io/service-name": "redis-master" } },
+          addressType: "IPv4",
+          endpoints: [{ addresses: [now.ipOf[replica]!] }],
+          ports: [{ name: "redis", port: 6379, protocol: "TCP" }],
+        },
       });
-      await waitFor("the referee to see both slice violations", () => ref.of("two-endpoints").length > 0 && ref.of("stale-endpoint").length > 0, { timeoutMs: GRACE_MS + 10_000, intervalMs: 50 });
+      await waitFor(
+        "the referee to see both slice violations",
+        () => ref.of("two-endpoints").length > 0 && ref.of("stale-endpoint").length > 0,
+        { timeoutMs: GRACE_MS + 10_000, intervalMs: 50 },
+      );
       expect(ref.of("stale-endpoint")[0]!.what).toContain(now.ipOf[replica]!);
       await discovery.deleteNamespacedEndpointSlice({ name: "redis-master-by-hand", namespace: NS });
       await scale("master-endpoints", 1);
 
       await sb.kubectl("-n", NS, "label", "pod", replica, "redis-role=master", "--overwrite");
-      await waitFor("the referee to see two master labels", () => ref.of("two-master-labels").length > 0, { timeoutMs: 10_000, intervalMs: 50 });
+      await waitFor("the referee to see two master labels", () => ref.of("two-master-labels").length > 0, {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      });
       expect(ref.of("two-master-labels")[0]!.what).toContain(replica);
     } finally {
       await sb.kubectl("-n", NS, "label", "pod", replica, "redis-role=replica", "--overwrite").catch(() => undefined);
@@ -197,19 +261,50 @@ describe("failover on real pods, judged by the referee", () => {
       await waitFor("the referee's first answers", () => ref.seen.polls > 5, { timeoutMs: 10_000 });
       const js = jetstream(nc);
       const data = (newMaster: string, id: string) => ({
-        event: "+switch-master", master: "mymaster", epoch: 0, sentinel: { host: "198.18.255.253", port: 26379 },
-        oldMaster: { host: masterIp, port: 6379 }, newMaster: { host: newMaster, port: 6379 }, masterAddress: { host: newMaster, port: 6379 },
-        raw: `+switch-master mymaster ${masterIp} 6379 ${newMaster} 6379`, announcedAt: new Date().toISOString(), id,
+        event: "+switch-master",
+        master: "mymaster",
+        epoch: 0,
+        sentinel: { host: "198.18.255.253", port: 26379 },
+        oldMaster: { host: masterIp, port: 6379 },
+        newMaster: { host: newMaster, port: 6379 },
+        masterAddress: { host: newMaster, port: 6379 },
+        raw: `+switch-master mymaster ${masterIp} 6379 ${newMaster} 6379`,
+        announcedAt: new Date().toISOString(),
+        id,
       });
       const structured = (newMaster: string, e: number, id: string) => {
         const h = headers();
         h.set("content-type", "application/cloudevents+json");
         const { id: _id, ...d } = data(newMaster, id);
-        return { h, body: JSON.stringify({ specversion: "1.0", id, source: "forger", type: "io.redis.sentinel.switch-master", subject: "mymaster", time: new Date().toISOString(), datacontenttype: "application/json", configepoch: String(e), data: { ...d, epoch: e } }) };
+        return {
+          h,
+          body: JSON.stringify({
+            specversion: "1.0",
+            id,
+            source: "forger",
+            type: "io.redis.sentinel.switch-master",
+            subject: "mymaster",
+            time: new Date().toISOString(),
+            datacontenttype: "application/json",
+            configepoch: String(e),
+            data: { ...d, epoch: e },
+          }),
+        };
       };
       const binary = (newMaster: string, e: number, id: string) => {
         const h = headers();
-        for (const [k, v] of Object.entries({ "content-type": "application/json", "ce-specversion": "1.0", "ce-id": id, "ce-source": "forger", "ce-type": "io.redis.sentinel.switch-master", "ce-subject": "mymaster", "ce-time": new Date().toISOString(), "ce-datacontenttype": "application/json", "ce-configepoch": String(e) })) h.set(k, v);
+        for (const [k, v] of Object.entries({
+          "content-type": "application/json",
+          "ce-specversion": "1.0",
+          "ce-id": id,
+          "ce-source": "forger",
+          "ce-type": "io.redis.sentinel.switch-master",
+          "ce-subject": "mymaster",
+          "ce-time": new Date().toISOString(),
+          "ce-datacontenttype": "application/json",
+          "ce-configepoch": String(e),
+        }))
+          h.set(k, v);
         const { id: _id, ...d } = data(newMaster, id);
         return { h, body: JSON.stringify({ ...d, epoch: e }) };
       };
@@ -226,13 +321,25 @@ describe("failover on real pods, judged by the referee", () => {
       const replay = headers();
       for (const [k, v] of real!.header) if (k.toLowerCase() !== "nats-msg-id") for (const value of v) replay.append(k, value);
       last = (await js.publish(SUBJECT, real!.data, { headers: replay })).seq;
-      await waitFor("every injected event settled in every switch-master consumer", () => settled(last), { timeoutMs: 90_000, intervalMs: 250 });
+      await waitFor("every injected event settled in every switch-master consumer", () => settled(last), {
+        timeoutMs: 90_000,
+        intervalMs: 250,
+      });
       const after = await picture(sb);
-      expect({ labelled: after.labelled, endpoints: after.endpoints, configMapPod: after.configMapPod }).toEqual({ labelled: [second.master], endpoints: [masterIp], configMapPod: second.master });
+      expect({ labelled: after.labelled, endpoints: after.endpoints, configMapPod: after.configMapPod }).toEqual({
+        labelled: [second.master],
+        endpoints: [masterIp],
+        configMapPod: second.master,
+      });
       const metrics = await functionMetrics();
       for (const fn of SWITCH_FUNCTIONS) {
-        const delta = (name: string, labels: Record<string, string>) => total(metrics[fn]!, name, { fn, ...labels }) - total(before[fn]!, name, { fn, ...labels });
-        const counted = { invalid: delta("failover_events_handled_total", { result: "invalid" }), forged: delta("failover_suspicious_events_total", { kind: "forged" }), stale: delta("failover_suspicious_events_total", { kind: "stale" }) };
+        const delta = (name: string, labels: Record<string, string>) =>
+          total(metrics[fn]!, name, { fn, ...labels }) - total(before[fn]!, name, { fn, ...labels });
+        const counted = {
+          invalid: delta("failover_events_handled_total", { result: "invalid" }),
+          forged: delta("failover_suspicious_events_total", { kind: "forged" }),
+          stale: delta("failover_suspicious_events_total", { kind: "stale" }),
+        };
         console.log(`[figure] ${fn}: 4 injected events counted as ${JSON.stringify(counted)}`);
         expect(counted.invalid + counted.forged + counted.stale, `${fn}: ${JSON.stringify(counted)}`).toBe(4);
         expect(counted.stale, fn).toBe(1);
@@ -248,11 +355,17 @@ describe("failover on real pods, judged by the referee", () => {
     const before = await waitOneMaster(sb, "one master before the missed failover");
     await scale("master-configmap", 0);
     await sentinelFailover();
-    const now = await waitFor("labels and slice on the new master, the ConfigMap behind", async () => {
-      const p = await picture(sb);
-      const m = p.labelled[0];
-      return p.labelled.length === 1 && m !== before.master && p.endpoints[0] === p.ipOf[m!] && p.configMapPod === before.master ? p : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 100 });
+    const now = await waitFor(
+      "labels and slice on the new master, the ConfigMap behind",
+      async () => {
+        const p = await picture(sb);
+        const m = p.labelled[0];
+        return p.labelled.length === 1 && m !== before.master && p.endpoints[0] === p.ipOf[m!] && p.configMapPod === before.master
+          ? p
+          : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
     await jsm.consumers.delete(STREAM, "fn-master-configmap"); // the event is gone for it
     await scale("master-configmap", 1);
     const healed = await waitOneMaster(sb, "the ConfigMap on the new master", { timeoutMs: 60_000 });
@@ -268,7 +381,13 @@ describe("failover on real pods, judged by the referee", () => {
     await ref.start();
     // Clients with a 1 s command deadline, shorter than the freeze: what they sent to the frozen
     // master is never acknowledged; what they are acknowledged must survive.
-    const writers = await startWriters(sb, { clusterIp, password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD, keyPrefix: "fenced-freeze", commandTimeoutMs: 1000 });
+    const writers = await startWriters(sb, {
+      clusterIp,
+      password: PASSWORD,
+      sentinelPassword: SENTINEL_PASSWORD,
+      keyPrefix: "fenced-freeze",
+      commandTimeoutMs: 1000,
+    });
     const { plain, aware } = writers;
     let result;
     let stopped = false;
@@ -279,16 +398,26 @@ describe("failover on real pods, judged by the referee", () => {
       process.kill(pid, "SIGSTOP");
       let moved;
       try {
-        moved = await waitOneMaster(sb, "a new master in every picture while the old one is frozen", { not: before.master, timeoutMs: 60_000 });
+        moved = await waitOneMaster(sb, "a new master in every picture while the old one is frozen", {
+          not: before.master,
+          timeoutMs: 60_000,
+        });
         // Acknowledged while the old master is still frozen: by the new one.
-        await waitFor("both clients acknowledged by the new master", () => plain.firstAckAfter(frozenAt) !== undefined && aware.firstAckAfter(frozenAt) !== undefined, { timeoutMs: 30_000 });
+        await waitFor(
+          "both clients acknowledged by the new master",
+          () => plain.firstAckAfter(frozenAt) !== undefined && aware.firstAckAfter(frozenAt) !== undefined,
+          { timeoutMs: 30_000 },
+        );
       } finally {
         process.kill(pid, "SIGCONT");
       }
       const resumedAt = performance.now();
       const old = new Redis({ host: before.ipOf[before.master]!, port: 6379, password: PASSWORD, lazyConnect: true });
       await old.connect();
-      await waitFor("the resumed old master to be a replica", async () => ((await old.call("ROLE")) as string[])[0] === "slave", { timeoutMs: 30_000, intervalMs: 20 });
+      await waitFor("the resumed old master to be a replica", async () => ((await old.call("ROLE")) as string[])[0] === "slave", {
+        timeoutMs: 30_000,
+        intervalMs: 20,
+      });
       const demotedMs = Math.round(performance.now() - resumedAt);
       old.disconnect();
       await new Promise((r) => setTimeout(r, 2000));
@@ -298,7 +427,9 @@ describe("failover on real pods, judged by the referee", () => {
       if (!stopped) await writers.stop(before.ipOf[before.master]!).catch(() => undefined);
       ref.stop();
     }
-    console.log(`[figure] fenced freeze (real pods, down-after 3 s, write fence on): frozen ${result.frozenMs} ms, old master a replica ${result.demotedMs} ms after resume; plain via kube-proxy ${plain.acks.length} acknowledged / ${result.plainLost.length} lost / longest gap ${plain.longestGapMs()} ms; sentinel-aware ${aware.acks.length} / ${result.awareLost.length} / ${aware.longestGapMs()} ms; referee lag at most ${ref.longestLagMs} ms`);
+    console.log(
+      `[figure] fenced freeze (real pods, down-after 3 s, write fence on): frozen ${result.frozenMs} ms, old master a replica ${result.demotedMs} ms after resume; plain via kube-proxy ${plain.acks.length} acknowledged / ${result.plainLost.length} lost / longest gap ${plain.longestGapMs()} ms; sentinel-aware ${aware.acks.length} / ${result.awareLost.length} / ${aware.longestGapMs()} ms; referee lag at most ${ref.longestLagMs} ms`,
+    );
     // fence-old-master, not Sentinel (which converts a returning master 8-11 s after it answers).
     expect(result.demotedMs).toBeLessThan(5000);
     expect(result.plainLost).toEqual([]);

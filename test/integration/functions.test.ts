@@ -56,7 +56,11 @@ afterAll(async () => {
 async function expectConverged(what: string, timeoutMs = 20_000) {
   const m = await sb.currentMaster("mymaster");
   const pod = sb.podOf(sb.redisAt(m.address)!);
-  await waitFor(`${what}: objects converged on ${pod} (${m.host}) at epoch ${m.epoch}`, async () => convergedOn(await masterState(sb), pod, m.host, m.epoch), { timeoutMs, intervalMs: 100 });
+  await waitFor(
+    `${what}: objects converged on ${pod} (${m.host}) at epoch ${m.epoch}`,
+    async () => convergedOn(await masterState(sb), pod, m.host, m.epoch),
+    { timeoutMs, intervalMs: 100 },
+  );
   return { m, pod };
 }
 
@@ -65,7 +69,8 @@ async function failover(): Promise<{ host: string; epoch: number }> {
   return { host: now.host, epoch: now.epoch };
 }
 
-const metric = async (fn: string, re: RegExp) => Number((await (await fetch(`http://127.0.0.1:${project.httpPort(fn)}/metrics`)).text()).match(re)?.[1] ?? 0);
+const metric = async (fn: string, re: RegExp) =>
+  Number((await (await fetch(`http://127.0.0.1:${project.httpPort(fn)}/metrics`)).text()).match(re)?.[1] ?? 0);
 
 describe("failover functions", () => {
   it("converge on the current master at start (resync, no event needed)", async () => {
@@ -78,7 +83,11 @@ describe("failover functions", () => {
     const { pod, m } = await expectConverged("after kill");
     expect((await masterState(sb)).configMap?.epoch).toBe(String(m.epoch));
     expect(m.epoch).toBeGreaterThanOrEqual(now.epoch);
-    await waitFor("a MasterSwitched Event on the new master pod", async () => (await eventsFor(sb, pod)).some((e) => e.reason === "MasterSwitched" && e.note.includes(`epoch ${m.epoch}`)), { timeoutMs: 20_000 });
+    await waitFor(
+      "a MasterSwitched Event on the new master pod",
+      async () => (await eventsFor(sb, pod)).some((e) => e.reason === "MasterSwitched" && e.note.includes(`epoch ${m.epoch}`)),
+      { timeoutMs: 20_000 },
+    );
     const resolver = new ServiceResolver(sb.kubeConfig, sb.namespace, "redis-master");
     await resolver.start();
     try {
@@ -98,7 +107,9 @@ describe("failover functions", () => {
     expect(JSON.parse(post.body)).toMatchObject({ event: "+switch-master", newMaster: { host: now.host, port: 6379 }, epoch: now.epoch });
     expect(post.headers["content-type"]).toBe("application/json");
     expect(post.headers["webhook-id"]).toBe(post.headers["ce-id"]);
-    expect(post.headers["webhook-signature"]).toBe(signature(SECRET, String(post.headers["webhook-id"]), String(post.headers["webhook-timestamp"]), post.body));
+    expect(post.headers["webhook-signature"]).toBe(
+      signature(SECRET, String(post.headers["webhook-id"]), String(post.headers["webhook-timestamp"]), post.body),
+    );
   });
 
   it("change nothing for a forged, a replayed old and a duplicated event", async () => {
@@ -113,18 +124,29 @@ describe("failover functions", () => {
     const replayed = switchEvent("mymaster", m.host, other, Math.max(0, m.epoch - 1), `replayed-${Date.now()}`);
     await publishEvent(nc, replayed);
     expect((await publishEvent(nc, forged)).duplicate).toBe(true);
-    await waitFor("the forged event to be counted", async () => (await metric("label-master", /failover_suspicious_events_total\{fn="label-master",kind="forged"\} (\d+)/)) >= 1);
-    await waitFor("the replayed event to be counted", async () => (await metric("label-master", /failover_suspicious_events_total\{fn="label-master",kind="stale"\} (\d+)/)) >= 1);
+    await waitFor(
+      "the forged event to be counted",
+      async () => (await metric("label-master", /failover_suspicious_events_total\{fn="label-master",kind="forged"\} (\d+)/)) >= 1,
+    );
+    await waitFor(
+      "the replayed event to be counted",
+      async () => (await metric("label-master", /failover_suspicious_events_total\{fn="label-master",kind="stale"\} (\d+)/)) >= 1,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     expect(await masterState(sb)).toEqual(before);
     expect(convergedOn(before, pod, m.host, m.epoch)).toBe(true);
-    await waitFor("a Warning Event for the forged event", async () => (await eventsFor(sb, "redis")).some((e) => e.type === "Warning" && e.reason === "ForgedFailoverEvent"));
+    await waitFor("a Warning Event for the forged event", async () =>
+      (await eventsFor(sb, "redis")).some((e) => e.type === "Warning" && e.reason === "ForgedFailoverEvent"),
+    );
   });
 
   it("dead-letters a malformed event and keeps running", async () => {
     const bad = switchEvent("mymaster", "198.18.1.10", "198.18.1.11", 1, `bad-${Date.now()}`);
     await publishEvent(nc, bad, '{"event":"+switch-master","master":"mymaster"}');
-    await waitFor("invalid event counted", async () => (await metric("label-master", /failover_events_handled_total\{fn="label-master",result="invalid"\} (\d+)/)) >= 1);
+    await waitFor(
+      "invalid event counted",
+      async () => (await metric("label-master", /failover_events_handled_total\{fn="label-master",result="invalid"\} (\d+)/)) >= 1,
+    );
     expect(await metric("label-master", /failover_dead_lettered_total\{fn="label-master",why="invalid"\} (\d+)/)).toBeGreaterThanOrEqual(1);
     expect((await fetch(`http://127.0.0.1:${project.httpPort("label-master")}/readyz`)).ok).toBe(true);
   });
@@ -182,11 +204,20 @@ describe("failover functions", () => {
     const oldIp = replica.spec.ip;
     const newIp = oldIp.replace(/\.(\d+)$/, (_, n: string) => `.${Number(n) + 20}`);
     await sb.moveRedis(replica, newIp);
-    const listed = async () => Promise.all(sb.sentinels.map(async (s) => ((await s.command("SENTINEL", "REPLICAS", "mymaster")) as string[][]).map((r) => r[r.indexOf("ip") + 1]).sort()));
-    await waitFor("every Sentinel to list the new address and not the old one", async () => {
-      const all = await listed();
-      return all.every((ips) => ips.includes(newIp) && !ips.includes(oldIp) && ips.length === 2);
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+    const listed = async () =>
+      Promise.all(
+        sb.sentinels.map(async (s) =>
+          ((await s.command("SENTINEL", "REPLICAS", "mymaster")) as string[][]).map((r) => r[r.indexOf("ip") + 1]).sort(),
+        ),
+      );
+    await waitFor(
+      "every Sentinel to list the new address and not the old one",
+      async () => {
+        const all = await listed();
+        return all.every((ips) => ips.includes(newIp) && !ips.includes(oldIp) && ips.length === 2);
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     const state = await masterState(sb);
     expect(state.sliceAddresses).toEqual([m.host]);
     expect(state.replicas).toContain(sb.podOf(replica));
@@ -200,7 +231,8 @@ describe("failover functions", () => {
     await sb.waitSettled();
     const m = await sb.currentMaster("mymaster");
     const stale = sb.sentinels[2]!;
-    const names = async () => String(((await stale.command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")) as string[] | null)?.[0] ?? "");
+    const names = async () =>
+      String(((await stale.command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")) as string[] | null)?.[0] ?? "");
     // What a rolling restart leaves: a new Sentinel pod monitoring the old master's address at
     // epoch 0, which no other Sentinel knows (so none of their hello messages reach it). Here: it
     // is pointed at an address nobody has while the others forget every Sentinel (RESET), at once.
@@ -213,15 +245,27 @@ describe("failover functions", () => {
       sb.sentinels[1]!.command("SENTINEL", "RESET", "mymaster"),
     ]);
     expect(await names()).toBe("198.18.1.99");
-    await waitFor("the stale Sentinel re-pointed to the quorum's master, knowing its replicas and the other Sentinels", async () => {
-      if ((await names()) !== m.host) return false;
-      const f = ((await stale.command("SENTINEL", "MASTER", "mymaster")) as string[]).reduce<Record<string, string>>((acc, x, i, a) => (i % 2 ? acc : { ...acc, [x]: a[i + 1]! }), {});
-      return Number(f["num-slaves"]) === 2 && Number(f["num-other-sentinels"]) === 2 && !f.flags!.includes("down");
-    }, { timeoutMs: 30_000, intervalMs: 250 });
-    await waitFor("a SentinelRepointed Event", async () => (await eventsFor(sb, "redis")).some((e) => e.reason === "SentinelRepointed" && e.note.includes("198.18.1.99:6379@0")));
+    await waitFor(
+      "the stale Sentinel re-pointed to the quorum's master, knowing its replicas and the other Sentinels",
+      async () => {
+        if ((await names()) !== m.host) return false;
+        const f = ((await stale.command("SENTINEL", "MASTER", "mymaster")) as string[]).reduce<Record<string, string>>(
+          (acc, x, i, a) => (i % 2 ? acc : { ...acc, [x]: a[i + 1]! }),
+          {},
+        );
+        return Number(f["num-slaves"]) === 2 && Number(f["num-other-sentinels"]) === 2 && !f.flags!.includes("down");
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    await waitFor("a SentinelRepointed Event", async () =>
+      (await eventsFor(sb, "redis")).some((e) => e.reason === "SentinelRepointed" && e.note.includes("198.18.1.99:6379@0")),
+    );
     // A Sentinel that lost the name altogether is given it back too.
     await stale.command("SENTINEL", "REMOVE", "mymaster");
-    await waitFor("the Sentinel that lost mymaster monitoring it again", async () => (await names().catch(() => "")) === m.host, { timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor("the Sentinel that lost mymaster monitoring it again", async () => (await names().catch(() => "")) === m.host, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     await sb.waitSettled();
   });
 
@@ -232,18 +276,30 @@ describe("failover functions", () => {
     // Sentinel would fix it too, but only failover-timeout (5 s here) after the change, on a 10 s INFO period.
     const t0 = performance.now();
     await redisCommand(replica.address, sb.password, "REPLICAOF", "198.18.1.99", "6379");
-    await waitFor("the replica following the quorum's master again", async () => {
-      const info = await replica.replicationInfo();
-      return info.master_host === m.host && info.master_link_status === "up";
-    }, { timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor(
+      "the replica following the quorum's master again",
+      async () => {
+        const info = await replica.replicationInfo();
+        return info.master_host === m.host && info.master_link_status === "up";
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
     const ms = performance.now() - t0;
-    await waitFor("an OrphanReplicaRepointed Event on its pod", async () => (await eventsFor(sb, sb.podOf(replica))).some((e) => e.reason === "OrphanReplicaRepointed" && e.note.includes("198.18.1.99:6379")));
-    console.log(`[figure] orphan replica (REPLICAOF an address nobody has) re-pointed by fence-old-master (resync 3 s): following the master again after ${Math.round(ms)} ms`);
+    await waitFor("an OrphanReplicaRepointed Event on its pod", async () =>
+      (await eventsFor(sb, sb.podOf(replica))).some((e) => e.reason === "OrphanReplicaRepointed" && e.note.includes("198.18.1.99:6379")),
+    );
+    console.log(
+      `[figure] orphan replica (REPLICAOF an address nobody has) re-pointed by fence-old-master (resync 3 s): following the master again after ${Math.round(ms)} ms`,
+    );
     await sb.waitSettled();
   });
 
   it("run with least privilege: each ServiceAccount is denied what its function does not need", async () => {
-    const can = (sa: string, ...args: string[]) => sb.kubectl("auth", "can-i", ...args, "-n", sb.namespace, "--as", `system:serviceaccount:${sb.namespace}:${sa}`).then((o) => o.trim(), (e: { stdout?: string }) => (e.stdout ?? "").trim());
+    const can = (sa: string, ...args: string[]) =>
+      sb.kubectl("auth", "can-i", ...args, "-n", sb.namespace, "--as", `system:serviceaccount:${sb.namespace}:${sa}`).then(
+        (o) => o.trim(),
+        (e: { stdout?: string }) => (e.stdout ?? "").trim(),
+      );
     expect(await can("label-master", "patch", "pods")).toBe("yes");
     expect(await can("label-master", "delete", "pods")).toBe("no");
     expect(await can("label-master", "patch", "configmaps/redis-master")).toBe("no");

@@ -9,11 +9,24 @@ import { inSandboxNamespace } from "../../sandbox/addresses.ts";
 import { nodeCgroupTrees, sweepStaleNodeCgroups } from "../../sandbox/node/cgroups.ts";
 
 const SANDBOX_COMMANDS = [
-  "redis-server", "redis-sentinel", "nats-server", "etcd", "kube-apiserver", "kube-controller", "haproxy",
+  "redis-server",
+  "redis-sentinel",
+  "nats-server",
+  "etcd",
+  "kube-apiserver",
+  "kube-controller",
+  "haproxy",
   // the node: its daemons, containerd's shims (comm is cut at 15 characters) and the pause process
-  "containerd", "kubelet", "kube-proxy", "kube-scheduler", "coredns", "pause", "registry",
+  "containerd",
+  "kubelet",
+  "kube-proxy",
+  "kube-scheduler",
+  "coredns",
+  "pause",
+  "registry",
   // skaffold dev (skaffold-on-node.test.ts) and the port-forwards it runs
-  "skaffold", "kubectl",
+  "skaffold",
+  "kubectl",
 ];
 
 /** Processes (pid, command) of the sandbox's kinds visible in /proc. */
@@ -34,12 +47,29 @@ export function sandboxProcesses(): { pid: number; comm: string }[] {
 
 export function setup(): () => void {
   if (!inSandboxNamespace()) {
-    throw new Error("integration tests must run inside the sandbox namespace: use `npm test` (or `bash sandbox/setup/in-sandbox-netns.sh npm run test:integration`)");
+    throw new Error(
+      "integration tests must run inside the sandbox namespace: use `npm test` (or `bash sandbox/setup/in-sandbox-netns.sh npm run test:integration`)",
+    );
   }
   for (const b of [
-    "redis-server", "redis-sentinel", "nats-server", "etcd", "kube-apiserver", "kube-controller-manager", "kubectl",
-    "kubelet", "kube-proxy", "kube-scheduler", "containerd", "containerd-shim-runc-v2", "ctr", "coredns", "runc",
-    "registry", "skaffold", "buildah",
+    "redis-server",
+    "redis-sentinel",
+    "nats-server",
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kubectl",
+    "kubelet",
+    "kube-proxy",
+    "kube-scheduler",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "ctr",
+    "coredns",
+    "runc",
+    "registry",
+    "skaffold",
+    "buildah",
   ] as const) {
     binaryPath(b); // throws MissingBinaryError naming `npm run setup`
   }

@@ -62,7 +62,13 @@ let hook: ManagedProcess | undefined;
 let nc: NatsConnection;
 
 const pkgDirOf = (hook: string) => join(hook, "node_modules", "failover-functions");
-const record = async () => (await sb.kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "hook-record", namespace: sb.namespace }).catch(() => undefined))?.data;
+const record = async () =>
+  (
+    await sb.kubeConfig
+      .makeApiClient(CoreV1Api)
+      .readNamespacedConfigMap({ name: "hook-record", namespace: sb.namespace })
+      .catch(() => undefined)
+  )?.data;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "failover-hook-"));
@@ -81,7 +87,19 @@ beforeAll(async () => {
   writeFileSync(join(hookDir, "package.json"), JSON.stringify({ name: "my-hook", type: "module", private: true }));
   writeFileSync(
     join(hookDir, "tsconfig.json"),
-    JSON.stringify({ compilerOptions: { target: "ES2024", module: "NodeNext", moduleResolution: "NodeNext", strict: true, types: ["node"], skipLibCheck: true, outDir: "dist", rewriteRelativeImportExtensions: true }, include: ["index.ts"] }),
+    JSON.stringify({
+      compilerOptions: {
+        target: "ES2024",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        types: ["node"],
+        skipLibCheck: true,
+        outDir: "dist",
+        rewriteRelativeImportExtensions: true,
+      },
+      include: ["index.ts"],
+    }),
   );
   writeFileSync(join(hookDir, "index.ts"), HOOK);
   writeFileSync(join(hookDir, "index.test.ts"), HOOK_TEST);
@@ -113,15 +131,40 @@ describe("a hook outside this repository, on the packed package", () => {
   it("a hook scaffolded by the packed `failover new hook` type-checks, passes its own unit test as written, and regenerates its deploy/ unchanged", async () => {
     const deployBefore = readFileSync(join(scaffoldedDir, "deploy/rbac/scaffolded-hook.yaml"), "utf8");
     await run(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", scaffoldedDir], { cwd: scaffoldedDir });
-    const res = await run(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--root", scaffoldedDir], { cwd: scaffoldedDir, env: { ...process.env, NO_COLOR: "1" } });
+    const res = await run(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--root", scaffoldedDir], {
+      cwd: scaffoldedDir,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     expect(res.stdout).toMatch(/1 passed/);
     // its `npm run manifests`, on the module tsc just compiled
-    await run(process.execPath, [join(pkgDirOf(scaffoldedDir), "dist/bin/failover.js"), "manifests", "--out", "deploy", "--image", "scaffolded-hook", "--module", "/app/hooks/scaffolded-hook/index.js", "./dist/index.js"], { cwd: scaffoldedDir });
+    await run(
+      process.execPath,
+      [
+        join(pkgDirOf(scaffoldedDir), "dist/bin/failover.js"),
+        "manifests",
+        "--out",
+        "deploy",
+        "--image",
+        "scaffolded-hook",
+        "--module",
+        "/app/hooks/scaffolded-hook/index.js",
+        "./dist/index.js",
+      ],
+      { cwd: scaffoldedDir },
+    );
     expect(readFileSync(join(scaffoldedDir, "deploy/rbac/scaffolded-hook.yaml"), "utf8")).toBe(deployBefore);
   });
 
   it("cannot reach the runtime's internals by deep import", async () => {
-    const res = await run(process.execPath, ["--input-type=module", "-e", `import("failover-functions/dist/shared/runtime/runtime.js").then(() => console.log("reached"), (e) => console.log(e.code))`], { cwd: hookDir });
+    const res = await run(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import("failover-functions/dist/shared/runtime/runtime.js").then(() => console.log("reached"), (e) => console.log(e.code))`,
+      ],
+      { cwd: hookDir },
+    );
     expect(res.stdout.trim()).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED");
   });
 
@@ -133,7 +176,15 @@ describe("a hook outside this repository, on the packed package", () => {
       command: process.execPath,
       args: [join(hookDir, "node_modules/failover-functions/dist/bin/failover.js"), "run", "./dist/index.js"],
       cwd: hookDir,
-      env: { ...process.env, ...sandboxEnv(sb), NAMESPACE: sb.namespace, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(HTTP_PORT), CONSUMER_PREFIX: "hook-test-", RESYNC_INTERVAL_MS: "600000" },
+      env: {
+        ...process.env,
+        ...sandboxEnv(sb),
+        NAMESPACE: sb.namespace,
+        HTTP_HOST: "127.0.0.1",
+        HTTP_PORT: String(HTTP_PORT),
+        CONSUMER_PREFIX: "hook-test-",
+        RESYNC_INTERVAL_MS: "600000",
+      },
       logFile: join(sb.dir, "record-hook.log"),
       ready: async () => (await fetch(`http://127.0.0.1:${HTTP_PORT}/readyz`)).ok,
       readyTimeoutMs: 30_000,
@@ -143,18 +194,30 @@ describe("a hook outside this repository, on the packed package", () => {
     nc = await natsOf(sb);
 
     const before = await sb.currentMaster("mymaster");
-    await waitFor("the hook's record names the master (resync)", async () => (await record())?.host === before.host, { timeoutMs: 20_000, intervalMs: 200 });
+    await waitFor("the hook's record names the master (resync)", async () => (await record())?.host === before.host, {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
 
     const other = sb.masters[0]!.redis.find((r) => r.spec.ip !== before.host)!.spec.ip;
     await publishEvent(nc, switchEvent("mymaster", before.host, other, before.epoch + 5, `forged-${Date.now()}`));
-    const forged = async () => Number((await (await fetch(`http://127.0.0.1:${HTTP_PORT}/metrics`)).text()).match(/failover_suspicious_events_total\{fn="record-hook",kind="forged"\} (\d+)/)?.[1] ?? 0);
+    const forged = async () =>
+      Number(
+        (await (await fetch(`http://127.0.0.1:${HTTP_PORT}/metrics`)).text()).match(
+          /failover_suspicious_events_total\{fn="record-hook",kind="forged"\} (\d+)/,
+        )?.[1] ?? 0,
+      );
     await waitFor("the runtime to judge the event forged", async () => (await forged()) >= 1, { timeoutMs: 30_000, intervalMs: 200 });
     expect((await record())?.host).toBe(before.host);
 
     const { now } = await sb.killMaster("mymaster");
-    await waitFor("the hook's record follows the failover", async () => {
-      const r = await record();
-      return r?.host === now.host && Number(r.epoch) >= now.epoch;
-    }, { timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor(
+      "the hook's record follows the failover",
+      async () => {
+        const r = await record();
+        return r?.host === now.host && Number(r.epoch) >= now.epoch;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
   });
 });

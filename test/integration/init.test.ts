@@ -162,7 +162,9 @@ describe("init containers", () => {
     await sb.waitSettled();
     const m = await sb.currentMaster("mymaster");
     const masterPod = sb.podOf(sb.redisAt(m.address)!);
-    await waitFor("ConfigMap redis-master to record the master", async () => (await masterState(sb)).configMap?.host === m.host, { timeoutMs: 20_000 });
+    await waitFor("ConfigMap redis-master to record the master", async () => (await masterState(sb)).configMap?.host === m.host, {
+      timeoutMs: 20_000,
+    });
     const writer = new Writer({ target: () => m.address, password: sb.password, keyPrefix: "reboot" });
     writer.start();
     await waitFor("writes acknowledged", () => writer.acks.length >= 300);
@@ -192,7 +194,9 @@ describe("init containers", () => {
     await sb.waitSettled({ timeoutMs: 60_000 });
     expect((await sb.currentMaster("mymaster")).host).toBe(m.host);
     const lost = await writer.checkLost(m.address, sb.password);
-    console.log(`[figure] whole-cluster reboot: ${acked} writes acknowledged before the kill, ${lost.length} lost; master ${masterPod} kept`);
+    console.log(
+      `[figure] whole-cluster reboot: ${acked} writes acknowledged before the kill, ${lost.length} lost; master ${masterPod} kept`,
+    );
     expect(lost).toEqual([]);
   });
 });
@@ -217,9 +221,19 @@ describe("init containers: bad input exits non-zero with one line, writes nothin
   });
 
   it("no Sentinel quorum and a malformed record: names the bad field, never guesses", async () => {
-    await apply(sb.kubeConfig, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "broken-record", namespace: sb.namespace }, data: { master: "mymaster", host: "198.18.1.11", port: "six-three-seven-nine", pod: "redis-1", epoch: "3" } });
+    await apply(sb.kubeConfig, {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "broken-record", namespace: sb.namespace },
+      data: { master: "mymaster", host: "198.18.1.11", port: "six-three-seven-nine", pod: "redis-1", epoch: "3" },
+    });
     const r0 = sb.masters[0]!.redis[0]!;
-    const res = await initRedis(r0, { SENTINELS: "198.18.0.99:26379", CONFIGMAP_NAME: "broken-record", KUBECONFIG: sb.kubeconfigPath, INIT_TIMEOUT_MS: "1500" });
+    const res = await initRedis(r0, {
+      SENTINELS: "198.18.0.99:26379",
+      CONFIGMAP_NAME: "broken-record",
+      KUBECONFIG: sb.kubeconfigPath,
+      INIT_TIMEOUT_MS: "1500",
+    });
     expect(res.code).toBe(1);
     expect(res.stderr.trim().split("\n")).toHaveLength(1);
     expect(res.stderr).toMatch(/ConfigMap broken-record: data\.port: /);
@@ -229,7 +243,11 @@ describe("init containers: bad input exits non-zero with one line, writes nothin
   it("no Sentinel quorum and a ConfigMap it may not read: never a cold start on ordinal 0", async () => {
     const r0 = sb.masters[0]!.redis[0]!;
     const unprivileged = await serviceAccountKubeconfig(sb, "default");
-    const res = await initRedis(r0, { SENTINELS: "198.18.0.99:26379,198.18.0.98:26379,198.18.0.97:26379", KUBECONFIG: unprivileged, INIT_TIMEOUT_MS: "1500" });
+    const res = await initRedis(r0, {
+      SENTINELS: "198.18.0.99:26379,198.18.0.98:26379,198.18.0.97:26379",
+      KUBECONFIG: unprivileged,
+      INIT_TIMEOUT_MS: "1500",
+    });
     expect(res.code).toBe(1);
     expect(res.stderr.trim().split("\n")).toHaveLength(1);
     expect(res.stderr).toMatch(/no safe decision after \d+ ms: no quorum of Sentinels.*RBAC: not allowed to get configmaps\/redis-master/);
@@ -238,7 +256,14 @@ describe("init containers: bad input exits non-zero with one line, writes nothin
 });
 
 describe("the redis container's scripts (manifests/base/redis)", () => {
-  const scriptEnv = (r: RedisInstance) => ({ POD_IP: r.spec.ip, REDISCLI_AUTH: sb.password ?? "", SENTINEL_PASSWORD: sb.sentinelPassword ?? "", SENTINELS: sentinelList(), MASTER_NAME: "mymaster", PRESTOP_TIMEOUT_S: "20" });
+  const scriptEnv = (r: RedisInstance) => ({
+    POD_IP: r.spec.ip,
+    REDISCLI_AUTH: sb.password ?? "",
+    SENTINEL_PASSWORD: sb.sentinelPassword ?? "",
+    SENTINELS: sentinelList(),
+    MASTER_NAME: "mymaster",
+    PRESTOP_TIMEOUT_S: "20",
+  });
 
   it("probe.sh: readiness on the master and on a linked replica, liveness fails on a dead server", async () => {
     await sb.waitSettled();
@@ -262,7 +287,10 @@ describe("the redis container's scripts (manifests/base/redis)", () => {
     const m = await sb.currentMaster("mymaster");
     let target = m.address;
     const follow = setInterval(() => {
-      sb.currentMaster("mymaster").then((x) => (target = x.address), () => undefined);
+      sb.currentMaster("mymaster").then(
+        (x) => (target = x.address),
+        () => undefined,
+      );
     }, 50);
     const writer = new Writer({ target: () => target, password: sb.password, keyPrefix: "prestop" });
     writer.start();
@@ -279,7 +307,9 @@ describe("the redis container's scripts (manifests/base/redis)", () => {
       await waitFor("writes on the new master", () => writer.acks.some((a) => a.host === now.host));
       const firstNew = writer.acks.find((a) => a.host === now.host)!;
       const lastOld = writer.acks.filter((a) => a.host === m.host).at(-1)!;
-      console.log(`[figure] prestop.sh: handover took ${Math.round(handoverMs)} ms; writes stopped for ${Math.round(firstNew.at - lastOld.at)} ms`);
+      console.log(
+        `[figure] prestop.sh: handover took ${Math.round(handoverMs)} ms; writes stopped for ${Math.round(firstNew.at - lastOld.at)} ms`,
+      );
     } finally {
       clearInterval(follow);
       await writer.stop();

@@ -13,7 +13,15 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dumpYaml, loadAllYaml } from "@kubernetes/client-node";
-import type { V1ConfigMap, V1Container, V1PodTemplateSpec, V1RoleBinding, V1Secret, V1Service, V1StatefulSet } from "@kubernetes/client-node";
+import type {
+  V1ConfigMap,
+  V1Container,
+  V1PodTemplateSpec,
+  V1RoleBinding,
+  V1Secret,
+  V1Service,
+  V1StatefulSet,
+} from "@kubernetes/client-node";
 import { startSandbox, waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { binaryPath } from "../../sandbox/paths.ts";
@@ -35,13 +43,17 @@ async function kustomize(dir: string): Promise<Obj[]> {
 }
 
 const byKind = (objs: Obj[], kind: string) => objs.filter((o) => o.kind === kind);
-const named = <T>(objs: Obj[], kind: string, name: string) => objs.find((o) => o.kind === kind && (o.metadata.name === name || o.metadata.name.startsWith(`${name}-`))) as T | undefined;
+const named = <T>(objs: Obj[], kind: string, name: string) =>
+  objs.find((o) => o.kind === kind && (o.metadata.name === name || o.metadata.name.startsWith(`${name}-`))) as T | undefined;
 
 /** Every pod template of the workloads, with where it comes from. */
 function templates(objs: Obj[]): { owner: string; template: V1PodTemplateSpec }[] {
   return objs
     .filter((o) => ["StatefulSet", "Deployment"].includes(o.kind))
-    .map((o) => ({ owner: `${o.kind}/${o.metadata.name}`, template: (o as unknown as { spec: { template: V1PodTemplateSpec } }).spec.template }));
+    .map((o) => ({
+      owner: `${o.kind}/${o.metadata.name}`,
+      template: (o as unknown as { spec: { template: V1PodTemplateSpec } }).spec.template,
+    }));
 }
 
 const containers = (t: V1PodTemplateSpec): V1Container[] => [...(t.spec?.initContainers ?? []), ...(t.spec?.containers ?? [])];
@@ -76,16 +88,29 @@ describe("the overlays as rendered", () => {
       expect(pod.containers[0]?.lifecycle?.preStop?.exec?.command).toEqual(["sh", "/etc/redis-scripts/prestop.sh"]);
       expect(pod.containers[0]?.readinessProbe?.exec?.command).toContain("readiness");
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(30);
-      expect(named<V1StatefulSet>(objs, "StatefulSet", "sentinel")!.spec!.template.spec!.initContainers?.[0]?.args).toEqual(["init", "sentinel"]);
+      expect(named<V1StatefulSet>(objs, "StatefulSet", "sentinel")!.spec!.template.spec!.initContainers?.[0]?.args).toEqual([
+        "init",
+        "sentinel",
+      ]);
       const master = named<V1Service>(objs, "Service", "redis-master")!;
       expect(master.spec?.selector).toBeUndefined(); // its EndpointSlice is master-endpoints'
       expect(named<V1Service>(objs, "Service", "redis-replicas")!.spec?.selector).toMatchObject({ "redis-role": "replica" });
       expect(named<V1Service>(objs, "Service", "redis")!.spec?.clusterIP).toBe("None");
-      const deployments = byKind(objs, "Deployment").map((d) => d.metadata.name).sort();
-      const functions = ["fence-old-master", "kube-events", "label-master", "master-configmap", "master-endpoints", "sentinel-relay", "sentinel-reset"];
+      const deployments = byKind(objs, "Deployment")
+        .map((d) => d.metadata.name)
+        .sort();
+      const functions = [
+        "fence-old-master",
+        "kube-events",
+        "label-master",
+        "master-configmap",
+        "master-endpoints",
+        "sentinel-relay",
+        "sentinel-reset",
+      ];
       // Dev adds the relay that skaffold's port-forward of localhost:6379 goes to (components/master-forward).
       expect(deployments).toEqual(objs === dev ? [...functions, "redis-master-forward"].sort() : functions);
-      expect((named<{ spec: { replicas: number } }>(objs, "Deployment", "sentinel-relay")!).spec.replicas).toBe(2);
+      expect(named<{ spec: { replicas: number } }>(objs, "Deployment", "sentinel-relay")!.spec.replicas).toBe(2);
       expect(byKind(objs, "PodDisruptionBudget").length).toBeGreaterThanOrEqual(2);
       const conf = named<V1ConfigMap>(objs, "ConfigMap", "redis-config")!.data!;
       expect(conf["redis.conf"]).toMatch(/appendonly yes[\s\S]*save /);
@@ -96,14 +121,19 @@ describe("the overlays as rendered", () => {
       const anti = (objs: Obj[]) => named<V1StatefulSet>(objs, "StatefulSet", name)!.spec!.template.spec!.affinity!.podAntiAffinity!;
       expect(anti(production).requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey, name).toBe("kubernetes.io/hostname");
       expect(anti(dev).requiredDuringSchedulingIgnoredDuringExecution, name).toBeUndefined();
-      expect(anti(dev).preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm.topologyKey, name).toBe("kubernetes.io/hostname");
+      expect(anti(dev).preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm.topologyKey, name).toBe(
+        "kubernetes.io/hostname",
+      );
     }
-    expect((named<V1StatefulSet>(dev, "StatefulSet", "nats")!).spec?.replicas).toBe(1);
-    expect((named<V1StatefulSet>(production, "StatefulSet", "nats")!).spec?.replicas).toBe(3);
+    expect(named<V1StatefulSet>(dev, "StatefulSet", "nats")!.spec?.replicas).toBe(1);
+    expect(named<V1StatefulSet>(production, "StatefulSet", "nats")!.spec?.replicas).toBe(3);
   });
 
   it("run every container non-root, read-only, without capabilities, seccomp RuntimeDefault, with requests and limits", () => {
-    for (const [overlay, objs] of [["dev", dev], ["production", production]] as const) {
+    for (const [overlay, objs] of [
+      ["dev", dev],
+      ["production", production],
+    ] as const) {
       for (const { owner, template } of templates(objs)) {
         const where = `${overlay} ${owner}`;
         expect(template.spec?.securityContext?.runAsNonRoot, where).toBe(true);
@@ -139,19 +169,39 @@ describe("the overlays as rendered", () => {
     expect(byKind(production, "Secret")).toEqual([]);
     // Every secretKeyRef points at a Secret of the overlay (dev, with its hashed name) or an expected one (production).
     const refs = new Set(JSON.stringify(dev).match(/"secretKeyRef":\{"name":"[^"]+"/g));
-    for (const r of refs) expect(secrets.some((s) => r.includes(`"${s.metadata!.name}"`)), r).toBe(true);
+    for (const r of refs)
+      expect(
+        secrets.some((s) => r.includes(`"${s.metadata!.name}"`)),
+        r,
+      ).toBe(true);
   });
 
   it("production: NetworkPolicies for redis, sentinel and NATS; the components render on their own", async () => {
-    expect(byKind(production, "NetworkPolicy").map((p) => p.metadata.name).sort()).toEqual(["functions", "nats", "redis", "sentinel"]);
+    expect(
+      byKind(production, "NetworkPolicy")
+        .map((p) => p.metadata.name)
+        .sort(),
+    ).toEqual(["functions", "nats", "redis", "sentinel"]);
     const dir = mkdtempSync(join(ROOT, "manifests/.render-"));
     try {
       const rel = (p: string) => join("..", p);
-      writeFileSync(join(dir, "kustomization.yaml"), dumpYaml({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: [rel("base")], components: [rel("components/keda"), rel("components/no-write-fence"), rel("components/webhook")] }));
+      writeFileSync(
+        join(dir, "kustomization.yaml"),
+        dumpYaml({
+          apiVersion: "kustomize.config.k8s.io/v1beta1",
+          kind: "Kustomization",
+          resources: [rel("base")],
+          components: [rel("components/keda"), rel("components/no-write-fence"), rel("components/webhook")],
+        }),
+      );
       const objs = await kustomize(join("manifests", dir.split("/").at(-1)!));
-      expect(byKind(objs, "ScaledObject").map((s) => (s as unknown as { spec: { triggers: { type: string }[] } }).spec.triggers[0]!.type)).toEqual(["nats-jetstream", "nats-jetstream", "nats-jetstream"]);
+      expect(
+        byKind(objs, "ScaledObject").map((s) => (s as unknown as { spec: { triggers: { type: string }[] } }).spec.triggers[0]!.type),
+      ).toEqual(["nats-jetstream", "nats-jetstream", "nats-jetstream"]);
       expect(named<V1ConfigMap>(objs, "ConfigMap", "redis-config")!.data!["write-fence.conf"]).toMatch(/^min-replicas-to-write 0$/m);
-      expect(named<{ spec: { template: V1PodTemplateSpec } }>(objs, "Deployment", "webhook")!.spec.template.spec!.containers[0]!.args).toEqual(["run", "webhook"]);
+      expect(
+        named<{ spec: { template: V1PodTemplateSpec } }>(objs, "Deployment", "webhook")!.spec.template.spec!.containers[0]!.args,
+      ).toEqual(["run", "webhook"]);
     } finally {
       await exec("rm", ["-rf", dir]);
     }
@@ -189,19 +239,49 @@ describe("on the sandbox's kube-apiserver", () => {
       const names = (await sb.kubectl("get", kind, "-n", "m-dev", "-o", "jsonpath={.items[*].metadata.name}")).trim().split(" ");
       for (const o of byKind(objs, kind)) expect(names, kind).toContain(o.metadata.name);
     }
-    await waitFor("the StatefulSet controller to create the redis pods", async () => (await sb.kubectl("get", "pods", "-n", "m-dev", "-l", "app.kubernetes.io/name=redis", "-o", "name")).trim().split("\n").filter(Boolean).length === 3, { timeoutMs: 30_000 });
+    await waitFor(
+      "the StatefulSet controller to create the redis pods",
+      async () =>
+        (await sb.kubectl("get", "pods", "-n", "m-dev", "-l", "app.kubernetes.io/name=redis", "-o", "name"))
+          .trim()
+          .split("\n")
+          .filter(Boolean).length === 3,
+      { timeoutMs: 30_000 },
+    );
   });
 
   it("applies overlays/production once its Secrets exist; the ServiceAccounts may do what their functions need and nothing else", async () => {
     const objs = intoNamespace(production, "m-prod");
     await sb.kubectl("create", "namespace", "m-prod");
-    await sb.kubectl("create", "secret", "generic", "redis-auth", "-n", "m-prod", "--from-literal=password=p1-long-enough", "--from-literal=sentinel-password=p2-long-enough");
-    await sb.kubectl("create", "secret", "generic", "nats-auth", "-n", "m-prod", "--from-literal=user=failover", "--from-literal=password=p3-long-enough");
+    await sb.kubectl(
+      "create",
+      "secret",
+      "generic",
+      "redis-auth",
+      "-n",
+      "m-prod",
+      "--from-literal=password=p1-long-enough",
+      "--from-literal=sentinel-password=p2-long-enough",
+    );
+    await sb.kubectl(
+      "create",
+      "secret",
+      "generic",
+      "nats-auth",
+      "-n",
+      "m-prod",
+      "--from-literal=user=failover",
+      "--from-literal=password=p3-long-enough",
+    );
     expect(await kubectlApply(objs, "--dry-run=server")).toContain("(server dry run)");
     await kubectlApply(objs);
     expect((await sb.kubectl("get", "networkpolicies", "-n", "m-prod", "-o", "name")).trim().split("\n")).toHaveLength(4);
 
-    const can = (sa: string, ...args: string[]) => sb.kubectl("auth", "can-i", ...args, "-n", "m-prod", "--as", `system:serviceaccount:m-prod:${sa}`).then((o) => o.trim(), (e: { stdout?: string }) => (e.stdout ?? "").trim());
+    const can = (sa: string, ...args: string[]) =>
+      sb.kubectl("auth", "can-i", ...args, "-n", "m-prod", "--as", `system:serviceaccount:m-prod:${sa}`).then(
+        (o) => o.trim(),
+        (e: { stdout?: string }) => (e.stdout ?? "").trim(),
+      );
     const grants: [string, string[], "yes" | "no"][] = [
       ["redis-init", ["get", "configmaps/redis-master"], "yes"],
       ["redis-init", ["get", "pods/redis-0"], "yes"],
@@ -230,7 +310,17 @@ describe("on the sandbox's kube-apiserver", () => {
 });
 
 describe("skaffold.yaml with the pinned skaffold", () => {
-  const skaffold = (...args: string[]) => exec(binaryPath("skaffold"), args, { cwd: ROOT, env: { ...process.env, PATH: `${join(binaryPath("kubectl"), "..")}:${process.env.PATH ?? ""}`, SKAFFOLD_UPDATE_CHECK: "false", SKAFFOLD_INTERACTIVE: "false" }, maxBuffer: 16 << 20 });
+  const skaffold = (...args: string[]) =>
+    exec(binaryPath("skaffold"), args, {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        PATH: `${join(binaryPath("kubectl"), "..")}:${process.env.PATH ?? ""}`,
+        SKAFFOLD_UPDATE_CHECK: "false",
+        SKAFFOLD_INTERACTIVE: "false",
+      },
+      maxBuffer: 16 << 20,
+    });
 
   it("diagnose accepts it; render gives overlays/dev, and the production profile overlays/production", async () => {
     const { stdout } = await skaffold("diagnose", "--yaml-only");
@@ -251,13 +341,19 @@ describe("skaffold.yaml with the pinned skaffold", () => {
   it("rejects an unknown key, naming it", async () => {
     const bad = join(mkdtempSync(join(tmpdir(), "skaffold-")), "skaffold.yaml");
     writeFileSync(bad, readFileSync(join(ROOT, "skaffold.yaml"), "utf8").replace(/^build:$/m, "build:\n  artefacts: []"));
-    const err = await skaffold("diagnose", "--yaml-only", "-f", bad).then(() => undefined, (e: { stderr?: string; stdout?: string }) => `${e.stdout ?? ""}${e.stderr ?? ""}`);
+    const err = await skaffold("diagnose", "--yaml-only", "-f", bad).then(
+      () => undefined,
+      (e: { stderr?: string; stdout?: string }) => `${e.stdout ?? ""}${e.stderr ?? ""}`,
+    );
     expect(err).toContain("field artefacts not found");
   });
 });
 
 describe("the image", () => {
-  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { engines: { node: string }; devDependencies: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+    engines: { node: string };
+    devDependencies: Record<string, string>;
+  };
   const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
 
   it("uses the Node major the project provisions, which engines.node admits", () => {
@@ -273,8 +369,14 @@ describe("the image", () => {
 
   it("compiles from the directories the Dockerfile copies alone: nothing shipped reaches sandbox, demo, bench or test", async () => {
     // tsc follows every import, dynamic ones too: a file outside what the image copies would be a TS2307 there.
-    const { stdout } = await exec(join(ROOT, "node_modules/.bin/tsc"), ["-p", join(ROOT, "tsconfig.build.json"), "--listFilesOnly"], { cwd: ROOT, maxBuffer: 16 << 20 });
-    const ours = stdout.split("\n").filter((f) => f.startsWith(ROOT) && !f.includes("/node_modules/")).map((f) => f.slice(ROOT.length));
+    const { stdout } = await exec(join(ROOT, "node_modules/.bin/tsc"), ["-p", join(ROOT, "tsconfig.build.json"), "--listFilesOnly"], {
+      cwd: ROOT,
+      maxBuffer: 16 << 20,
+    });
+    const ours = stdout
+      .split("\n")
+      .filter((f) => f.startsWith(ROOT) && !f.includes("/node_modules/"))
+      .map((f) => f.slice(ROOT.length));
     const copied = [...dockerfile.matchAll(/^COPY (?:--chown=\S+ )?(bin|shared|functions|init) \1$/gm)].map((m) => m[1]);
     expect(new Set(copied)).toEqual(new Set(["bin", "shared", "functions", "init"]));
     expect(ours.length).toBeGreaterThan(20);
@@ -287,7 +389,8 @@ describe("the image", () => {
     const entry = join(ROOT, "dist/bin/failover.js");
     const commands = new Set<string>();
     for (const objs of [dev, production]) {
-      for (const { template } of templates(objs)) for (const c of containers(template)) if (/failover-functions/.test(c.image ?? "")) commands.add(JSON.stringify(c.args));
+      for (const { template } of templates(objs))
+        for (const c of containers(template)) if (/failover-functions/.test(c.image ?? "")) commands.add(JSON.stringify(c.args));
     }
     expect(commands.size).toBe(9); // init redis, init sentinel, relay, 6 functions
     expect((await exec(process.execPath, [entry, "--help"])).stdout).toMatch(/usage: failover <command>/);

@@ -17,10 +17,20 @@ let sb: Sandbox;
 let noJetStream: ManagedProcess;
 const started: ManagedProcess[] = [];
 
-const retries = (logFile: string): number => readFileSync(logFile, "utf8").split("\n").filter((l) => l.includes("nats not answering yet, retrying")).length;
+const retries = (logFile: string): number =>
+  readFileSync(logFile, "utf8")
+    .split("\n")
+    .filter((l) => l.includes("nats not answering yet, retrying")).length;
 /** `failover run label-master`, started once it serves /healthz (ready or not). */
 const labelMaster = (name: string, httpPort: number, log: string) =>
-  failoverProcess({ name, args: ["run", "label-master"], env: { ...sandboxEnv(sb), NAMESPACE: sb.namespace, CONSUMER_PREFIX: "nats-away-" }, httpPort, logFile: join(sb.dir, log), waitFor: "live" });
+  failoverProcess({
+    name,
+    args: ["run", "label-master"],
+    env: { ...sandboxEnv(sb), NAMESPACE: sb.namespace, CONSUMER_PREFIX: "nats-away-" },
+    httpPort,
+    logFile: join(sb.dir, log),
+    waitFor: "live",
+  });
 const readyz = async (port: number): Promise<number> => (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
 
 beforeAll(async () => {
@@ -46,17 +56,30 @@ afterAll(async () => {
 
 describe("NATS away at start", () => {
   it("a relay and a function wait for JetStream instead of exiting, then become ready", async () => {
-    const relay = failoverProcess({ name: "relay (nats away)", args: ["relay"], env: sandboxEnv(sb), httpPort: 18210, logFile: join(sb.dir, "relay-nats-away.log"), waitFor: "live" });
+    const relay = failoverProcess({
+      name: "relay (nats away)",
+      args: ["relay"],
+      env: sandboxEnv(sb),
+      httpPort: 18210,
+      logFile: join(sb.dir, "relay-nats-away.log"),
+      waitFor: "live",
+    });
     const fn = labelMaster("label-master (nats away)", 18211, "fn-nats-away.log");
     started.push(relay, fn);
     await Promise.all([relay.start(), fn.start()]);
-    await waitFor("both retrying", () => retries(relay.spec.logFile) >= 3 && retries(fn.spec.logFile) >= 3, { timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor("both retrying", () => retries(relay.spec.logFile) >= 3 && retries(fn.spec.logFile) >= 3, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     expect([relay.running, fn.running]).toEqual([true, true]);
     expect([await readyz(18210), await readyz(18211)]).toEqual([503, 503]);
 
     await noJetStream.stop();
     await sb.startNats();
-    await waitFor("both ready", async () => (await readyz(18210)) === 200 && (await readyz(18211)) === 200, { timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor("both ready", async () => (await readyz(18210)) === 200 && (await readyz(18211)) === 200, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     expect([relay.running, fn.running]).toEqual([true, true]);
   });
 

@@ -36,7 +36,15 @@ describe("node start failures", () => {
   it("refuses to start while another node holds the machine's node lock, naming the lock", async () => {
     const holder = spawn("flock", [NODE_LOCK, "sleep", "60"], { stdio: "ignore" });
     try {
-      await waitFor("the lock to be held", async () => (await run("flock", ["--nonblock", NODE_LOCK, "true"]).then(() => false, () => true)) || undefined, { timeoutMs: 5_000 });
+      await waitFor(
+        "the lock to be held",
+        async () =>
+          (await run("flock", ["--nonblock", NODE_LOCK, "true"]).then(
+            () => false,
+            () => true,
+          )) || undefined,
+        { timeoutMs: 5_000 },
+      );
       const err = await startSandbox({ node: true, nats: false, masters: 1, redisPerMaster: 1, sentinels: 1 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ProcessStartError);
       expect(String(err)).toContain(`another sandbox node runs on this machine (lock ${NODE_LOCK} is held)`);

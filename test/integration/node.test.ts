@@ -52,7 +52,12 @@ const restricted = (uid: number) => ({
 });
 
 async function createPod(name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): Promise<void> {
-  await apply(sb.kubeConfig, { apiVersion: "v1", kind: "Pod", metadata: { name, namespace: NS, labels: { test: name, ...labels } }, spec: { terminationGracePeriodSeconds: 5, ...spec } });
+  await apply(sb.kubeConfig, {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: NS, labels: { test: name, ...labels } },
+    spec: { terminationGracePeriodSeconds: 5, ...spec },
+  });
 }
 
 async function pod(name: string): Promise<V1Pod> {
@@ -65,7 +70,8 @@ async function waitPhase(name: string, phase: "Running" | "Succeeded", timeoutMs
     async () => {
       const p = await pod(name);
       if (p.status?.phase === "Failed") throw new Error(`pod ${name} failed: ${JSON.stringify(p.status.containerStatuses?.[0]?.state)}`);
-      if (phase === "Running") return p.status?.phase === "Running" && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? p : undefined;
+      if (phase === "Running")
+        return p.status?.phase === "Running" && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? p : undefined;
       return p.status?.phase === phase ? p : undefined;
     },
     { timeoutMs, intervalMs: 200 },
@@ -105,7 +111,8 @@ function fetchLine(host: string, port: number, timeoutMs = 2000): Promise<string
   });
 }
 
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 
 beforeAll(async () => {
   const t0 = performance.now();
@@ -117,7 +124,9 @@ beforeAll(async () => {
   core = sb.kubeConfig.makeApiClient(CoreV1Api);
   sandboxDir = sb.dir;
   await apply(sb.kubeConfig, { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
-  await waitFor("ServiceAccount default", () => core.readNamespacedServiceAccount({ name: "default", namespace: NS }).then(() => true), { timeoutMs: 30_000 });
+  await waitFor("ServiceAccount default", () => core.readNamespacedServiceAccount({ name: "default", namespace: NS }).then(() => true), {
+    timeoutMs: 30_000,
+  });
 }, 600_000);
 
 afterAll(async () => {
@@ -133,7 +142,12 @@ afterAll(async () => {
   expect((await run("ip", ["-o", "link", "show"])).stdout).not.toMatch(/cni0|veth/);
   expect((await run("iptables-save", [])).stdout).not.toMatch(/KUBE-SVC|KUBE-SERVICES/);
   // The lock is free again.
-  expect((await run("flock", ["--nonblock", NODE_LOCK, "true"]).then(() => 0, () => 1))).toBe(0);
+  expect(
+    await run("flock", ["--nonblock", NODE_LOCK, "true"]).then(
+      () => 0,
+      () => 1,
+    ),
+  ).toBe(0);
 });
 
 describe("the node", () => {
@@ -145,19 +159,57 @@ describe("the node", () => {
     expect(first.status!.nodeInfo!.containerRuntimeVersion).toMatch(/^containerd:\/\/2\./);
     expect(first.status!.addresses).toContainEqual({ type: "InternalIP", address: sb.node!.ip });
     // The kubelet renews its Lease every few seconds: the heartbeat is alive, not written once.
-    const lease = async () => JSON.parse(await sb.kubectl("get", "lease", "-n", "kube-node-lease", REAL_NODE_NAME, "-o", "json")) as { spec: { renewTime: string } };
+    const lease = async () =>
+      JSON.parse(await sb.kubectl("get", "lease", "-n", "kube-node-lease", REAL_NODE_NAME, "-o", "json")) as {
+        spec: { renewTime: string };
+      };
     // The kubelet creates its Lease once it sees its Node (a few seconds after registering).
     const before = (await waitFor("the kubelet's Lease", lease, { timeoutMs: 30_000, intervalMs: 500 })).spec.renewTime;
-    await waitFor("the kubelet to renew its Lease", async () => (await lease()).spec.renewTime !== before, { timeoutMs: 30_000, intervalMs: 500 });
+    await waitFor("the kubelet to renew its Lease", async () => (await lease()).spec.renewTime !== before, {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
     // The pause image is pinned: the kubelet's image garbage collection never removes it.
     const images = JSON.parse(await sb.node!.crictl(["images", "-o", "json"])) as { images: { repoTags: string[]; pinned: boolean }[] };
     expect(images.images.find((i) => i.repoTags.includes(PAUSE_IMAGE))).toMatchObject({ pinned: true });
   });
 
   it("runs a pod from each stand-in image, as the image's user, with runAsNonRoot and a read-only root", async () => {
-    await createPod("img-node", { restartPolicy: "Never", containers: [{ name: "c", image: NODE_IMAGE, command: ["sh", "-c", 'echo "$(node --version) $(npm --version) uid=$(id -u)"; touch /x 2>/dev/null && echo writable || echo read-only'], securityContext: restricted(1000) }] });
-    await createPod("img-distroless", { restartPolicy: "Never", containers: [{ name: "c", image: DISTROLESS, args: ["-e", 'let w = "writable"; try { require("fs").writeFileSync("/x", "y"); } catch (e) { w = e.code; } console.log(process.version, "uid=" + process.getuid(), w, require("fs").existsSync("/bin/sh") ? "shell" : "no-shell")'], securityContext: restricted(65532) }] });
-    await createPod("img-redis", { restartPolicy: "Never", containers: [{ name: "c", image: REDIS_IMAGE, command: ["sh", "-c", "redis-server --version; id -u; id -un"], securityContext: restricted(999) }] });
+    await createPod("img-node", {
+      restartPolicy: "Never",
+      containers: [
+        {
+          name: "c",
+          image: NODE_IMAGE,
+          command: [
+            "sh",
+            "-c",
+            'echo "$(node --version) $(npm --version) uid=$(id -u)"; touch /x 2>/dev/null && echo writable || echo read-only',
+          ],
+          securityContext: restricted(1000),
+        },
+      ],
+    });
+    await createPod("img-distroless", {
+      restartPolicy: "Never",
+      containers: [
+        {
+          name: "c",
+          image: DISTROLESS,
+          args: [
+            "-e",
+            'let w = "writable"; try { require("fs").writeFileSync("/x", "y"); } catch (e) { w = e.code; } console.log(process.version, "uid=" + process.getuid(), w, require("fs").existsSync("/bin/sh") ? "shell" : "no-shell")',
+          ],
+          securityContext: restricted(65532),
+        },
+      ],
+    });
+    await createPod("img-redis", {
+      restartPolicy: "Never",
+      containers: [
+        { name: "c", image: REDIS_IMAGE, command: ["sh", "-c", "redis-server --version; id -u; id -un"], securityContext: restricted(999) },
+      ],
+    });
     await createPod("img-nats", { restartPolicy: "Never", containers: [{ name: "c", image: NATS_IMAGE, args: ["--version"] }] });
     const node = await finished("img-node");
     expect(node).toEqual({ exitCode: 0, logs: expect.stringMatching(/^v24\.21\.0 \d+\.\d+\.\d+ uid=1000\nread-only\n$/) as unknown });
@@ -169,19 +221,46 @@ describe("the node", () => {
     const nats = await finished("img-nats");
     expect(nats).toEqual({ exitCode: 0, logs: expect.stringMatching(/v2\.15\.2/) as unknown });
     // runAsNonRoot is enforced by the kubelet: an image whose user is root is refused.
-    await createPod("img-root", { restartPolicy: "Never", containers: [{ name: "c", image: NATS_IMAGE, args: ["--version"], securityContext: { runAsNonRoot: true } }] });
-    const refused = await waitFor("the kubelet to refuse a root container", async () => (await pod("img-root")).status?.containerStatuses?.[0]?.state?.waiting?.reason === "CreateContainerConfigError" ? true : undefined, { timeoutMs: 30_000, intervalMs: 200 });
+    await createPod("img-root", {
+      restartPolicy: "Never",
+      containers: [{ name: "c", image: NATS_IMAGE, args: ["--version"], securityContext: { runAsNonRoot: true } }],
+    });
+    const refused = await waitFor(
+      "the kubelet to refuse a root container",
+      async () =>
+        (await pod("img-root")).status?.containerStatuses?.[0]?.state?.waiting?.reason === "CreateContainerConfigError" ? true : undefined,
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     expect(refused).toBe(true);
   });
 
   it("runs both targets of the project's image: dev under node, production distroless with no shell", async () => {
-    await createPod("project-dev", { restartPolicy: "Never", containers: [{ name: "c", image: PROJECT_IMAGE.dev, imagePullPolicy: "Never", args: ["--help"], securityContext: restricted(1000) }] });
-    await createPod("project-production", { restartPolicy: "Never", containers: [{ name: "c", image: PROJECT_IMAGE.production, imagePullPolicy: "Never", args: ["--help"], securityContext: restricted(65532) }] });
+    await createPod("project-dev", {
+      restartPolicy: "Never",
+      containers: [{ name: "c", image: PROJECT_IMAGE.dev, imagePullPolicy: "Never", args: ["--help"], securityContext: restricted(1000) }],
+    });
+    await createPod("project-production", {
+      restartPolicy: "Never",
+      containers: [
+        { name: "c", image: PROJECT_IMAGE.production, imagePullPolicy: "Never", args: ["--help"], securityContext: restricted(65532) },
+      ],
+    });
     for (const name of ["project-dev", "project-production"]) {
       const r = await finished(name);
       expect(r, name).toEqual({ exitCode: 0, logs: expect.stringMatching(/^usage: failover <command>/) as unknown });
     }
-    await createPod("project-production-shell", { restartPolicy: "Never", containers: [{ name: "c", image: PROJECT_IMAGE.production, imagePullPolicy: "Never", command: ["/bin/sh", "-c", "true"], securityContext: restricted(65532) }] });
+    await createPod("project-production-shell", {
+      restartPolicy: "Never",
+      containers: [
+        {
+          name: "c",
+          image: PROJECT_IMAGE.production,
+          imagePullPolicy: "Never",
+          command: ["/bin/sh", "-c", "true"],
+          securityContext: restricted(65532),
+        },
+      ],
+    });
     const noShell = await waitFor(
       "the production image to have no shell",
       async () => {
@@ -197,25 +276,72 @@ describe("the node", () => {
 describe("DNS and Services through kube-proxy", () => {
   beforeAll(async () => {
     for (const name of ["web-a", "web-b"]) {
-      await createPod(name, { containers: [{ name: "c", image: NODE_IMAGE, command: nameServer(8080), readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 }, securityContext: restricted(1000) }] }, { app: "web" });
+      await createPod(
+        name,
+        {
+          containers: [
+            {
+              name: "c",
+              image: NODE_IMAGE,
+              command: nameServer(8080),
+              readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+              securityContext: restricted(1000),
+            },
+          ],
+        },
+        { app: "web" },
+      );
     }
-    await apply(sb.kubeConfig, { apiVersion: "v1", kind: "Service", metadata: { name: "web", namespace: NS }, spec: { selector: { app: "web", test: "web-a" }, ports: [{ port: 80, targetPort: 8080 }] } });
-    await apply(sb.kubeConfig, { apiVersion: "v1", kind: "Service", metadata: { name: "handmade", namespace: NS }, spec: { ports: [{ name: "tcp", port: 80, targetPort: 8080 }] } });
+    await apply(sb.kubeConfig, {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "web", namespace: NS },
+      spec: { selector: { app: "web", test: "web-a" }, ports: [{ port: 80, targetPort: 8080 }] },
+    });
+    await apply(sb.kubeConfig, {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "handmade", namespace: NS },
+      spec: { ports: [{ name: "tcp", port: 80, targetPort: 8080 }] },
+    });
     // A headless StatefulSet, for <pod>.<service> names.
-    await apply(sb.kubeConfig, { apiVersion: "v1", kind: "Service", metadata: { name: "db", namespace: NS }, spec: { clusterIP: "None", selector: { app: "db" }, ports: [{ port: 8080 }] } });
+    await apply(sb.kubeConfig, {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "db", namespace: NS },
+      spec: { clusterIP: "None", selector: { app: "db" }, ports: [{ port: 8080 }] },
+    });
     await apply(sb.kubeConfig, {
       apiVersion: "apps/v1",
       kind: "StatefulSet",
       metadata: { name: "db", namespace: NS },
-      spec: { serviceName: "db", replicas: 1, selector: { matchLabels: { app: "db" } }, template: { metadata: { labels: { app: "db" } }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "c", image: NODE_IMAGE, command: nameServer(8080), securityContext: restricted(1000) }] } } },
+      spec: {
+        serviceName: "db",
+        replicas: 1,
+        selector: { matchLabels: { app: "db" } },
+        template: {
+          metadata: { labels: { app: "db" } },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            containers: [{ name: "c", image: NODE_IMAGE, command: nameServer(8080), securityContext: restricted(1000) }],
+          },
+        },
+      },
     });
-    await createPod("client", { containers: [{ name: "c", image: NODE_IMAGE, command: ["sleep", "3600"], securityContext: restricted(1000) }] });
+    await createPod("client", {
+      containers: [{ name: "c", image: NODE_IMAGE, command: ["sleep", "3600"], securityContext: restricted(1000) }],
+    });
     for (const name of ["web-a", "web-b", "client"]) await waitPhase(name, "Running");
-    await waitFor("db-0 Running", async () => (await core.readNamespacedPod({ name: "db-0", namespace: NS }).catch(() => undefined))?.status?.phase === "Running", { timeoutMs: 60_000, intervalMs: 200 });
+    await waitFor(
+      "db-0 Running",
+      async () => (await core.readNamespacedPod({ name: "db-0", namespace: NS }).catch(() => undefined))?.status?.phase === "Running",
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
   }, 180_000);
 
   it("resolves kubernetes.default and a StatefulSet pod's name from inside a pod (CoreDNS behind kube-dns)", async () => {
-    const resolve = (name: string) => exec("client", "node", "-e", `require("dns").promises.resolve4(${JSON.stringify(name)}).then((a) => console.log(a.join(",")))`);
+    const resolve = (name: string) =>
+      exec("client", "node", "-e", `require("dns").promises.resolve4(${JSON.stringify(name)}).then((a) => console.log(a.join(",")))`);
     expect((await resolve("kubernetes.default.svc.cluster.local")).trim()).toBe(KUBERNETES_SERVICE_IP);
     const db0 = await core.readNamespacedPod({ name: "db-0", namespace: NS });
     expect((await resolve(`db-0.db.${NS}.svc.cluster.local`)).trim()).toBe(db0.status!.podIP);
@@ -253,13 +379,21 @@ describe("DNS and Services through kube-proxy", () => {
       apply(sb.kubeConfig, {
         apiVersion: "discovery.k8s.io/v1",
         kind: "EndpointSlice",
-        metadata: { name: "handmade-1", namespace: NS, labels: { "kubernetes.io/service-name": "handmade", "endpointslice.kubernetes.io/managed-by": "test.failover.io" } },
+        metadata: {
+          name: "handmade-1",
+          namespace: NS,
+          labels: { "kubernetes.io/service-name": "handmade", "endpointslice.kubernetes.io/managed-by": "test.failover.io" },
+        },
         addressType: "IPv4",
         endpoints: [{ addresses: [await podIp(target)], conditions: { ready: true } }],
         ports: [{ name: "tcp", port: 8080, protocol: "TCP" }],
       });
     await slice("web-a");
-    expect(await waitFor("handmade -> web-a", async () => ((await fetchLine(ip, 80).catch(() => "")) === "web-a" ? "web-a" : undefined), { timeoutMs: 15_000 })).toBe("web-a");
+    expect(
+      await waitFor("handmade -> web-a", async () => ((await fetchLine(ip, 80).catch(() => "")) === "web-a" ? "web-a" : undefined), {
+        timeoutMs: 15_000,
+      }),
+    ).toBe("web-a");
     // Each rewrite: time until the first new connection lands on the new pod (kube-proxy's delay).
     // Rewrites are 1.5 s apart, as failovers are seconds apart: kube-proxy's minSyncPeriod (1 s) has
     // passed, so this is the delay a failover sees, not the rate limit of back-to-back changes.
@@ -271,8 +405,17 @@ describe("DNS and Services through kube-proxy", () => {
       const t0 = performance.now();
       await slice(target);
       let last = "";
-      await waitFor(`handmade -> ${target}`, async () => ((last = await fetchLine(ip, 80, 500).catch((e: unknown) => String(e))) === target ? true : undefined), { timeoutMs: 10_000, intervalMs: 5 }).catch(async (err: unknown) => {
-        const nat = await run("iptables-save", ["-t", "nat"]).then((r) => r.stdout.split("\n").filter((l) => l.includes("handmade")).join("\n"));
+      await waitFor(
+        `handmade -> ${target}`,
+        async () => ((last = await fetchLine(ip, 80, 500).catch((e: unknown) => String(e))) === target ? true : undefined),
+        { timeoutMs: 10_000, intervalMs: 5 },
+      ).catch(async (err: unknown) => {
+        const nat = await run("iptables-save", ["-t", "nat"]).then((r) =>
+          r.stdout
+            .split("\n")
+            .filter((l) => l.includes("handmade"))
+            .join("\n"),
+        );
         const slices = await sb.kubectl("get", "endpointslices", "-n", NS, "-o", "yaml");
         throw new Error(`rewrite ${i} to ${target}: the last connection said ${JSON.stringify(last)}\n${nat}\n${slices}`, { cause: err });
       });
@@ -284,7 +427,9 @@ describe("DNS and Services through kube-proxy", () => {
     expect(fromPod.trim()).toBe(target);
     // The servers never restarted: every answer came from the pod the slice named.
     for (const name of ["web-a", "web-b"]) expect((await pod(name)).status!.containerStatuses![0]!.restartCount, name).toBe(0);
-    console.log(`[figure] kube-proxy (iptables, minSyncPeriod 1s): EndpointSlice write -> first new connection on the new pod, 10 rewrites: p50 ${Math.round(percentile(delays, 50))} ms, max ${Math.round(Math.max(...delays))} ms`);
+    console.log(
+      `[figure] kube-proxy (iptables, minSyncPeriod 1s): EndpointSlice write -> first new connection on the new pod, 10 rewrites: p50 ${Math.round(percentile(delays, 50))} ms, max ${Math.round(Math.max(...delays))} ms`,
+    );
   });
 });
 
@@ -294,11 +439,30 @@ describe("the kubelet's lifecycle", () => {
       apiVersion: "apps/v1",
       kind: "Deployment",
       metadata: { name: "one", namespace: NS },
-      spec: { replicas: 1, selector: { matchLabels: { app: "one" } }, template: { metadata: { labels: { app: "one" } }, spec: { containers: [{ name: "c", image: NODE_IMAGE, command: nameServer(8080), readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 }, securityContext: restricted(1000) }] } } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: "one" } },
+        template: {
+          metadata: { labels: { app: "one" } },
+          spec: {
+            containers: [
+              {
+                name: "c",
+                image: NODE_IMAGE,
+                command: nameServer(8080),
+                readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+                securityContext: restricted(1000),
+              },
+            ],
+          },
+        },
+      },
     });
     const t0 = performance.now();
     await new Promise<void>((resolve, reject) => {
-      const p = spawn(binaryPath("kubectl"), ["--kubeconfig", sb.kubeconfigPath, "apply", "-f", "-"], { stdio: ["pipe", "ignore", "inherit"] });
+      const p = spawn(binaryPath("kubectl"), ["--kubeconfig", sb.kubeconfigPath, "apply", "-f", "-"], {
+        stdio: ["pipe", "ignore", "inherit"],
+      });
       p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`kubectl apply exited ${code}`))));
       p.stdin.end(manifest);
     });
@@ -310,7 +474,9 @@ describe("the kubelet's lifecycle", () => {
   });
 
   it("restarts a container whose process is killed", async () => {
-    await createPod("crash", { containers: [{ name: "c", image: NODE_IMAGE, command: nameServer(8080), securityContext: restricted(1000) }] });
+    await createPod("crash", {
+      containers: [{ name: "c", image: NODE_IMAGE, command: nameServer(8080), securityContext: restricted(1000) }],
+    });
     const before = await waitPhase("crash", "Running");
     const containerId = before.status!.containerStatuses![0]!.containerID!.replace("containerd://", "");
     const info = JSON.parse(await sb.node!.crictl(["inspect", containerId])) as { info: { pid: number } };
@@ -341,8 +507,14 @@ describe("the kubelet's lifecycle", () => {
             name: "c",
             image: NODE_IMAGE,
             // On SIGTERM: report it, then let the event loop empty (the process ends by itself).
-            command: ["node", "-e", `const t = setInterval(() => {}, 1000); process.on("SIGTERM", () => { ${say("sigterm")}.on("close", () => clearInterval(t)); }); console.log("up")`],
-            lifecycle: { preStop: { exec: { command: ["node", "-e", `${say("prestop-start")}; setTimeout(() => { ${say("prestop-end")}; }, 1500)`] } } },
+            command: [
+              "node",
+              "-e",
+              `const t = setInterval(() => {}, 1000); process.on("SIGTERM", () => { ${say("sigterm")}.on("close", () => clearInterval(t)); }); console.log("up")`,
+            ],
+            lifecycle: {
+              preStop: { exec: { command: ["node", "-e", `${say("prestop-start")}; setTimeout(() => { ${say("prestop-end")}; }, 1500)`] } },
+            },
             securityContext: restricted(1000),
           },
         ],
@@ -366,14 +538,24 @@ describe("what a user sees when a deployment is wrong (README: Troubleshooting)"
         const st = await pod(name);
         const cs = (init ? st.status?.initContainerStatuses : st.status?.containerStatuses)?.[0];
         const w = cs?.state?.waiting ?? cs?.state?.terminated ?? cs?.lastState?.terminated;
-        return w?.reason && w.reason !== "ContainerCreating" && w.reason !== "PodInitializing" ? { reason: w.reason, message: w.message ?? "" } : undefined;
+        return w?.reason && w.reason !== "ContainerCreating" && w.reason !== "PodInitializing"
+          ? { reason: w.reason, message: w.message ?? "" }
+          : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 250 },
     );
 
   it("a missing Secret: CreateContainerConfigError naming the Secret", async () => {
     await createPod("no-secret", {
-      containers: [{ name: "c", image: NODE_IMAGE, command: ["sleep", "60"], env: [{ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: "redis-auth", key: "password" } } }], securityContext: restricted(1000) }],
+      containers: [
+        {
+          name: "c",
+          image: NODE_IMAGE,
+          command: ["sleep", "60"],
+          env: [{ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: "redis-auth", key: "password" } } }],
+          securityContext: restricted(1000),
+        },
+      ],
     });
     expect(await waiting("no-secret")).toEqual({ reason: "CreateContainerConfigError", message: 'secret "redis-auth" not found' });
   });
@@ -396,7 +578,15 @@ describe("what a user sees when a deployment is wrong (README: Troubleshooting)"
       spec: { storageClassName: "fast-ssd", accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
     });
     await createPod("unbound", {
-      containers: [{ name: "c", image: NODE_IMAGE, command: ["sleep", "60"], volumeMounts: [{ name: "data", mountPath: "/data" }], securityContext: restricted(1000) }],
+      containers: [
+        {
+          name: "c",
+          image: NODE_IMAGE,
+          command: ["sleep", "60"],
+          volumeMounts: [{ name: "data", mountPath: "/data" }],
+          securityContext: restricted(1000),
+        },
+      ],
       volumes: [{ name: "data", persistentVolumeClaim: { claimName: "no-class" } }],
     });
     const scheduled = await waitFor(
@@ -406,7 +596,11 @@ describe("what a user sees when a deployment is wrong (README: Troubleshooting)"
     );
     expect(scheduled.reason).toBe("Unschedulable");
     expect(scheduled.message).toContain("unbound immediate PersistentVolumeClaims");
-    await waitFor("the claim's event", async () => (await sb.kubectl("describe", "pvc", "-n", NS, "no-class")).includes('storageclass.storage.k8s.io "fast-ssd" not found'), { timeoutMs: 30_000 });
+    await waitFor(
+      "the claim's event",
+      async () => (await sb.kubectl("describe", "pvc", "-n", NS, "no-class")).includes('storageclass.storage.k8s.io "fast-ssd" not found'),
+      { timeoutMs: 30_000 },
+    );
     expect((await pod("unbound")).status?.phase).toBe("Pending");
   });
 
@@ -423,4 +617,3 @@ describe("what a user sees when a deployment is wrong (README: Troubleshooting)"
     expect(logs).toEqual(["failover init sentinel: POD_NAME: Invalid input: expected string, received undefined (missing)"]);
   });
 });
-

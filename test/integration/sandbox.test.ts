@@ -65,10 +65,16 @@ describe("sandbox", () => {
       expect(pod.spec?.nodeName).toMatch(/^node-\d$/);
     }
     // The StatefulSet, created after its pods, adopts them (kube-controller-manager at work).
-    await waitFor("the StatefulSet to adopt its pods", async () => {
-      const again = await core.listNamespacedPod({ namespace: "redis", labelSelector: "app.kubernetes.io/name=redis" });
-      return again.items.every((p) => p.metadata?.ownerReferences?.[0]?.kind === "StatefulSet" && p.metadata.ownerReferences[0].name === "redis");
-    }, { timeoutMs: 20_000 });
+    await waitFor(
+      "the StatefulSet to adopt its pods",
+      async () => {
+        const again = await core.listNamespacedPod({ namespace: "redis", labelSelector: "app.kubernetes.io/name=redis" });
+        return again.items.every(
+          (p) => p.metadata?.ownerReferences?.[0]?.kind === "StatefulSet" && p.metadata.ownerReferences[0].name === "redis",
+        );
+      },
+      { timeoutMs: 20_000 },
+    );
   });
 
   it("has kube-controller-manager fill a selector Service's EndpointSlice with the pods' addresses", async () => {
@@ -82,7 +88,10 @@ describe("sandbox", () => {
     const addresses = await waitFor(
       "EndpointSlice of redis-any",
       async () => {
-        const slices = await discovery.listNamespacedEndpointSlice({ namespace: "redis", labelSelector: "kubernetes.io/service-name=redis-any" });
+        const slices = await discovery.listNamespacedEndpointSlice({
+          namespace: "redis",
+          labelSelector: "kubernetes.io/service-name=redis-any",
+        });
         const ips = slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses)).sort();
         return ips.length === 3 ? ips : undefined;
       },
@@ -101,12 +110,20 @@ describe("sandbox", () => {
     await apply(sb.kubeConfig, {
       apiVersion: "discovery.k8s.io/v1",
       kind: "EndpointSlice",
-      metadata: { name: "redis-master-manual", namespace: "redis", labels: { "kubernetes.io/service-name": "redis-master", "endpointslice.kubernetes.io/managed-by": "sandbox-test" } },
+      metadata: {
+        name: "redis-master-manual",
+        namespace: "redis",
+        labels: { "kubernetes.io/service-name": "redis-master", "endpointslice.kubernetes.io/managed-by": "sandbox-test" },
+      },
       addressType: "IPv4",
       ports: [{ name: "redis", port: 6379, protocol: "TCP" }],
-      endpoints: [{ addresses: ["198.18.1.10"], conditions: { ready: true }, targetRef: { kind: "Pod", name: "redis-0", namespace: "redis" } }],
+      endpoints: [
+        { addresses: ["198.18.1.10"], conditions: { ready: true }, targetRef: { kind: "Pod", name: "redis-0", namespace: "redis" } },
+      ],
     });
-    const slice = await sb.kubeConfig.makeApiClient(DiscoveryV1Api).readNamespacedEndpointSlice({ name: "redis-master-manual", namespace: "redis" });
+    const slice = await sb.kubeConfig
+      .makeApiClient(DiscoveryV1Api)
+      .readNamespacedEndpointSlice({ name: "redis-master-manual", namespace: "redis" });
     expect(slice.endpoints?.map((e) => e.addresses)).toEqual([["198.18.1.10"]]);
     expect(slice.endpoints?.[0]?.targetRef?.name).toBe("redis-0");
   });
@@ -114,18 +131,30 @@ describe("sandbox", () => {
   it("denies an unprivileged ServiceAccount through RBAC", async () => {
     const core = sb.kubeConfig.makeApiClient(CoreV1Api);
     await apply(sb.kubeConfig, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "nobody", namespace: "redis" } });
-    const token = await core.createNamespacedServiceAccountToken({ name: "nobody", namespace: "redis", body: { spec: { audiences: [], expirationSeconds: 600 } } });
-    const path = writeKubeconfig(join(sb.dir, "nobody.kubeconfig"), sb.controlPlane!.pki, sb.controlPlane!.server, { name: "nobody", token: token.status?.token ?? "" });
+    const token = await core.createNamespacedServiceAccountToken({
+      name: "nobody",
+      namespace: "redis",
+      body: { spec: { audiences: [], expirationSeconds: 600 } },
+    });
+    const path = writeKubeconfig(join(sb.dir, "nobody.kubeconfig"), sb.controlPlane!.pki, sb.controlPlane!.server, {
+      name: "nobody",
+      token: token.status?.token ?? "",
+    });
     const kc = new KubeConfig();
     kc.loadFromFile(path);
-    const denied = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: "redis" }).then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const denied = await kc
+      .makeApiClient(CoreV1Api)
+      .listNamespacedPod({ namespace: "redis" })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(denied).toBeInstanceOf(ApiException);
     expect((denied as ApiException<unknown>).code).toBe(403);
     // and the same token is authenticated (not 401): RBAC, not authentication, refused it
-    const who = await sb.kubectl("auth", "can-i", "list", "pods", "-n", "redis", "--as", "system:serviceaccount:redis:nobody").catch((e: { stdout?: string }) => e.stdout ?? "");
+    const who = await sb
+      .kubectl("auth", "can-i", "list", "pods", "-n", "redis", "--as", "system:serviceaccount:redis:nobody")
+      .catch((e: { stdout?: string }) => e.stdout ?? "");
     expect(who.trim()).toBe("no");
   });
 
@@ -165,7 +194,11 @@ describe("sandbox", () => {
       await oldRedis.restart();
       // (Of the master the quorum names then: on a busy machine a Sentinel that learnt the first
       // failover late may have run a second one meanwhile, which is Sentinel doing its job.)
-      await waitFor("old master to become a replica", async () => (await oldRedis.replicationInfo()).master_host === (await sb.currentMaster("mymaster")).host, { timeoutMs: 30_000 });
+      await waitFor(
+        "old master to become a replica",
+        async () => (await oldRedis.replicationInfo()).master_host === (await sb.currentMaster("mymaster")).host,
+        { timeoutMs: 30_000 },
+      );
     } finally {
       for (const c of subs) c.disconnect();
     }

@@ -17,7 +17,17 @@ import { Redis } from "ioredis";
 import { waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { REGISTRY } from "../../sandbox/addresses.ts";
-import { copyCheckout, NS, picture as pictureOf, podsIn, ready, skaffold as startSkaffold, startNodeSandbox, startWriters, waitOneMaster } from "../../sandbox/stack.ts";
+import {
+  copyCheckout,
+  NS,
+  picture as pictureOf,
+  podsIn,
+  ready,
+  skaffold as startSkaffold,
+  startNodeSandbox,
+  startWriters,
+  waitOneMaster,
+} from "../../sandbox/stack.ts";
 import type { Skaffold } from "../../sandbox/stack.ts";
 
 const PODS = 16; // redis x3, sentinel x3, nats, relay x2, six functions, the master-forward relay
@@ -37,7 +47,15 @@ const picture = () => pictureOf(sb);
 
 /** One write through skaffold's port-forward on a new connection. */
 async function writeViaForward(key: string): Promise<boolean> {
-  const client = new Redis({ ...FORWARD, password, lazyConnect: true, connectTimeout: 1000, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis({
+    ...FORWARD,
+    password,
+    lazyConnect: true,
+    connectTimeout: 1000,
+    commandTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on("error", () => {});
   try {
     await client.connect();
@@ -61,7 +79,9 @@ beforeAll(async () => {
   dev = startSkaffold(sb, workdir, ["dev", "-p", "sandbox", "--port-forward=user", "--tag", "e2e", "--cleanup=true"], "skaffold-dev.log");
   await dev.waitOutput("Watching for changes...", "skaffold dev to build, deploy, pass its status check and watch", 420_000);
   const stabilized = /Deployments stabilized in ([^\n]+)/.exec(output());
-  console.log(`[figure] skaffold dev -p sandbox (build+push, deploy overlays/dev, status check) -> watching: ${Math.round(performance.now() - t0)} ms; skaffold's own "Deployments stabilized in ${stabilized?.[1] ?? "?"}"`);
+  console.log(
+    `[figure] skaffold dev -p sandbox (build+push, deploy overlays/dev, status check) -> watching: ${Math.round(performance.now() - t0)} ms; skaffold's own "Deployments stabilized in ${stabilized?.[1] ?? "?"}"`,
+  );
 }, 600_000);
 
 afterAll(async () => {
@@ -81,7 +101,9 @@ describe("skaffold dev -p sandbox on the real node", () => {
     expect(all.filter((p) => !ready(p)).map((p) => p.metadata!.name)).toEqual([]);
     // Every project container runs what skaffold pushed to the node's registry.
     const images = new Set(all.flatMap((p) => [...(p.spec!.initContainers ?? []), ...p.spec!.containers].map((c) => c.image!)));
-    expect([...images].filter((i) => i.includes("failover-functions")).every((i) => i.startsWith(`${REGISTRY}/failover-functions:e2e@sha256:`))).toBe(true);
+    expect(
+      [...images].filter((i) => i.includes("failover-functions")).every((i) => i.startsWith(`${REGISTRY}/failover-functions:e2e@sha256:`)),
+    ).toBe(true);
     const claims = (await core.listNamespacedPersistentVolumeClaim({ namespace: NS })).items;
     expect(claims.map((c) => c.status?.phase)).toEqual(claims.map(() => "Bound"));
     expect(claims.length).toBe(4); // redis x3, nats
@@ -95,12 +117,31 @@ describe("skaffold dev -p sandbox on the real node", () => {
     );
     expect(p.endpoints).toEqual([p.ipOf[p.labelled[0]!]]);
     // The master the Sentinels name is the one Kubernetes names.
-    const sentinelSays = await sb.kubectl("exec", "-n", NS, "sentinel-0", "-c", "sentinel", "--", "redis-cli", "-p", "26379", "-a", sentinelPassword, "--no-auth-warning", "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster");
+    const sentinelSays = await sb.kubectl(
+      "exec",
+      "-n",
+      NS,
+      "sentinel-0",
+      "-c",
+      "sentinel",
+      "--",
+      "redis-cli",
+      "-p",
+      "26379",
+      "-a",
+      sentinelPassword,
+      "--no-auth-warning",
+      "SENTINEL",
+      "GET-MASTER-ADDR-BY-NAME",
+      "mymaster",
+    );
     expect(sentinelSays.split("\n")[0]).toBe(p.ipOf[p.labelled[0]!]);
   });
 
   it("forwards localhost:6379 to the master (through redis-master-forward and Service redis-master)", async () => {
-    expect(output()).toMatch(/Port forwarding service\/redis-master-forward in namespace redis, remote port 6379 -> http:\/\/127\.0\.0\.1:6379/);
+    expect(output()).toMatch(
+      /Port forwarding service\/redis-master-forward in namespace redis, remote port 6379 -> http:\/\/127\.0\.0\.1:6379/,
+    );
     const key = `forward-${Date.now()}`;
     expect(await writeViaForward(key)).toBe(true);
     const master = (await picture()).labelled[0]!;
@@ -116,11 +157,18 @@ describe("skaffold dev -p sandbox on the real node", () => {
     const seen = setInterval(() => {
       if (syncingMs === undefined && count(output(), "Syncing 1 files for") > syncs) syncingMs = performance.now() - t0;
     }, 20);
-    appendFileSync(join(workdir, "functions/label-master/index.ts"), `console.log(JSON.stringify({ msg: "file sync e2e", marker: "${marker}" }));\n`);
-    await waitFor("label-master to log the edited file's line", async () => (await sb.kubectl("logs", "-n", NS, "deploy/label-master", "--tail=200")).includes(marker), {
-      timeoutMs: 60_000,
-      intervalMs: 250,
-    });
+    appendFileSync(
+      join(workdir, "functions/label-master/index.ts"),
+      `console.log(JSON.stringify({ msg: "file sync e2e", marker: "${marker}" }));\n`,
+    );
+    await waitFor(
+      "label-master to log the edited file's line",
+      async () => (await sb.kubectl("logs", "-n", NS, "deploy/label-master", "--tail=200")).includes(marker),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      },
+    );
     const ms = performance.now() - t0;
     clearInterval(seen);
     await new Promise((r) => setTimeout(r, 3000)); // a rebuild would have started by now
@@ -131,7 +179,11 @@ describe("skaffold dev -p sandbox on the real node", () => {
     expect(output()).toMatch(/Syncing 1 files for/);
     expect(output()).not.toMatch(/sync error/);
     // The synced function still works: its pod is Ready again and the master is labelled.
-    await waitFor("label-master Ready again", async () => (await pods()).filter((p) => p.metadata!.name!.startsWith("label-master-")).every(ready), { timeoutMs: 60_000 });
+    await waitFor(
+      "label-master Ready again",
+      async () => (await pods()).filter((p) => p.metadata!.name!.startsWith("label-master-")).every(ready),
+      { timeoutMs: 60_000 },
+    );
   });
 
   it("hands the master over when its pod is deleted: a plain client through the ClusterIP loses no acknowledged write, and the forward follows", async () => {

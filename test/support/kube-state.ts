@@ -24,5 +24,7 @@ export function convergedOn(s: MasterState, pod: string, host: string, epoch: nu
 
 export async function eventsFor(sb: Sandbox, name: string): Promise<{ reason: string; type: string; note: string }[]> {
   const list = await sb.kubeConfig.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: sb.namespace });
-  return list.items.filter((e) => e.regarding?.name === name).map((e) => ({ reason: e.reason ?? "", type: e.type ?? "", note: e.note ?? "" }));
+  return list.items
+    .filter((e) => e.regarding?.name === name)
+    .map((e) => ({ reason: e.reason ?? "", type: e.type ?? "", note: e.note ?? "" }));
 }

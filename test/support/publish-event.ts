@@ -15,6 +15,10 @@ export function switchEvent(master: string, from: string, to: string, epoch: num
 export async function publishEvent(nc: NatsConnection, event: SentinelCloudEvent, rawPayload?: string): Promise<{ duplicate: boolean }> {
   const h = headers();
   for (const [k, v] of Object.entries(toHeaders(event.attributes))) h.set(k, v);
-  const ack = await jetstream(nc).publish(eventSubject("redis.sentinel", event.data.master, event.data.event), rawPayload ?? JSON.stringify(event.data), { headers: h, msgID: event.attributes.id });
+  const ack = await jetstream(nc).publish(
+    eventSubject("redis.sentinel", event.data.master, event.data.event),
+    rawPayload ?? JSON.stringify(event.data),
+    { headers: h, msgID: event.attributes.id },
+  );
   return { duplicate: ack.duplicate };
 }

@@ -76,14 +76,25 @@ export class Referee {
 
   async start(): Promise<void> {
     const ns = this.#o.namespace;
-    await this.#watch<V1EndpointSlice>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { labelSelector: "kubernetes.io/service-name=redis-master" }, (phase, s) => {
-      this.seen.sliceEvents++;
-      const name = s.metadata?.name ?? "";
-      if (phase === "DELETED") this.#slices.delete(name);
-      else this.#slices.set(name, (s.endpoints ?? []).flatMap((e) => e.addresses));
-      this.#onKubeChange();
-    });
-    for (const [selector, sentinel] of [[this.#o.redisSelector, false], [this.#o.sentinelSelector, true]] as const) {
+    await this.#watch<V1EndpointSlice>(
+      `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+      { labelSelector: "kubernetes.io/service-name=redis-master" },
+      (phase, s) => {
+        this.seen.sliceEvents++;
+        const name = s.metadata?.name ?? "";
+        if (phase === "DELETED") this.#slices.delete(name);
+        else
+          this.#slices.set(
+            name,
+            (s.endpoints ?? []).flatMap((e) => e.addresses),
+          );
+        this.#onKubeChange();
+      },
+    );
+    for (const [selector, sentinel] of [
+      [this.#o.redisSelector, false],
+      [this.#o.sentinelSelector, true],
+    ] as const) {
       await this.#watch<V1Pod>(`/api/v1/namespaces/${ns}/pods`, { labelSelector: selector }, (phase, p) => {
         this.seen.podEvents++;
         const name = p.metadata?.name ?? "";
@@ -125,9 +136,19 @@ export class Referee {
   #onKubeChange(): void {
     const now = performance.now();
     const addresses = [...this.#slices.values()].flat();
-    if (addresses.length > 1) this.#report(now, "two-endpoints", `redis-master lists ${addresses.join(", ")}`, `two-endpoints/${[...addresses].sort().join(",")}`);
+    if (addresses.length > 1)
+      this.#report(now, "two-endpoints", `redis-master lists ${addresses.join(", ")}`, `two-endpoints/${[...addresses].sort().join(",")}`);
     const labelled = [...this.#pods.entries()].filter(([, p]) => p.master && !p.sentinel);
-    if (labelled.length > 1) this.#report(now, "two-master-labels", `redis-role=master on ${labelled.map(([n]) => n).join(", ")}`, `two-labels/${labelled.map(([n]) => n).sort().join(",")}`);
+    if (labelled.length > 1)
+      this.#report(
+        now,
+        "two-master-labels",
+        `redis-role=master on ${labelled.map(([n]) => n).join(", ")}`,
+        `two-labels/${labelled
+          .map(([n]) => n)
+          .sort()
+          .join(",")}`,
+      );
     track(this.#endpoints, new Set(addresses), now);
     track(this.#labels, new Set(labelled.map(([, p]) => p.ip)), now);
     this.#evaluate(now);
@@ -159,7 +180,8 @@ export class Referee {
   async #ask(p: { ip: string; sentinel: boolean }): Promise<void> {
     const c = this.#client(p.ip, p.sentinel);
     if (p.sentinel) {
-      const said = (await c.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", this.#o.masterName).catch(() => undefined)) as [string, string] | null | undefined;
+      const said = (await c.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", this.#o.masterName).catch(() => undefined)) as
+        [string, string] | null | undefined;
       this.#sentinelSays.set(p.ip, said?.[0]);
     } else {
       const role = (await c.call("ROLE").catch(() => undefined)) as [string, ...unknown[]] | undefined;
@@ -182,7 +204,10 @@ export class Referee {
   #evaluate(now: number): void {
     const truth = this.#truth;
     if (!truth) return;
-    for (const [named, rule] of [[this.#endpoints, "stale-endpoint"], [this.#labels, "stale-label"]] as const) {
+    for (const [named, rule] of [
+      [this.#endpoints, "stale-endpoint"],
+      [this.#labels, "stale-label"],
+    ] as const) {
       for (const [host, since] of named.since) {
         if (host === truth.host) continue;
         const lag = now - Math.max(since, truth.since);

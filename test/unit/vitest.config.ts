@@ -5,7 +5,15 @@ export default defineConfig({
   test: {
     name: "unit",
     root: new URL("../..", import.meta.url).pathname,
-    include: ["test/unit/**/*.test.ts", "bin/**/*.test.ts", "functions/**/*.test.ts", "shared/**/*.test.ts", "sandbox/**/*.test.ts", "bench/**/*.test.ts", "init/**/*.test.ts"],
+    include: [
+      "test/unit/**/*.test.ts",
+      "bin/**/*.test.ts",
+      "functions/**/*.test.ts",
+      "shared/**/*.test.ts",
+      "sandbox/**/*.test.ts",
+      "bench/**/*.test.ts",
+      "init/**/*.test.ts",
+    ],
     exclude: ["**/*.integration.test.ts", "node_modules/**"],
   },
 });

@@ -86,30 +86,95 @@ export function configOf<C extends object>(fn: FunctionDefinition<C>, env: NodeJ
 
 /** The mapping a master gets with the runtime's defaults (namespace "default", Service and ConfigMap "redis-master", StatefulSet "redis"). */
 export function defaultMapping(master = "mymaster"): MasterMapping {
-  return masterMappingSchema.parse({ namespace: "default", podSelector: `redis.failover.io/master=${master}`, service: "redis-master", configMap: "redis-master", statefulSet: "redis" });
+  return masterMappingSchema.parse({
+    namespace: "default",
+    podSelector: `redis.failover.io/master=${master}`,
+    service: "redis-master",
+    configMap: "redis-master",
+    statefulSet: "redis",
+  });
 }
 
 /** The quorum's truth as the runtime hands it to reconcile. */
-export function verifiedMaster({ name = "mymaster", host, port = 6379, epoch = 1, votes = 3, asked = 3, mapping }: { name?: string; host: string; port?: number; epoch?: number; votes?: number; asked?: number; mapping?: Partial<MasterMapping> }): VerifiedMaster {
+export function verifiedMaster({
+  name = "mymaster",
+  host,
+  port = 6379,
+  epoch = 1,
+  votes = 3,
+  asked = 3,
+  mapping,
+}: {
+  name?: string;
+  host: string;
+  port?: number;
+  epoch?: number;
+  votes?: number;
+  asked?: number;
+  mapping?: Partial<MasterMapping>;
+}): VerifiedMaster {
   return { name, host, port, epoch, votes, asked, mapping: { ...defaultMapping(name), ...mapping } };
 }
 
 /** A running redis Pod of master `master`'s set (labelled for the default pod selector). */
-export function fakePod({ name, ip, master = "mymaster", namespace = "default", labels, annotations }: { name: string; ip: string; master?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }): V1Pod {
+export function fakePod({
+  name,
+  ip,
+  master = "mymaster",
+  namespace = "default",
+  labels,
+  annotations,
+}: {
+  name: string;
+  ip: string;
+  master?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}): V1Pod {
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name, namespace, uid: `uid-${name}`, labels: { "redis.failover.io/master": master, ...labels }, ...(annotations ? { annotations } : {}) },
+    metadata: {
+      name,
+      namespace,
+      uid: `uid-${name}`,
+      labels: { "redis.failover.io/master": master, ...labels },
+      ...(annotations ? { annotations } : {}),
+    },
     spec: { containers: [{ name: "redis" }], hostname: name, subdomain: "redis", nodeName: "node-1" },
     status: { phase: "Running", podIP: ip, podIPs: [{ ip }] },
   };
 }
 
 /** A +switch-master CloudEvent as the relay publishes it. */
-export function switchMasterEvent({ master = "mymaster", from, to, port = 6379, epoch, id = `test-${master}-${epoch}` }: { master?: string; from: string; to: string; port?: number; epoch: number; id?: string }): SentinelCloudEvent {
+export function switchMasterEvent({
+  master = "mymaster",
+  from,
+  to,
+  port = 6379,
+  epoch,
+  id = `test-${master}-${epoch}`,
+}: {
+  master?: string;
+  from: string;
+  to: string;
+  port?: number;
+  epoch: number;
+  id?: string;
+}): SentinelCloudEvent {
   const now = new Date().toISOString();
   return {
-    attributes: { specversion: "1.0", id, source: "test", type: "io.redis.sentinel.switch-master", subject: master, time: now, datacontenttype: "application/json", configepoch: String(epoch) },
+    attributes: {
+      specversion: "1.0",
+      id,
+      source: "test",
+      type: "io.redis.sentinel.switch-master",
+      subject: master,
+      time: now,
+      datacontenttype: "application/json",
+      configepoch: String(epoch),
+    },
     data: {
       event: "+switch-master",
       master,

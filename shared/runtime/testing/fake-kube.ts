@@ -85,7 +85,8 @@ export class FakeKube implements KubeClient {
 
   async createEvent(event: EventsV1Event): Promise<"created" | "exists"> {
     this.failWhen?.({ verb: "createEvent", object: { kind: "Event", metadata: event.metadata } });
-    if (this.events.some((e) => e.metadata?.name === event.metadata?.name && e.metadata?.namespace === event.metadata?.namespace)) return Promise.resolve("exists");
+    if (this.events.some((e) => e.metadata?.name === event.metadata?.name && e.metadata?.namespace === event.metadata?.namespace))
+      return Promise.resolve("exists");
     this.events.push(structuredClone(event));
     return Promise.resolve("created");
   }
@@ -104,7 +105,11 @@ export class FakeCaches implements KubeCaches {
   }
 
   endpointSlices(namespace: string, service: string): Promise<readonly V1EndpointSlice[]> {
-    return Promise.resolve(this.#cluster.list<V1EndpointSlice>("EndpointSlice", namespace).filter((s) => s.metadata?.labels?.["kubernetes.io/service-name"] === service));
+    return Promise.resolve(
+      this.#cluster
+        .list<V1EndpointSlice>("EndpointSlice", namespace)
+        .filter((s) => s.metadata?.labels?.["kubernetes.io/service-name"] === service),
+    );
   }
 
   /** Only ConfigMaps labelled `app.kubernetes.io/managed-by=failover-functions`, like the real cache. */

@@ -21,7 +21,12 @@ export class FakeSentinels implements SentinelClient {
   /** Whether close() was called (the runtime closes its Sentinels on stop). */
   closed = false;
 
-  constructor({ size = 3, truth, replies = () => undefined, monitors }: { size?: number; truth?: MasterTruth | undefined; replies?: SentinelReplies; monitors?: (string[] | undefined)[] } = {}) {
+  constructor({
+    size = 3,
+    truth,
+    replies = () => undefined,
+    monitors,
+  }: { size?: number; truth?: MasterTruth | undefined; replies?: SentinelReplies; monitors?: (string[] | undefined)[] } = {}) {
     this.size = size;
     this.monitors = monitors;
     this.truth = truth;
