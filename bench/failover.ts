@@ -80,6 +80,8 @@ interface KillSample {
   to: string;
   killToSwitchMs: number;
   unavailabilityMs: Partial<Record<Client, number>>;
+  /** The pod IP that acknowledged the resolver client's first write after the kill (the others see a ClusterIP or a proxy). */
+  firstAckOn: string | undefined;
 }
 
 /** Every +switch-master of every Sentinel pod, as it arrives. */
@@ -368,7 +370,14 @@ async function killRound(b: Bench, i: number, writers: Record<Client, Writer>): 
     const ack = writers[c].firstAckAfter(killAt);
     if (ack) unavailabilityMs[c] = ack.at - killAt;
   }
-  return { i, from, to: sw.to, killToSwitchMs: sw.at - killAt, unavailabilityMs };
+  return {
+    i,
+    from,
+    to: sw.to,
+    killToSwitchMs: sw.at - killAt,
+    unavailabilityMs,
+    firstAckOn: writers.resolverFloor.firstAckAfter(killAt)?.host,
+  };
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -512,6 +521,8 @@ async function main(): Promise<void> {
       unavailabilityMs: unavailability,
       notRecoveredWithinMs: { limit: RECOVERY_LIMIT_MS, kills: notRecovered },
       lostAcknowledgedWrites: lost,
+      /** ioredis 6.0.0 ended itself (FailoverDetector race, see sandbox/writer.ts) and a new client was made. */
+      ioredisClientEnds: writers.ioredisSentinel.clientEnds,
       samples: { switches: switchSamples.map(roundSample), kills: killSamples.map(roundSample) },
     };
     const f = (x: Figure) => [x.n, x.p50, tail(x)];
@@ -560,6 +571,9 @@ async function main(): Promise<void> {
       ),
       ``,
       `Kill to first +switch-master: p50 ${results.killToSwitchMs.p50} ms, ${tail(results.killToSwitchMs)} ms (Sentinel's detection: down-after-milliseconds ${results.settings.downAfterMs}).`,
+      ``,
+      `The sentinel-aware ioredis client ended itself ${results.ioredisClientEnds} times (ioredis 6.0.0: a +switch-master seen by its FailoverDetector while it re-asks the Sentinels ends the client for good); the bench then made a new client, as an application would have to.`,
+      `Kills after which the first write was acknowledged by the killed master's own address (its container back before the pod was gone): ${killSamples.filter((k) => k.firstAckOn === k.from).length} of ${kills}.`,
       ``,
     ].join("\n");
     console.log(`\n${md}`);

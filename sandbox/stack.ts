@@ -5,7 +5,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -68,6 +68,9 @@ export interface Skaffold {
 /** `skaffold <args>` in `workdir` against the sandbox, pushing to the node's registry; output also in `<sb.dir>/<logName>`. */
 export function skaffold(sb: Sandbox, workdir: string, args: string[], logName: string): Skaffold {
   const log = createWriteStream(join(sb.dir, logName));
+  // skaffold leaves its own temporary folders behind when it is stopped: keep them in the sandbox's dir.
+  const tmp = join(sb.dir, "skaffold-tmp");
+  mkdirSync(tmp, { recursive: true });
   let output = "";
   let exited: string | undefined;
   const child = spawn(binaryPath("skaffold"), [...args, "--default-repo", REGISTRY, "--insecure-registry", REGISTRY], {
@@ -78,6 +81,7 @@ export function skaffold(sb: Sandbox, workdir: string, args: string[], logName: 
       PATH: `${join(binaryPath("kubectl"), "..")}:${process.env.PATH ?? ""}`,
       SKAFFOLD_UPDATE_CHECK: "false",
       SKAFFOLD_INTERACTIVE: "false",
+      TMPDIR: tmp,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -40,6 +40,14 @@ export class Writer {
   readonly options: WriterOptions;
   readonly acks: Ack[] = [];
   failures = 0;
+  /**
+   * How often the sentinel-aware ioredis client ended itself (status "end": it never reconnects
+   * again) and a new one was made. ioredis 6.0.0 does this when its FailoverDetector sees a
+   * +switch-master while the client is re-asking the Sentinels after losing its master: the
+   * detector's disconnect makes the connect in progress throw "Connection is closed.", and a
+   * connector error ends the client. An application would have to notice and make a new client.
+   */
+  clientEnds = 0;
   /** The last failed command's error (name: message), for a report on a writer that stopped writing. */
   lastError: string | undefined;
   #next = 0;
@@ -111,6 +119,10 @@ export class Writer {
         this.failures++;
         await sleep(5);
         continue;
+      }
+      if (this.options.sentinel && this.#client?.status === "end") {
+        this.clientEnds++;
+        this.#drop();
       }
       if (!this.#client || this.#clientHost !== `${target.host}:${target.port}`) {
         this.#drop();

@@ -90,8 +90,10 @@ describe("chaos on real pods", () => {
                 { cause: err },
               );
             });
-            // The reference, reported: sentinel-aware ioredis (6.0.0, failoverDetector) did not
-            // always write again within 30 s of a crash on real pods (measured, not yet understood).
+            // The reference, reported, not asserted: sentinel-aware ioredis 6.0.0 with its
+            // FailoverDetector can end itself during a crash (sandbox/writer.ts clientEnds); the
+            // writer then makes a new client, and a crash after which it still wrote nothing
+            // within 30 s is counted with why.
             const awareFailures = j.aware.failures;
             if (
               !(await waitFor("the sentinel-aware client acknowledged after the crash", () => j.aware.firstAckAfter(at) !== undefined, {
@@ -116,7 +118,7 @@ describe("chaos on real pods", () => {
         const r = await j.finish();
         times.sort((a, b) => a - b);
         figure(
-          `${KILLS} crashes, ${fenced ? "write fence + WAIT 1" : "default config"}: plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}; crash to the plain client's first write acknowledged after it: median ${times[times.length >> 1]} ms, max ${times.at(-1)} ms; crashes after which the sentinel-aware client wrote nothing for 30 s: ${awareStuck}${stuckDetail.length ? ` (${stuckDetail.join("; ")})` : ""}; referee lag at most ${j.referee.longestLagMs} ms`,
+          `${KILLS} crashes, ${fenced ? "write fence + WAIT 1" : "default config"}: plain via kube-proxy ${summary(j.plain, r.plainLost)}; sentinel-aware ${summary(j.aware, r.awareLost)}; crash to the plain client's first write acknowledged after it: median ${times[times.length >> 1]} ms, max ${times.at(-1)} ms; crashes after which the sentinel-aware client wrote nothing for 30 s: ${awareStuck}${stuckDetail.length ? ` (${stuckDetail.join("; ")})` : ""}; the sentinel-aware ioredis ended itself ${j.aware.clientEnds} times (a new client was made each time); referee lag at most ${j.referee.longestLagMs} ms`,
         );
         expect(r.violations).toEqual([]);
         expect(r.twoMasters).toEqual([]);

@@ -6,7 +6,7 @@
  * an unknown key, and the image's Node major and compiled entry points match the project.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -310,6 +310,9 @@ describe("on the sandbox's kube-apiserver", () => {
 });
 
 describe("skaffold.yaml with the pinned skaffold", () => {
+  // skaffold render leaves temporary folders behind: give it one of its own, removed after.
+  const tmp = mkdtempSync(join(tmpdir(), "skaffold-test-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
   const skaffold = (...args: string[]) =>
     exec(binaryPath("skaffold"), args, {
       cwd: ROOT,
@@ -318,6 +321,7 @@ describe("skaffold.yaml with the pinned skaffold", () => {
         PATH: `${join(binaryPath("kubectl"), "..")}:${process.env.PATH ?? ""}`,
         SKAFFOLD_UPDATE_CHECK: "false",
         SKAFFOLD_INTERACTIVE: "false",
+        TMPDIR: tmp,
       },
       maxBuffer: 16 << 20,
     });
