@@ -128,8 +128,8 @@ class Bench {
   sentinels: { name: string; host: string; client: Redis }[] = [];
   haproxy: HaproxyInstance | undefined;
   #haproxyGeneration = 0;
-  /** When each +switch-master text last ran the hook (every Sentinel publishes the same text). */
-  #hooked = new Map<string, number>();
+  /** The +switch-master texts that ran the hook in this round (every Sentinel publishes the same text). */
+  #hooked = new Set<string>();
 
   constructor(stack: DevStack) {
     this.stack = stack;
@@ -200,12 +200,16 @@ class Bench {
    * the sentinel pod, whose image has no kubectl.
    */
   #runHook(message: string): void {
-    const now = performance.now();
-    if (now - (this.#hooked.get(message) ?? Number.NEGATIVE_INFINITY) < 10_000) return;
-    this.#hooked.set(message, now);
+    if (this.#hooked.has(message)) return;
+    this.#hooked.add(message);
     const [name, fromIp, fromPort, toIp, toPort] = message.split(" ");
     const child = spawn(this.hookScript, [name!, "leader", "end", fromIp!, fromPort!, toIp!, toPort!], { stdio: "ignore" });
     child.on("error", () => undefined);
+  }
+
+  /** A new failover round: the hook runs again for the first +switch-master (a text may repeat from an earlier round). */
+  newRound(): void {
+    this.#hooked.clear();
   }
 
   /** HAProxy in front of the redis pods' current IPs (a new pod has a new IP: HAProxy is restarted then). */
@@ -296,6 +300,7 @@ async function switchRound(b: Bench, i: number, clusterIp: string): Promise<Swit
   prober.start();
   try {
     await waitFor("a probe through the ClusterIP landing on the master", () => prober.firstOn(from, 0), { timeoutMs: 10_000 });
+    b.newRound();
     const since = b.switchEvents.length;
     const commandAt = performance.now();
     // Round-robin over the Sentinels: the one asked leads the failover. Just after a switch a
@@ -312,19 +317,29 @@ async function switchRound(b: Bench, i: number, clusterIp: string): Promise<Swit
     );
     const polled = await b.majorityNames(from, 30_000);
     const to = polled.host;
+    let missing: string[] = [];
     const at = await waitFor(
       `switch ${i + 1}: every object written and a new connection landing on ${to}`,
       () => {
-        const first = b.firstSwitch(since, to);
-        const written = b.projectWritten(commandAt, to);
-        const selector = sliceNames(b.slices.selectorService, commandAt, to);
-        const hook = sliceNames(b.slices.kubectlHook, commandAt, to);
-        const landed = prober.firstOn(to, commandAt);
-        if (!first || !written || selector === undefined || hook === undefined || !landed) return undefined;
-        return { first: first.at, written, selector, hook, landed: landed.startedAt };
+        const parts = {
+          "+switch-master": b.firstSwitch(since, to)?.at,
+          "the project's objects": b.projectWritten(commandAt, to),
+          "the selector Service's slice": sliceNames(b.slices.selectorService, commandAt, to),
+          "the hook's Service slice": sliceNames(b.slices.kubectlHook, commandAt, to),
+          "a ClusterIP connection landing there": prober.firstOn(to, commandAt)?.startedAt,
+        };
+        missing = Object.entries(parts)
+          .filter(([, v]) => v === undefined)
+          .map(([k]) => k);
+        const { "+switch-master": first, "the project's objects": written, "the selector Service's slice": selector } = parts;
+        const { "the hook's Service slice": hook, "a ClusterIP connection landing there": landed } = parts;
+        if (first === undefined || !written || selector === undefined || hook === undefined || landed === undefined) return undefined;
+        return { first, written, selector, hook, landed };
       },
       { timeoutMs: 30_000, intervalMs: 5 },
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; missing: ${missing.join(", ")}`, { cause: err });
+    });
     // The moment the project can act: it has an announcement and a majority naming its master.
     const majorityAt = Math.min(polled.at, b.majoritySwitchAt(since, to) ?? Number.POSITIVE_INFINITY);
     const verifiable = Math.max(at.first, majorityAt);
@@ -355,6 +370,7 @@ async function killRound(b: Bench, i: number, writers: Record<Client, Writer>): 
     { timeoutMs: 30_000 },
   );
   const crash = await crasher(sb, before.master);
+  b.newRound();
   const since = b.switchEvents.length;
   const killAt = await crash();
   const sw = await waitFor(`kill ${i + 1}: +switch-master`, () => b.switchEvents.slice(since).find((e) => e.from === from), {
@@ -460,8 +476,18 @@ async function main(): Promise<void> {
 
     // Switches: no writers (a SENTINEL FAILOVER without a pause loses writes by design), one prober.
     const switchSamples: SwitchSample[] = [];
+    // A switch that does not complete is reported and counted, not dropped silently; more than
+    // a tenth of them stops the run (its figures would not mean much).
+    const failedSwitches: string[] = [];
     for (let i = 0; i < switches; i++) {
-      const s = await switchRound(b, i, stack.clusterIp);
+      const s = await switchRound(b, i, stack.clusterIp).catch((err: unknown) => {
+        failedSwitches.push((err as Error).message);
+        console.log(`switch ${i + 1}: ${(err as Error).message}`);
+        if (failedSwitches.length > switches / 10)
+          throw new Error(`bench: ${failedSwitches.length} switches did not complete`, { cause: err });
+        return undefined;
+      });
+      if (!s) continue;
       switchSamples.push(s);
       if (i % 10 === 9 || i === switches - 1) {
         const recent = switchSamples.slice(-10);
@@ -523,6 +549,7 @@ async function main(): Promise<void> {
       lostAcknowledgedWrites: lost,
       /** ioredis 6.0.0 ended itself (FailoverDetector race, see sandbox/writer.ts) and a new client was made. */
       ioredisClientEnds: writers.ioredisSentinel.clientEnds,
+      failedSwitches,
       samples: { switches: switchSamples.map(roundSample), kills: killSamples.map(roundSample) },
     };
     const f = (x: Figure) => [x.n, x.p50, tail(x)];
@@ -543,6 +570,8 @@ async function main(): Promise<void> {
           ["kube-proxy's share: EndpointSlice written to the first new ClusterIP connection on the new master", ...f(results.kubeProxyMs)],
         ],
       ),
+      ``,
+      `Switches that did not complete within 30 s: ${failedSwitches.length}${failedSwitches.length ? ` (${failedSwitches.join("; ")})` : ""}.`,
       ``,
       `From the first +switch-master to Kubernetes naming the new master, same switches (ms):`,
       ``,
