@@ -39,6 +39,23 @@ describe("fence-old-master", () => {
     ]);
   });
 
+  it("does not fence a replica a Sentinel is promoting (a failover in progress), and looks again soon", async () => {
+    const promoting = ["name", "redis-0", "ip", "198.18.100.10", "port", "6379", "flags", "slave,promoted"];
+    const ctx = fakeContext({
+      objects: pods,
+      sentinels: { replies: (i, args) => (i === 1 && args[0] === "REPLICAS" ? [promoting] : []) },
+      redis: {
+        "198.18.100.11:6379": server(masterInfo),
+        "198.18.100.10:6379": server(masterInfo),
+        "198.18.100.12:6379": server(() => replicaInfo("198.18.100.11", 6379)),
+      },
+    });
+    const result = await fenceOldMaster.reconcile(ctx, verifiedMaster({ host: "198.18.100.11", epoch: 3 }));
+    expect(ctx.redis.commandsTo("198.18.100.10:6379")).toEqual(["INFO replication"]);
+    expect(ctx.recorded).toEqual([]);
+    expect(result).toEqual({ requeueAfterMs: 1000 });
+  });
+
   it("fences no one while the quorum's master does not answer as master", async () => {
     const ctx = fakeContext({
       objects: pods,

@@ -9,12 +9,14 @@
  * made a replica of the quorum's master: the Sentinels never learn of it (it is not connected to
  * the master, whose INFO is where they find replicas), so nothing else would, and its readiness
  * probe would block the StatefulSet's rollout for good.
+ * A replica that a Sentinel is promoting (a failover in progress) is never fenced.
  * Woken by switch-master (retried with backoff while the old master does not answer), by -sdown
  * (the moment a hung instance answers again), and resync.
  */
 import { RetryableError } from "../../shared/errors.ts";
 import { replicationInfo } from "../../shared/redis-info.ts";
-import type { RedisAccess, RedisCommands } from "../../shared/runtime/context.ts";
+import type { RedisAccess, RedisCommands, SentinelClient } from "../../shared/runtime/context.ts";
+import { fieldsToRecord } from "../../shared/sentinel-quorum.ts";
 import { defineFunction } from "../../shared/runtime/define-function.ts";
 
 /** `fn` on a short-lived connection; undefined when the server is dead or hung (-sdown wakes us when it answers). */
@@ -26,6 +28,30 @@ function probe<T>(redis: RedisAccess, host: string, port: number, fn: (r: RedisC
 function answersAsMaster(redis: RedisAccess, host: string, port: number): Promise<boolean | undefined> {
   return probe(redis, host, port, async (r) => (await replicationInfo(r)).role === "master");
 }
+
+/**
+ * The replicas some Sentinel is promoting right now (flag `promoted` in its SENTINEL REPLICAS):
+ * a failover in progress. Between SLAVEOF NO ONE and the switch, the promoted replica says master
+ * while the quorum still names the old master (alive, for SENTINEL FAILOVER): fencing it would
+ * abort the failover (seen on real pods: failover-abort-slave-timeout 10 s later).
+ */
+async function beingPromoted(sentinels: SentinelClient, name: string): Promise<Set<string>> {
+  const hosts = new Set<string>();
+  await Promise.all(
+    Array.from({ length: sentinels.size }, async (_, i) => {
+      const replicas = await sentinels.sentinel(i, "REPLICAS", name).catch(() => undefined);
+      if (!Array.isArray(replicas)) return;
+      for (const r of replicas) {
+        const f = fieldsToRecord(r);
+        if (f.ip && (f.flags ?? "").split(",").includes("promoted")) hosts.add(f.ip);
+      }
+    }),
+  );
+  return hosts;
+}
+
+/** How soon to look again when a promotion in progress kept a master from being fenced. */
+const PROMOTION_LOOK_AGAIN_MS = 1000;
 
 export default defineFunction({
   name: "fence-old-master",
@@ -45,6 +71,8 @@ export default defineFunction({
     }
     const old = ctx.event?.data.event === "+switch-master" ? ctx.event.data.oldMaster : undefined;
     let oldAnswered = false;
+    let promoting: Set<string> | undefined;
+    let sparedPromotion = false;
     for (const p of pods) {
       const host = p.status?.podIP;
       if (!host || host === master.host) continue;
@@ -52,6 +80,8 @@ export default defineFunction({
         const info = await replicationInfo(r);
         if (host === old?.host) oldAnswered = true;
         if (info.role === "master") {
+          promoting ??= await beingPromoted(ctx.sentinels, master.name);
+          if (promoting.has(host)) return { promotion: true };
           await r.call("REPLICAOF", master.host, String(master.port));
           const killed = Number(await r.call("CLIENT", "KILL", "TYPE", "normal"));
           return { fenced: true, killed };
@@ -73,6 +103,11 @@ export default defineFunction({
         }
         return undefined;
       });
+      if (outcome && "promotion" in outcome) {
+        ctx.log.info({ pod: p.metadata?.name, host }, "a Sentinel is promoting it: not fencing");
+        sparedPromotion = true;
+        continue;
+      }
       if (outcome && "repointed" in outcome) {
         ctx.log.warn({ pod: p.metadata?.name, host, was: outcome.repointed, master: master.host }, "orphan replica re-pointed");
         await ctx.recordEvent(
@@ -106,6 +141,8 @@ export default defineFunction({
     // deliveries) instead of waiting for -sdown. A master frozen for less than down-after past
     // the switch is never marked s_down as a replica, so no -sdown would wake us when it resumes,
     // and Sentinel would demote it only 8-11 s later, acknowledging writes meanwhile.
+    // A failover in progress: look again soon (the switch wakes us too; an aborted one does not).
+    if (sparedPromotion) return { requeueAfterMs: PROMOTION_LOOK_AGAIN_MS };
     if (old && old.host !== master.host && !oldAnswered && pods.some((p) => p.status?.podIP === old.host)) {
       throw new RetryableError(
         `old master ${old.host}:${old.port} does not answer yet: looking again to fence it if it comes back as master`,
