@@ -416,6 +416,18 @@ async function main(): Promise<void> {
   );
   const stack = await startDevStack("bench");
   const b = new Bench(stack);
+  // Ctrl-C / SIGTERM mid-run: stop what the bench started (the node, its dir, skaffold's copy), then exit.
+  let stopping: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopping ??= (async () => {
+      console.log(`bench: ${signal}: stopping the node and removing what the run made`);
+      await b.stop().catch(() => undefined);
+      await stack.stop().catch(() => undefined);
+      process.exit(130);
+    })();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     const { sb } = stack;
     const settled = await waitSettled(sb);
