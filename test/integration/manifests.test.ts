@@ -310,7 +310,7 @@ describe("on the sandbox's kube-apiserver", () => {
 });
 
 describe("skaffold.yaml with the pinned skaffold", () => {
-  // skaffold render leaves temporary folders behind: give it one of its own, removed after.
+  // One folder for everything these tests and skaffold write, removed after.
   const tmp = mkdtempSync(join(tmpdir(), "skaffold-test-"));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
   const skaffold = (...args: string[]) =>
@@ -329,7 +329,7 @@ describe("skaffold.yaml with the pinned skaffold", () => {
   it("diagnose accepts it; render gives overlays/dev, and the production profile overlays/production", async () => {
     const { stdout } = await skaffold("diagnose", "--yaml-only");
     expect(stdout).toContain("apiVersion: skaffold/v4beta13");
-    const dir = mkdtempSync(join(tmpdir(), "skaffold-render-"));
+    const dir = mkdtempSync(join(tmp, "render-"));
     const render = async (...args: string[]) => {
       const file = join(dir, `${args.join("-") || "dev"}.yaml`);
       await skaffold("render", "--offline=true", "--digest-source=none", "--output", file, ...args);
@@ -343,7 +343,7 @@ describe("skaffold.yaml with the pinned skaffold", () => {
   });
 
   it("rejects an unknown key, naming it", async () => {
-    const bad = join(mkdtempSync(join(tmpdir(), "skaffold-")), "skaffold.yaml");
+    const bad = join(mkdtempSync(join(tmp, "bad-")), "skaffold.yaml");
     writeFileSync(bad, readFileSync(join(ROOT, "skaffold.yaml"), "utf8").replace(/^build:$/m, "build:\n  artefacts: []"));
     const err = await skaffold("diagnose", "--yaml-only", "-f", bad).then(
       () => undefined,
