@@ -24,16 +24,8 @@ import { Writer } from "../sandbox/writer.ts";
 import { startProject } from "../sandbox/project.ts";
 import { ObjectWatch } from "../bench/lib/watch-state.ts";
 import { nodeDemo } from "./on-node.ts";
-import { Timeline } from "./timeline.ts";
-
-interface FailoverSummary {
-  n: number;
-  from: string;
-  to: string;
-  unavailabilityMs: number;
-  propagationMs: number;
-  timeline: Timeline["entries"];
-}
+import { median, Timeline } from "./timeline.ts";
+import type { FailoverSummary } from "./timeline.ts";
 
 async function topology(sb: Sandbox): Promise<string> {
   const pods = await sb.kubeConfig
@@ -197,10 +189,9 @@ export async function main(args: string[]): Promise<number | void> {
     const now = await sb.currentMaster(masterName);
     const lost = await writer.checkLost({ host: now.host, port: now.port }, sb.password);
     console.log(`topology (kubectl get pods -L redis-role):\n${await topology(sb)}\n`);
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
     console.log(`summary over ${failovers} failover(s):
-  write unavailability (kill -> first acknowledged write through redis-master): median ${med(summaries.map((s) => s.unavailabilityMs))} ms
-  propagation (+switch-master -> labels, EndpointSlice and ConfigMap all written): median ${med(summaries.map((s) => s.propagationMs))} ms
+  write unavailability (kill -> first acknowledged write through redis-master): median ${median(summaries.map((s) => s.unavailabilityMs))} ms
+  propagation (+switch-master -> labels, EndpointSlice and ConfigMap all written): median ${median(summaries.map((s) => s.propagationMs))} ms
   writes acknowledged ${writer.acks.length}, found afterwards ${writer.acks.length - lost.length}, lost ${lost.length}`);
     writeFileSync(
       join(values.out, "timeline.json"),

@@ -30,7 +30,8 @@ import {
 import { waitFor } from "../sandbox/wait.ts";
 import { Writer } from "../sandbox/writer.ts";
 import { waitForSignal } from "../shared/signals.ts";
-import { Timeline } from "./timeline.ts";
+import { median, Timeline } from "./timeline.ts";
+import type { FailoverSummary } from "./timeline.ts";
 
 export interface NodeDemoOptions {
   failovers: number;
@@ -78,14 +79,7 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
     await waitFor("the client's first writes", () => writer.acks.length > 10, { timeoutMs: 30_000 });
     console.log(`demo: a client without Sentinel support writes through the redis-master ClusterIP ${stack.clusterIp}:6379 (kube-proxy)\n`);
 
-    const summaries: {
-      n: number;
-      from: string;
-      to: string;
-      unavailabilityMs: number;
-      propagationMs: number;
-      timeline: Timeline["entries"];
-    }[] = [];
+    const summaries: FailoverSummary[] = [];
     for (let n = 1; n <= o.failovers; n++) {
       const before = await waitSettled(sb);
       const oldIp = before.ipOf[before.master]!;
@@ -203,13 +197,12 @@ export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
     await writer.stop();
     const now = await waitSettled(sb);
     const lost = await writer.checkLost({ host: now.ipOf[now.master]!, port: 6379 }, PASSWORD);
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
     console.log(
       `topology (kubectl get pods -L redis-role):\n${(await sb.kubectl("-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=redis", "-o", "wide", "-L", "redis-role")).trimEnd().replace(/^/gm, "  ")}\n`,
     );
     console.log(`summary over ${o.failovers} failover(s), real pods:
-  write unavailability (crash -> first acknowledged write through the ClusterIP): median ${med(summaries.map((s) => s.unavailabilityMs))} ms
-  propagation (+switch-master -> labels, EndpointSlice and ConfigMap all written, seen by a watch): median ${med(summaries.map((s) => s.propagationMs))} ms
+  write unavailability (crash -> first acknowledged write through the ClusterIP): median ${median(summaries.map((s) => s.unavailabilityMs))} ms
+  propagation (+switch-master -> labels, EndpointSlice and ConfigMap all written, seen by a watch): median ${median(summaries.map((s) => s.propagationMs))} ms
   writes acknowledged ${writer.acks.length}, found afterwards ${writer.acks.length - lost.length}, lost ${lost.length}`);
     writeFileSync(
       join(o.out, "timeline.json"),

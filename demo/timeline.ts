@@ -74,3 +74,16 @@ export class Timeline {
     return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/><text x="8" y="22" font-size="15" font-weight="bold">${esc(title)}</text>\n${bars}\n</svg>\n`;
   }
 }
+
+/** One failover of a demo run, as both demos (real pods, processes) record it. */
+export interface FailoverSummary {
+  n: number;
+  from: string;
+  to: string;
+  unavailabilityMs: number;
+  propagationMs: number;
+  timeline: Timeline["entries"];
+}
+
+/** The median of a run's figures (the upper one of an even count). */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;

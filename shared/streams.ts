@@ -10,6 +10,8 @@ import { jetstreamManager, JetStreamApiCodes, RetentionPolicy, StorageType, Disc
 import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { z } from "zod";
+import { millis } from "./config.ts";
 import { createOrUpdate } from "./jetstream-upsert.ts";
 import { DEADLETTER_SUBJECT_PREFIX, DEFAULT_DEADLETTER_STREAM, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from "./subjects.ts";
 
@@ -32,6 +34,42 @@ export const defaultStreamSettings: StreamSettings = {
   maxAgeMs: 7 * 24 * 3600_000,
   replicas: 1,
 };
+
+/** The streams' environment variables, shared by the relay's and the runtime's config schemas. */
+export const streamEnvShape = {
+  STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default(DEFAULT_STREAM),
+  DEADLETTER_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default(DEFAULT_DEADLETTER_STREAM),
+  STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+    .default(DEFAULT_SUBJECT_PREFIX),
+  DUPLICATE_WINDOW_MS: millis(1000).default(120_000),
+};
+
+/** The stream settings a parsed config names (events kept the default 7 days). */
+export function streamSettingsOf(c: {
+  STREAM: string;
+  SUBJECT_PREFIX: string;
+  DEADLETTER_STREAM: string;
+  DUPLICATE_WINDOW_MS: number;
+  STREAM_REPLICAS: number;
+}): StreamSettings {
+  return {
+    stream: c.STREAM,
+    subjectPrefix: c.SUBJECT_PREFIX,
+    deadletterStream: c.DEADLETTER_STREAM,
+    duplicateWindowMs: c.DUPLICATE_WINDOW_MS,
+    maxAgeMs: defaultStreamSettings.maxAgeMs,
+    replicas: c.STREAM_REPLICAS,
+  };
+}
 
 function upsert(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
   const { name, ...update } = cfg;

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { hostPortList, millis, parseEnv } from "../../shared/config.ts";
 import { natsEnvSchema } from "../../shared/nats-connection.ts";
-import { DEFAULT_DEADLETTER_STREAM, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from "../../shared/subjects.ts";
+import { streamEnvShape } from "../../shared/streams.ts";
 
 export const relayEnvSchema = natsEnvSchema.extend({
   /** Sentinels: host[:port] list; a name with several addresses (a headless Service) counts as all of them. */
@@ -10,20 +10,7 @@ export const relayEnvSchema = natsEnvSchema.extend({
   SENTINEL_PASSWORD: z.string().min(1).optional(),
   /** Re-resolve SENTINELS names this often, to follow pods that come and go. */
   SENTINEL_RESOLVE_INTERVAL_MS: millis(100).default(30_000),
-  STREAM: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/)
-    .default(DEFAULT_STREAM),
-  DEADLETTER_STREAM: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/)
-    .default(DEFAULT_DEADLETTER_STREAM),
-  STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
-  SUBJECT_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
-    .default(DEFAULT_SUBJECT_PREFIX),
-  DUPLICATE_WINDOW_MS: millis(1000).default(120_000),
+  ...streamEnvShape,
   /** CloudEvent `source`: which Redis deployment this is. */
   EVENT_SOURCE: z.string().min(1).default("failover-functions/sentinel-relay"),
   /** Events kept while NATS is unreachable; the oldest are dropped beyond it (and counted). */

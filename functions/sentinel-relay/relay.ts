@@ -8,7 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { startProbeServer } from "../../shared/http-server.ts";
 import type { ProbeServer } from "../../shared/http-server.ts";
 import { logger } from "../../shared/logger.ts";
-import { ensureStreams } from "../../shared/streams.ts";
+import { ensureStreams, streamSettingsOf } from "../../shared/streams.ts";
 import { DEADLETTER_SUBJECT_PREFIX, eventSubject } from "../../shared/subjects.ts";
 import { majority } from "../../shared/sentinel-quorum.ts";
 import type { HostPort } from "../../shared/sentinel-quorum.ts";
@@ -66,19 +66,7 @@ export class Relay {
       for await (const s of this.#nc!.status()) this.log.info({ status: s.type }, "nats status");
     })().catch(() => undefined);
     const nc = this.#nc;
-    await untilNatsAnswers(
-      "streams",
-      () =>
-        ensureStreams(nc, {
-          stream: c.STREAM,
-          subjectPrefix: c.SUBJECT_PREFIX,
-          deadletterStream: c.DEADLETTER_STREAM,
-          duplicateWindowMs: c.DUPLICATE_WINDOW_MS,
-          maxAgeMs: 7 * 24 * 3600_000,
-          replicas: c.STREAM_REPLICAS,
-        }),
-      { log: this.log, signal: this.#startAbort.signal },
-    );
+    await untilNatsAnswers("streams", () => ensureStreams(nc, streamSettingsOf(c)), { log: this.log, signal: this.#startAbort.signal });
     this.#publisher = new Publisher(this.#nc, {
       max: c.BUFFER_MAX,
       concurrency: c.PUBLISH_CONCURRENCY,

@@ -8,8 +8,8 @@
 import { z } from "zod";
 import { boolFlag, dnsName, hostPortList, millis, parseEnv } from "../config.ts";
 import { natsEnvSchema } from "../nats-connection.ts";
+import { streamEnvShape } from "../streams.ts";
 import type { FunctionDefinition } from "./define-function.ts";
-import { DEFAULT_DEADLETTER_STREAM, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from "../subjects.ts";
 
 export const masterMappingSchema = z.object({
   namespace: dnsName,
@@ -31,20 +31,7 @@ export const runtimeEnvSchema = natsEnvSchema.extend({
   /** Votes needed to believe a master (default: a majority of SENTINELS). */
   SENTINEL_QUORUM: z.coerce.number().int().min(1).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
-  STREAM: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/)
-    .default(DEFAULT_STREAM),
-  DEADLETTER_STREAM: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/)
-    .default(DEFAULT_DEADLETTER_STREAM),
-  STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
-  SUBJECT_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
-    .default(DEFAULT_SUBJECT_PREFIX),
-  DUPLICATE_WINDOW_MS: millis(1000).default(120_000),
+  ...streamEnvShape,
   /** Durable consumer name = CONSUMER_PREFIX + function name. */
   CONSUMER_PREFIX: z
     .string()

@@ -18,7 +18,7 @@ import type { ProbeServer } from "../http-server.ts";
 import { logger } from "../logger.ts";
 import { connectNats, untilNatsAnswers } from "../nats-connection.ts";
 import { majority } from "../sentinel-quorum.ts";
-import { ensureStreams } from "../streams.ts";
+import { ensureStreams, streamSettingsOf } from "../streams.ts";
 import { Caches } from "./caches.ts";
 import { functionConfig } from "./config.ts";
 import type { RuntimeConfig } from "./config.ts";
@@ -145,19 +145,7 @@ export class Runtime {
     const retry = { log: this.log, signal: this.#shutdown.signal };
     this.#nc = await connectNats(c, `functions:${this.functions.map((f) => f.name).join(",")}`, retry);
     const nc = this.#nc;
-    await untilNatsAnswers(
-      "streams",
-      () =>
-        ensureStreams(nc, {
-          stream: c.STREAM,
-          subjectPrefix: c.SUBJECT_PREFIX,
-          deadletterStream: c.DEADLETTER_STREAM,
-          duplicateWindowMs: c.DUPLICATE_WINDOW_MS,
-          maxAgeMs: 7 * 24 * 3600_000,
-          replicas: c.STREAM_REPLICAS,
-        }),
-      retry,
-    );
+    await untilNatsAnswers("streams", () => ensureStreams(nc, streamSettingsOf(c)), retry);
     const jsm = await untilNatsAnswers("jetstream", () => jetstreamManager(nc), retry);
     const js = jetstream(nc);
     for (const fn of this.functions) {

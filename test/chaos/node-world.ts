@@ -6,10 +6,11 @@
  * servers. The faults are real (sandbox/faults.ts).
  */
 import { waitFor } from "../../sandbox/index.ts";
-import { NS, PASSWORD, SENTINEL_PASSWORD, startWriters, waitSettled } from "../../sandbox/stack.ts";
+import { PASSWORD, SENTINEL_PASSWORD, startWriters, waitSettled } from "../../sandbox/stack.ts";
 import type { DevStack, Picture } from "../../sandbox/stack.ts";
 import type { Writer } from "../../sandbox/writer.ts";
-import { Referee } from "../support/referee.ts";
+import { stackReferee } from "../support/referee.ts";
+import type { Referee } from "../support/referee.ts";
 import type { Violation } from "../support/referee.ts";
 
 /** What the referee allows Kubernetes after a new master exists. */
@@ -35,14 +36,7 @@ export async function judge(
   o: { keyPrefix: string; commandTimeoutMs?: number; waitReplicas?: { replicas: number; timeoutMs: number } },
 ): Promise<Judged> {
   const { sb } = world;
-  const referee = new Referee({
-    kc: sb.kubeConfig,
-    namespace: NS,
-    masterName: "mymaster",
-    password: PASSWORD,
-    sentinelPassword: SENTINEL_PASSWORD,
-    graceMs: GRACE_MS,
-  });
+  const referee = stackReferee(sb.kubeConfig, GRACE_MS);
   await referee.start();
   const writers = await startWriters(sb, {
     clusterIp: world.clusterIp,

@@ -37,7 +37,7 @@ import {
   waitOneMaster,
 } from "../../sandbox/stack.ts";
 import type { Picture } from "../../sandbox/stack.ts";
-import { Referee } from "../support/referee.ts";
+import { stackReferee } from "../support/referee.ts";
 import { scrape, total } from "../../bench/lib/prom-scrape.ts";
 import type { PromSeries } from "../../bench/lib/prom-scrape.ts";
 
@@ -53,15 +53,7 @@ let clusterIp: string;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 
-const referee = () =>
-  new Referee({
-    kc: sb.kubeConfig,
-    namespace: NS,
-    masterName: "mymaster",
-    password: PASSWORD,
-    sentinelPassword: SENTINEL_PASSWORD,
-    graceMs: GRACE_MS,
-  });
+const referee = () => stackReferee(sb.kubeConfig, GRACE_MS);
 
 async function podIp(selector: string): Promise<string> {
   const pods = (await sb.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NS, labelSelector: selector })).items.filter(

@@ -15,6 +15,7 @@
 import { Watch } from "@kubernetes/client-node";
 import type { KubeConfig, V1EndpointSlice, V1Pod } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
+import { NS, PASSWORD, SENTINEL_PASSWORD } from "../../sandbox/stack.ts";
 
 export type Rule = "two-endpoints" | "two-master-labels" | "stale-endpoint" | "stale-label";
 
@@ -253,3 +254,7 @@ function track(named: Named, now: Set<string>, at: number): void {
   for (const host of [...named.since.keys()]) if (!now.has(host)) named.since.delete(host);
   for (const host of now) if (!named.since.has(host)) named.since.set(host, at);
 }
+
+/** A referee of the dev overlay on the sandbox's node (its namespace, master name and credentials). */
+export const stackReferee = (kc: KubeConfig, graceMs: number): Referee =>
+  new Referee({ kc, namespace: NS, masterName: "mymaster", password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD, graceMs });
