@@ -18,7 +18,8 @@
  *
  * Every setting in the results is read from the run (Sentinel, the master's config, the HAProxy
  * config written, kube-proxy's /configz), not written down. Prints a table, writes
- * bench/results.json and bench/RESULTS.md.
+ * bench/results.json and bench/RESULTS.md (`--server valkey`: the Valkey component deployed,
+ * bench/valkey/results.json and RESULTS.md).
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -26,6 +27,7 @@ import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import { z } from "zod";
 import type { V1ConfigMap, V1Pod } from "@kubernetes/client-node";
 import { inSandboxNamespace } from "../sandbox/addresses.ts";
 import { reexecInSandbox } from "../sandbox/cli.ts";
@@ -33,13 +35,24 @@ import { apply } from "../sandbox/cluster.ts";
 import { crasher } from "../sandbox/faults.ts";
 import { HaproxyInstance } from "../sandbox/haproxy.ts";
 import { KUBE_PROXY_METRICS_PORT } from "../sandbox/node/config.ts";
-import { binaryPath } from "../sandbox/paths.ts";
+import { binaryPath, SERVER_FAMILIES } from "../sandbox/paths.ts";
 import { ServiceResolver } from "../sandbox/service-resolver.ts";
-import { NS, onPod, PASSWORD, redisPods, SENTINEL_PASSWORD, sentinelPods, startDevStack, waitSettled } from "../sandbox/stack.ts";
+import {
+  devProfiles,
+  NS,
+  onPod,
+  PASSWORD,
+  redisPods,
+  SENTINEL_PASSWORD,
+  sentinelPods,
+  startDevStack,
+  waitSettled,
+} from "../sandbox/stack.ts";
 import type { DevStack, Picture } from "../sandbox/stack.ts";
 import { waitFor } from "../sandbox/wait.ts";
 import { Writer } from "../sandbox/writer.ts";
 import { fieldsToRecord } from "../shared/sentinel-quorum.ts";
+import { serverIdentityOf } from "../shared/redis-info.ts";
 import { HOOK_LABEL, writeHookScript } from "./lib/kubectl-hook.ts";
 import { LandingProber } from "./lib/landing-probe.ts";
 import { figure, table, tail } from "./lib/stats.ts";
@@ -403,18 +416,21 @@ async function main(): Promise<void> {
     options: {
       switches: { type: "string", default: "100" },
       kills: { type: "string", default: "10" },
-      out: { type: "string", default: "bench" },
+      out: { type: "string" },
+      server: { type: "string", default: "redis" },
     },
   });
+  const server = z.enum(SERVER_FAMILIES, { error: `bench: --server must be one of ${SERVER_FAMILIES.join(", ")}` }).parse(values.server);
+  const out = values.out ?? (server === "redis" ? "bench" : `bench/${server}`);
   const switches = Number(values.switches);
   const kills = Number(values.kills);
   if (!Number.isInteger(switches) || switches < 1 || !Number.isInteger(kills) || kills < 1)
     throw new Error("bench: --switches and --kills must be whole numbers >= 1");
   const started = performance.now();
   console.log(
-    `bench: deploying the dev overlay onto the sandbox's node (skaffold run -p sandbox); ${kills} kills, then ${switches} SENTINEL FAILOVER switches`,
+    `bench: deploying the dev overlay onto the sandbox's node (skaffold run -p ${devProfiles(server)}); ${kills} kills, then ${switches} SENTINEL FAILOVER switches`,
   );
-  const stack = await startDevStack("bench");
+  const stack = await startDevStack("bench", { server });
   const b = new Bench(stack);
   // Ctrl-C / SIGTERM mid-run: stop what the bench started (the node, its dir, skaffold's copy), then exit.
   let stopping: Promise<void> | undefined;
@@ -441,8 +457,7 @@ async function main(): Promise<void> {
     const masterConfig = await onPod(settled.ipOf[settled.master]!, 6379, async (r) => {
       const [, toWrite] = (await r.call("CONFIG", "GET", "min-replicas-to-write")) as string[];
       const [, maxLag] = (await r.call("CONFIG", "GET", "min-replicas-max-lag")) as string[];
-      const version = /redis_version:(\S+)/.exec(String(await r.call("INFO", "server")))?.[1];
-      return { minReplicasToWrite: Number(toWrite), minReplicasMaxLagS: Number(maxLag), redisVersion: version };
+      return { minReplicasToWrite: Number(toWrite), minReplicasMaxLagS: Number(maxLag), server: await serverIdentityOf(r) };
     });
     const kubeProxy = await kubeProxySettings();
 
@@ -536,7 +551,7 @@ async function main(): Promise<void> {
       settings: {
         switches,
         kills,
-        redisVersion: masterConfig.redisVersion,
+        server: `${masterConfig.server.family} ${masterConfig.server.version}`,
         downAfterMs: Number(sentinelMaster["down-after-milliseconds"]),
         failoverTimeoutMs: Number(sentinelMaster["failover-timeout"]),
         parallelSyncs: Number(sentinelMaster["parallel-syncs"]),
@@ -569,7 +584,7 @@ async function main(): Promise<void> {
       `# Failover benchmark (real pods)`,
       ``,
       `${results.when}; ${results.machine.cpus} cores (${results.machine.cpuModel}), Linux ${results.machine.kernel}, Node ${results.machine.node}. ${results.path}.`,
-      `Settings read from the run: Redis ${masterConfig.redisVersion}, down-after-milliseconds ${results.settings.downAfterMs}, failover-timeout ${results.settings.failoverTimeoutMs}, parallel-syncs ${results.settings.parallelSyncs}, quorum ${results.settings.quorum} of ${results.settings.sentinels}; min-replicas-to-write ${masterConfig.minReplicasToWrite}, min-replicas-max-lag ${masterConfig.minReplicasMaxLagS}; kube-proxy ${kubeProxy.mode}, minSyncPeriod ${kubeProxy.minSyncPeriod}; HAProxy check inter ${haproxyConfig.checkInterval} fall ${haproxyConfig.checkFall}.`,
+      `Settings read from the run: ${masterConfig.server.family === "valkey" ? "Valkey" : "Redis"} ${masterConfig.server.version}, down-after-milliseconds ${results.settings.downAfterMs}, failover-timeout ${results.settings.failoverTimeoutMs}, parallel-syncs ${results.settings.parallelSyncs}, quorum ${results.settings.quorum} of ${results.settings.sentinels}; min-replicas-to-write ${masterConfig.minReplicasToWrite}, min-replicas-max-lag ${masterConfig.minReplicasMaxLagS}; kube-proxy ${kubeProxy.mode}, minSyncPeriod ${kubeProxy.minSyncPeriod}; HAProxy check inter ${haproxyConfig.checkInterval} fall ${haproxyConfig.checkFall}.`,
       `A p99 is given only from at least 100 samples; otherwise the tail is the max.`,
       ``,
       `## Where a switch's time goes (${switches} SENTINEL FAILOVER switches, ms)`,
@@ -618,11 +633,11 @@ async function main(): Promise<void> {
       ``,
     ].join("\n");
     console.log(`\n${md}`);
-    mkdirSync(values.out, { recursive: true });
-    writeFileSync(join(values.out, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
-    writeFileSync(join(values.out, "RESULTS.md"), md);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(out, "RESULTS.md"), md);
     console.log(
-      `bench: wrote ${join(values.out, "results.json")} and ${join(values.out, "RESULTS.md")} in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+      `bench: wrote ${join(out, "results.json")} and ${join(out, "RESULTS.md")} in ${((performance.now() - started) / 1000).toFixed(0)} s`,
     );
   } finally {
     await b.stop();

@@ -5,5 +5,6 @@ export type { Address } from "./redis.ts";
 export { waitFor } from "./wait.ts";
 export type { WaitOptions } from "./wait.ts";
 export { livePids } from "./process.ts";
-export { binaryPath, cacheDir } from "./paths.ts";
+export { binaryPath, cacheDir, SERVER_FAMILIES } from "./paths.ts";
+export type { ServerFamily } from "./paths.ts";
 export * from "./addresses.ts";

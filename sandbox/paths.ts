@@ -1,4 +1,4 @@
-/** Where the sandbox's binaries are: Debian's for Redis, the setup's Go-build cache for the rest. */
+/** Where the sandbox's binaries are: Debian's for Redis and Valkey, the setup's Go-build cache for the rest. */
 import { accessSync, constants, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -42,7 +42,17 @@ const goBuilt = {
 } as const;
 
 export type GoBinary = keyof typeof goBuilt;
-export type Binary = GoBinary | "redis-server" | "redis-sentinel" | "redis-cli" | "haproxy" | "runc" | "iptables" | "conntrack" | "buildah";
+export type Binary = GoBinary | ServerBinary | "redis-cli" | "valkey-cli" | "haproxy" | "runc" | "iptables" | "conntrack" | "buildah";
+
+/** The two server families the sandbox runs: Redis 7 (Debian bookworm) and Valkey 8 (bookworm-backports). */
+export const SERVER_FAMILIES = ["redis", "valkey"] as const;
+export type ServerFamily = (typeof SERVER_FAMILIES)[number];
+export type ServerBinary = `${ServerFamily}-${"server" | "sentinel"}`;
+
+/** The server or Sentinel binary of a family: `redis-server`, `valkey-sentinel`, ... */
+export function serverBinary(family: ServerFamily, role: "server" | "sentinel"): ServerBinary {
+  return `${family}-${role}`;
+}
 
 function executable(path: string): boolean {
   try {

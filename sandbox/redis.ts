@@ -1,11 +1,12 @@
-/** redis-server and redis-sentinel processes of the sandbox. */
+/** The server and Sentinel processes of the sandbox: redis-server / redis-sentinel, or valkey-server / valkey-sentinel. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { parseInfo } from "../shared/redis-info.ts";
 import { probeClient, withRedis } from "../shared/redis-probe.ts";
 import { ManagedProcess } from "./process.ts";
-import { binaryPath } from "./paths.ts";
+import { binaryPath, serverBinary } from "./paths.ts";
+import type { ServerFamily } from "./paths.ts";
 import { REDIS_PORT, SENTINEL_PORT } from "./addresses.ts";
 import { assertFree } from "./net.ts";
 
@@ -26,6 +27,8 @@ async function pingable(addr: Address, password: string | undefined): Promise<bo
 }
 
 export interface RedisSpec {
+  /** Which server runs: redis-server or valkey-server (same config, same protocol). */
+  server: ServerFamily;
   /** Master name this instance belongs to. */
   master: string;
   index: number;
@@ -75,7 +78,7 @@ export class RedisInstance {
     writeFileSync(this.confPath, redisConf(spec));
     this.process = new ManagedProcess({
       name: `redis ${spec.master}/${spec.index} (${spec.ip})`,
-      command: binaryPath("redis-server"),
+      command: binaryPath(serverBinary(spec.server, "server")),
       args: [this.confPath],
       logFile: join(spec.dir, "redis.log"),
       ready: () => pingable(this.address, spec.password),
@@ -141,6 +144,8 @@ export class RedisInstance {
 }
 
 export interface SentinelSpec {
+  /** Which Sentinel runs: redis-sentinel or valkey-sentinel. */
+  server: ServerFamily;
   index: number;
   ip: string;
   dir: string;
@@ -194,7 +199,7 @@ export class SentinelInstance {
     this.writeConfig(spec.masters);
     this.process = new ManagedProcess({
       name: `sentinel ${spec.index} (${spec.ip})`,
-      command: binaryPath("redis-sentinel"),
+      command: binaryPath(serverBinary(spec.server, "sentinel")),
       args: [this.confPath],
       logFile: join(spec.dir, "sentinel.log"),
       ready: () => pingable(this.address, spec.sentinelPassword),

@@ -1,5 +1,5 @@
 /**
- * The sandbox: real redis-server / redis-sentinel / nats-server / etcd / kube-apiserver /
+ * The sandbox: real redis-server / redis-sentinel (or valkey-server / valkey-sentinel) / nats-server / etcd / kube-apiserver /
  * kube-controller-manager processes on the addresses of a private network namespace, plus the
  * Node and Pod objects a kubelet would report. One call starts it, `stop()` stops everything.
  *
@@ -27,6 +27,7 @@ import { RedisInstance, SentinelInstance } from "./redis.ts";
 import { HaproxyInstance } from "./haproxy.ts";
 import type { Address } from "./redis.ts";
 import { binaryPath } from "./paths.ts";
+import type { ServerFamily } from "./paths.ts";
 import { waitFor } from "./wait.ts";
 import type { WaitOptions } from "./wait.ts";
 import { nodeIp, REDIS_PORT, SENTINEL_PORT } from "./addresses.ts";
@@ -59,6 +60,8 @@ export interface SandboxOptions {
    * pods then really run, from images built on this machine. Default false. One at a time per machine.
    */
   node?: boolean;
+  /** The server family: `redis` (redis-server / redis-sentinel 7, default) or `valkey` (valkey-server / valkey-sentinel 8). */
+  server?: ServerFamily;
   /** Extra redis.conf directives for every redis. */
   redisConfig?: Record<string, string>;
   /** Extra sentinel.conf lines per master (e.g. a client-reconfig-script for the benchmark). */
@@ -125,6 +128,7 @@ export class Sandbox {
       kube: options.kube ?? true,
       nodes: options.nodes ?? 3,
       node: options.node ?? false,
+      server: options.server ?? "redis",
       redisConfig: options.redisConfig ?? {},
       sentinelConfig: options.sentinelConfig ?? (() => []),
       keepDir: options.keepDir ?? process.env.FAILOVER_KEEP_DIR === "1",
@@ -146,6 +150,7 @@ export class Sandbox {
         { length: this.options.redisPerMaster },
         (_, i) =>
           new RedisInstance({
+            server: this.options.server,
             master: name,
             index: i,
             ip: redisIp(m, i),
@@ -161,6 +166,7 @@ export class Sandbox {
       { length: sentinels },
       (_, j) =>
         new SentinelInstance({
+          server: this.options.server,
           index: j,
           ip: sentinelIp(j),
           dir: join(dir, "sentinel", `sentinel-${j}`),

@@ -14,12 +14,14 @@ import { CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import type { V1Pod } from "@kubernetes/client-node";
 import { binaryPath } from "./paths.ts";
+import type { ServerFamily } from "./paths.ts";
 import { startSandbox } from "./sandbox.ts";
 import type { Sandbox } from "./sandbox.ts";
 import { waitFor } from "./wait.ts";
 import { REGISTRY } from "./addresses.ts";
 import { Writer } from "./writer.ts";
 import { fieldsToRecord } from "../shared/sentinel-quorum.ts";
+import { serverIdentityOf } from "../shared/redis-info.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const run = promisify(execFile);
@@ -317,19 +319,22 @@ export const NATS_PASSWORD = "dev-nats-password-change-me";
 export const DOWN_AFTER_MS = 3000;
 export const MAX_LAG_S = 3;
 
-/** The dev overlay deployed on the sandbox's node by `skaffold run -p sandbox`. */
+/** The dev overlay deployed on the sandbox's node by `skaffold run -p sandbox` (`-p sandbox,valkey` for Valkey). */
 export interface DevStack {
   sb: Sandbox;
   clusterIp: string;
   stop(): Promise<void>;
 }
 
-export async function startDevStack(tag: string): Promise<DevStack> {
+/** The skaffold profiles that deploy the dev overlay on the sandbox's node for a server family. */
+export const devProfiles = (server: ServerFamily): string => (server === "valkey" ? "sandbox,valkey" : "sandbox");
+
+export async function startDevStack(tag: string, options: { server?: ServerFamily } = {}): Promise<DevStack> {
   const sb = await startNodeSandbox();
   let workdir: string | undefined;
   try {
     workdir = await copyCheckout();
-    await skaffoldRun(sb, workdir, ["-p", "sandbox", "--tag", tag], `skaffold-run-${tag}.log`);
+    await skaffoldRun(sb, workdir, ["-p", devProfiles(options.server ?? "redis"), "--tag", tag], `skaffold-run-${tag}.log`);
     const clusterIp = (await sb.kubeConfig.makeApiClient(CoreV1Api).readNamespacedService({ name: "redis-master", namespace: NS })).spec!
       .clusterIP!;
     const wd = workdir;
@@ -427,4 +432,20 @@ export async function waitSettled(sb: Sandbox, timeoutMs = 180_000): Promise<Pic
     },
     { timeoutMs, intervalMs: 250 },
   );
+}
+
+/** What every redis and Sentinel pod runs, read from the server (`INFO server`): pod name -> `valkey 8.0.1`, `redis 7.0.15`. */
+export async function serversOf(sb: Sandbox): Promise<Record<string, string>> {
+  const p = await picture(sb);
+  const pods = [...redisPods(p).map((n) => [n, 6379] as const), ...sentinelPods(p).map((n) => [n, 26379] as const)];
+  const answers = await Promise.all(
+    pods.map(async ([name, port]) => {
+      const id = await onPod(p.ipOf[name]!, port, serverIdentityOf).catch((err: unknown) => ({
+        family: "unreachable",
+        version: String(err),
+      }));
+      return [name, `${id.family} ${id.version}`] as const;
+    }),
+  );
+  return Object.fromEntries(answers);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { masterInfo, replicaInfo } from "./runtime/testing/fake-redis.ts";
-import { parseInfo } from "./redis-info.ts";
+import { parseInfo, serverIdentity } from "./redis-info.ts";
 
 describe("parseInfo", () => {
   it("reads the key:value lines of INFO replication, values kept whole", () => {
@@ -15,5 +15,16 @@ describe("parseInfo", () => {
       slave0: "ip=10.0.0.2,port=6379,state=online",
     });
     expect(parseInfo("")).toEqual({});
+  });
+});
+
+describe("serverIdentity", () => {
+  it("names Valkey from its own fields, though it also reports a redis_version", () => {
+    // INFO server of valkey-server 8.0.1 (Debian bookworm-backports) and of redis-server 7.0.15, trimmed.
+    const valkey = parseInfo("# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:8.0.1\r\n");
+    const redis = parseInfo("# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n");
+    expect(serverIdentity(valkey)).toEqual({ family: "valkey", version: "8.0.1" });
+    expect(serverIdentity(redis)).toEqual({ family: "redis", version: "7.0.15" });
+    expect(serverIdentity({})).toEqual({ family: "redis", version: "unknown" });
   });
 });

@@ -10,6 +10,7 @@ import { startRelays } from "../../sandbox/failover-process.ts";
 import type { ManagedProcess } from "../../sandbox/process.ts";
 import { natsOf } from "../../sandbox/nats-client.ts";
 import { storedEvents, subjectCounts } from "../../test/support/stream.ts";
+import { SERVER } from "../../test/support/server-family.ts";
 
 const SUBJECT = "redis.sentinel.mymaster.switch-master";
 let sb: Sandbox;
@@ -17,7 +18,7 @@ let relays: ManagedProcess[] = [];
 let nc: NatsConnection;
 
 beforeAll(async () => {
-  sb = await startSandbox({ kube: false });
+  sb = await startSandbox({ kube: false, server: SERVER });
   relays = await startRelays(sb, 2);
   nc = await natsOf(sb);
 });

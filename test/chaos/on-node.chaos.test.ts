@@ -6,7 +6,8 @@
  * promises zero (the write fence + WAIT over the crashes, CLIENT PAUSE WRITE before SENTINEL
  * FAILOVER, a frozen master under fence-old-master) or bounded (a partitioned master under the
  * write fence: only writes acknowledged within min-replicas-max-lag of the cut); elsewhere it is
- * reported in a [figure] line. CHAOS_KILLS sets the crashes per config (default 20).
+ * reported in a [figure] line. CHAOS_KILLS sets the crashes per config (default 20); `--server
+ * valkey` (test/chaos/run.ts) deploys the Valkey component instead of Redis.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../sandbox/index.ts";
@@ -29,6 +30,7 @@ import {
 import type { DevStack } from "../../sandbox/stack.ts";
 import { judge, summary } from "./node-world.ts";
 import type { Writer } from "../../sandbox/writer.ts";
+import { SERVER } from "../support/server-family.ts";
 
 const KILLS = Number(process.env.CHAOS_KILLS ?? 20);
 const figure = (what: string) => console.log(`[figure] ${what}`);
@@ -36,7 +38,7 @@ const figure = (what: string) => console.log(`[figure] ${what}`);
 let world: DevStack;
 
 beforeAll(async () => {
-  world = await startDevStack("chaos");
+  world = await startDevStack("chaos", { server: SERVER });
   await waitSettled(world.sb);
 }, 900_000);
 

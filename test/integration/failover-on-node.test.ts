@@ -1,7 +1,7 @@
 /**
  * The failover path on real pods, judged by a referee that can fail (test/support/referee.ts):
- * `skaffold run -p sandbox` (overlays/dev: down-after 3 s, the write fence on) on the sandbox's
- * node, every function with its periodic resync set to an hour, so what converges here converged
+ * `skaffold run -p sandbox` (overlays/dev: down-after 3 s, the write fence on; `-p sandbox,valkey`
+ * with the Valkey component when FAILOVER_SERVER=valkey) on the sandbox's node, every function with its periodic resync set to an hour, so what converges here converged
  * through the event path:
  *  - the referee sees nothing wrong through a failover, and every function acts on the event;
  *  - the referee itself catches a hand-written EndpointSlice naming a replica and a label flipped
@@ -23,6 +23,8 @@ import { waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import {
   copyCheckout,
+  devProfiles,
+  serversOf,
   mainPid,
   NATS_PASSWORD,
   NS,
@@ -40,6 +42,7 @@ import type { Picture } from "../../sandbox/stack.ts";
 import { stackReferee } from "../support/referee.ts";
 import { scrape, total } from "../../bench/lib/prom-scrape.ts";
 import type { PromSeries } from "../../bench/lib/prom-scrape.ts";
+import { SERVER } from "../support/server-family.ts";
 
 /** What the referee allows Kubernetes after a new master exists. */
 const GRACE_MS = 2000;
@@ -137,7 +140,7 @@ async function settled(seq: number): Promise<boolean> {
 beforeAll(async () => {
   sb = await startNodeSandbox();
   workdir = await copyCheckout();
-  await skaffoldRun(sb, workdir, ["-p", "sandbox", "--tag", "failover-on-node"], "skaffold-run-dev.log");
+  await skaffoldRun(sb, workdir, ["-p", devProfiles(SERVER), "--tag", "failover-on-node"], "skaffold-run-dev.log");
   // Only the event path: the periodic resync of every function an hour away (env beats envFrom).
   const fns = (await podsIn(sb))
     .map((p) => p.metadata?.labels?.["app.kubernetes.io/name"] ?? "")
@@ -159,6 +162,12 @@ afterAll(async () => {
 }, 300_000);
 
 describe("failover on real pods, judged by the referee", () => {
+  it(`runs ${SERVER} in every redis and Sentinel pod (each asked with INFO server)`, async () => {
+    const servers = await serversOf(sb);
+    expect(Object.keys(servers)).toHaveLength(6);
+    for (const [pod, server] of Object.entries(servers)) expect(server, pod).toMatch(SERVER === "valkey" ? /^valkey 8\./ : /^redis 7\./);
+  });
+
   it("through a failover with the resync an hour away: every function acts on the event, the referee sees nothing wrong", async () => {
     const ref = referee();
     await ref.start();

@@ -15,6 +15,8 @@ import { redisCommand } from "../../sandbox/redis.ts";
 import { natsOf } from "../../sandbox/nats-client.ts";
 import { convergedOn, eventsFor, masterState } from "../support/kube-state.ts";
 import { publishEvent, switchEvent } from "../support/publish-event.ts";
+import { SERVER } from "../support/server-family.ts";
+import { figure } from "../../bench/lib/stats.ts";
 
 let sb: Sandbox;
 let project: Project;
@@ -37,7 +39,7 @@ const hookServer = createServer((req, res) => {
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => hookServer.listen(18999, "127.0.0.1", resolve));
-  sb = await startSandbox();
+  sb = await startSandbox({ server: SERVER });
   project = await startProject(sb, {
     resyncIntervalMs: 3000,
     functions: [...DEFAULT_FUNCTIONS, "webhook"],
@@ -152,12 +154,31 @@ describe("failover functions", () => {
   });
 
   it("converge ten failovers in a row, each in order", async () => {
+    const detection: number[] = [];
+    const propagation: number[] = [];
     for (let i = 0; i < 10; i++) {
       await sb.waitSettled();
-      const now = await failover();
+      // As sb.killMaster, timed: kill -> a quorum of Sentinels names another master -> the three objects name it.
+      const old = await sb.currentMaster("mymaster");
+      const killedAt = performance.now();
+      await sb.redisAt(old.address)!.process.kill();
+      const now = await sb.waitForNewMaster("mymaster", old.address, { timeoutMs: 30_000, intervalMs: 10 });
+      const namedAt = performance.now();
+      const pod = sb.podOf(sb.redisAt(now.address)!);
+      await waitFor(`failover ${i + 1}/10: objects on ${pod}`, async () => convergedOn(await masterState(sb), pod, now.host, now.epoch), {
+        timeoutMs: 20_000,
+        intervalMs: 10,
+      });
+      detection.push(namedAt - killedAt);
+      propagation.push(performance.now() - namedAt);
+      await sb.redisAt(old.address)!.restart({ replicaOf: now.address });
       const { m } = await expectConverged(`failover ${i + 1}/10`);
       expect(m.epoch).toBe(now.epoch);
     }
+    const [d, p] = [figure(detection), figure(propagation)];
+    console.log(
+      `[figure] ten kills on ${SERVER} (process mode, down-after ${sb.options.downAfterMs} ms, polled every 10 ms): kill -> a quorum of Sentinels names the new master p50 ${d.p50} ms (max ${d.max}); quorum -> labels, EndpointSlice and ConfigMap all on it p50 ${p.p50} ms (max ${p.max})`,
+    );
   });
 
   it("converge after a function is SIGKILLed mid-failover (redelivery or resync)", async () => {

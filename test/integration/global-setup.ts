@@ -11,6 +11,8 @@ import { nodeCgroupTrees, sweepStaleNodeCgroups } from "../../sandbox/node/cgrou
 const SANDBOX_COMMANDS = [
   "redis-server",
   "redis-sentinel",
+  "valkey-server",
+  "valkey-sentinel",
   "nats-server",
   "etcd",
   "kube-apiserver",
@@ -54,6 +56,8 @@ export function setup(): () => void {
   for (const b of [
     "redis-server",
     "redis-sentinel",
+    "valkey-server",
+    "valkey-sentinel",
     "nats-server",
     "etcd",
     "kube-apiserver",

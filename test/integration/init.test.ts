@@ -22,6 +22,7 @@ import { fieldsToRecord } from "../../shared/sentinel-quorum.ts";
 import type { RedisInstance, SentinelInstance } from "../../sandbox/redis.ts";
 import { Writer } from "../../sandbox/writer.ts";
 import { masterState } from "../support/kube-state.ts";
+import { SERVER } from "../support/server-family.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SCRIPTS = join(ROOT, "manifests/base/redis");
@@ -32,7 +33,7 @@ let kubeconfig: string;
 let out: string;
 
 beforeAll(async () => {
-  sb = await startSandbox();
+  sb = await startSandbox({ server: SERVER });
   project = await startProject(sb, { functions: ["master-configmap", "label-master"], resyncIntervalMs: 2000, relays: 1 });
   const rbac = loadAllYaml(readFileSync(join(ROOT, "manifests/base/redis/rbac.yaml"), "utf8")) as KubernetesObject[];
   for (const o of rbac) await apply(sb.kubeConfig, { ...o, metadata: { ...o.metadata, namespace: sb.namespace } });

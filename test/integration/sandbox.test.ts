@@ -8,13 +8,15 @@ import type { Sandbox } from "../../sandbox/index.ts";
 import { apply } from "../../sandbox/cluster.ts";
 import { writeKubeconfig } from "../../sandbox/pki.ts";
 import { join } from "node:path";
+import { SERVER } from "../support/server-family.ts";
+import { parseInfo, serverIdentity } from "../../shared/redis-info.ts";
 
 let sb: Sandbox;
 let pids: number[] = [];
 
 beforeAll(async () => {
   const t0 = performance.now();
-  sb = await startSandbox();
+  sb = await startSandbox({ server: SERVER });
   console.log(`[figure] sandbox start (warm binaries): ${Math.round(performance.now() - t0)} ms`);
   pids = sb.processes.map((p) => p.pid!);
 });
@@ -30,6 +32,17 @@ describe("sandbox", () => {
     expect(new Set(ips).size).toBe(6);
     for (const ip of ips) expect(ip).toMatch(/^198\.1[89]\./);
     expect(sb.processes.every((p) => p.running)).toBe(true);
+  });
+
+  it(`runs the server family asked for (${SERVER}): every redis and Sentinel says so in INFO server`, async () => {
+    const identities = await Promise.all([
+      ...sb.masters[0]!.redis.map(async (r) =>
+        serverIdentity(parseInfo(String(await redisCommand(r.address, sb.password, "INFO", "server")))),
+      ),
+      ...sb.sentinels.map(async (s) => serverIdentity(parseInfo(String(await s.command("INFO", "server"))))),
+    ]);
+    expect(identities.map((i) => i.family)).toEqual(identities.map(() => SERVER));
+    expect(identities.map((i) => i.version.split(".")[0])).toEqual(identities.map(() => (SERVER === "valkey" ? "8" : "7")));
   });
 
   it("has all three sentinels agree on the master", async () => {
