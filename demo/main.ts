@@ -17,6 +17,8 @@ import { inSandboxNamespace } from "../sandbox/addresses.ts";
 import { howToReach, reexecInSandbox } from "../sandbox/cli.ts";
 import { waitForSignal } from "../shared/signals.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
+import { SERVER_FAMILIES } from "../sandbox/paths.ts";
+import { z } from "zod";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import { ServiceResolver } from "../sandbox/service-resolver.ts";
 import { waitFor } from "../sandbox/wait.ts";
@@ -56,12 +58,14 @@ export async function main(args: string[]): Promise<number | void> {
       keep: { type: "boolean", default: false },
       out: { type: "string", default: "demo-out" },
       processes: { type: "boolean", default: false },
+      server: { type: "string", default: "redis" },
     },
   });
   const failovers = Number(values.failovers);
+  const server = z.enum(SERVER_FAMILIES, { error: `--server: expected one of ${SERVER_FAMILIES.join(", ")}` }).parse(values.server);
   if (!values.processes) {
     if (!Number.isInteger(failovers) || failovers < 1) throw new Error(`--failovers: expected a positive integer, got ${values.failovers}`);
-    return nodeDemo({ failovers, keep: values.keep, out: values.out });
+    return nodeDemo({ failovers, keep: values.keep, out: values.out, server });
   }
   const downAfterMs = Number(values["down-after"]);
   if (!Number.isInteger(failovers) || failovers < 1) throw new Error(`--failovers: expected a positive integer, got ${values.failovers}`);
@@ -70,9 +74,9 @@ export async function main(args: string[]): Promise<number | void> {
 
   const started = performance.now();
   console.log(
-    `demo: starting the sandbox: etcd, kube-apiserver, kube-controller-manager, nats-server, redis x3, sentinel x3 (down-after ${downAfterMs} ms)`,
+    `demo: starting the sandbox: etcd, kube-apiserver, kube-controller-manager, nats-server, ${server} x3, sentinel x3 (down-after ${downAfterMs} ms)`,
   );
-  const sb = await startSandbox({ downAfterMs, keepDir: values.keep });
+  const sb = await startSandbox({ downAfterMs, keepDir: values.keep, server });
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
     console.log(`demo: starting sentinel-relay x2 and the functions as processes, applying Services/RBAC/ConfigMap`);

@@ -25,9 +25,11 @@ import {
   SENTINEL_PASSWORD,
   sentinelPods,
   startDevStack,
+  devProfiles,
   waitSettled,
 } from "../sandbox/stack.ts";
 import { waitFor } from "../sandbox/wait.ts";
+import type { ServerFamily } from "../sandbox/paths.ts";
 import { Writer } from "../sandbox/writer.ts";
 import { waitForSignal } from "../shared/signals.ts";
 import { median, Timeline } from "./timeline.ts";
@@ -37,6 +39,8 @@ export interface NodeDemoOptions {
   failovers: number;
   keep: boolean;
   out: string;
+  /** `valkey`: the dev overlay with components/valkey (skaffold -p sandbox,valkey). */
+  server: ServerFamily;
 }
 
 /** Every event of a watch, as it comes, until the returned abort is called. */
@@ -58,9 +62,9 @@ async function onEvents<T>(
 export async function nodeDemo(o: NodeDemoOptions): Promise<void> {
   const started = performance.now();
   console.log(
-    "demo: starting the sandbox's node (kubelet, containerd, kube-proxy, CoreDNS, a registry) and deploying the dev overlay with skaffold run -p sandbox ...",
+    `demo: starting the sandbox's node (kubelet, containerd, kube-proxy, CoreDNS, a registry) and deploying the dev overlay with skaffold run -p ${devProfiles(o.server)} ...`,
   );
-  const stack = await startDevStack("demo");
+  const stack = await startDevStack("demo", { server: o.server });
   const { sb } = stack;
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
