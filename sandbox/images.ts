@@ -21,6 +21,8 @@ export const STANDIN_IMAGES: readonly string[] = [
   "docker.io/library/node:24-bookworm-slim",
   "gcr.io/distroless/nodejs24-debian12:nonroot",
   "docker.io/library/redis:7.0.15-bookworm",
+  // manifests/components/valkey swaps the redis and sentinel containers to it.
+  "docker.io/valkey/valkey:8.0.1-bookworm",
   // The nats-server the sandbox builds (sandbox/tools/nats/go.mod), as build.sh names it.
   `docker.io/library/nats:${pinnedVersion("nats", "github.com/nats-io/nats-server/v2").replace(/^v/, "")}-alpine`,
 ];

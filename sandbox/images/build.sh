@@ -111,6 +111,7 @@ standins=(
   "docker.io/library/node:24-bookworm-slim node"
   "gcr.io/distroless/nodejs24-debian12:nonroot distroless"
   "docker.io/library/redis:7.0.15-bookworm redis"
+  "docker.io/valkey/valkey:8.0.1-bookworm valkey"
   "docker.io/library/nats:${nats_version#v}-alpine nats"
 )
 # The inputs of a recipe besides its files, as the environment it runs with.

@@ -18,16 +18,37 @@ debian_sources=(
   "deb [signed-by=$keyring] http://deb.debian.org/debian bookworm-updates main"
   "deb [signed-by=$keyring] http://deb.debian.org/debian-security bookworm-security main"
 )
+# Debian's bookworm-backports, for a package bookworm lacks (Valkey: 8.0.1 there, none in
+# bookworm). Only in a rootfs that asks for it (debian_rootfs --from-backports=...).
+backports_source="deb [signed-by=$keyring] http://deb.debian.org/debian bookworm-backports main"
 
-# debian_rootfs <dir|/dev/null> <variant> [mmdebstrap options...]: a bookworm root filesystem in
-# a new directory (mode root: real owners), slimmed like Docker's debian:*-slim images: no manual
-# pages, info pages, docs (copyright files stay) or translations, no recommended packages. The
-# dpkg excludes stay in the image (/etc/dpkg/dpkg.cfg.d/99mmdebstrap) for packages added later.
+# debian_rootfs <dir|/dev/null> <variant> [--from-backports=<pkg>,...] [mmdebstrap options...]:
+# a bookworm root filesystem in a new directory (mode root: real owners), slimmed like Docker's
+# debian:*-slim images: no manual pages, info pages, docs (copyright files stay) or translations,
+# no recommended packages. The dpkg excludes stay in the image (/etc/dpkg/dpkg.cfg.d/99mmdebstrap)
+# for packages added later.
 # Merged /usr by directory symlinks, as debootstrap and Docker's debian images do it (mmdebstrap's
 # own hook; without it bookworm gets there by installing usrmerge, which pulls in all of perl).
 # mmdebstrap mounts /proc, /sys and /dev into it while it runs and unmounts them itself.
+# --from-backports=<pkg>[,<pkg>...] (first, if given): bookworm-backports as one more source, and
+# an apt pin that takes only those packages from it, as sandbox/setup/setup.sh pins the machine:
+# backports at 100 (never chosen over bookworm's version), the named packages at 500. The pin is
+# in place before apt first runs (a setup hook) and stays in the image, with the source, so a
+# later apt-get there keeps to it. Without the option nothing changes: bookworm's three sources.
 debian_rootfs() {
   local out=$1 variant=$2; shift 2
+  local sources=("${debian_sources[@]}") pin=()
+  case ${1-} in
+    --from-backports=?*)
+      local pref=$WORK/apt-preferences/failover-bookworm-backports
+      mkdir -p "${pref%/*}"
+      printf '%s\n' "Package: *" "Pin: release n=bookworm-backports" "Pin-Priority: 100" "" \
+        "Package: $(tr ',' ' ' <<<"${1#--from-backports=}")" "Pin: release n=bookworm-backports" \
+        "Pin-Priority: 500" >"$pref"
+      sources+=("$backports_source")
+      pin=(--setup-hook="copy-in $pref /etc/apt/preferences.d")
+      shift ;;
+  esac
   TMPDIR="$WORK" mmdebstrap --mode=root --variant="$variant" \
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --aptopt='APT::Install-Recommends "false"' \
@@ -35,7 +56,7 @@ debian_rootfs() {
     --dpkgopt='path-exclude=/usr/share/groff/*' --dpkgopt='path-exclude=/usr/share/lintian/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-    "$@" bookworm "$out" "${debian_sources[@]}"
+    "${pin[@]}" "$@" bookworm "$out" "${sources[@]}"
 }
 
 # pack_rootfs <dir> <out.tar>: the directory as a tarball for `buildah add`, numeric owners kept.

@@ -25,6 +25,7 @@ import type {
 import { startSandbox, waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { binaryPath } from "../../sandbox/paths.ts";
+import { STANDIN_IMAGES } from "../../sandbox/images.ts";
 import { functions as registry } from "../../functions/index.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -71,10 +72,37 @@ function intoNamespace(objs: Obj[], ns: string): Obj[] {
 
 let dev: Obj[];
 let production: Obj[];
+let devValkey: Obj[];
 
 beforeAll(async () => {
-  [dev, production] = await Promise.all([kustomize("manifests/overlays/dev"), kustomize("manifests/overlays/production")]);
+  [dev, production, devValkey] = await Promise.all([
+    kustomize("manifests/overlays/dev"),
+    kustomize("manifests/overlays/production"),
+    kustomize("manifests/overlays/dev-valkey"),
+  ]);
 });
+
+const VALKEY_IMAGE = "docker.io/valkey/valkey:8.0.1-bookworm";
+
+/** The redis and sentinel StatefulSets' server containers: image and command. */
+function servers(objs: Obj[]): Record<"redis" | "sentinel", { image?: string; command?: string[] }> {
+  const of = (name: "redis" | "sentinel") => {
+    const c = named<V1StatefulSet>(objs, "StatefulSet", name)!.spec!.template.spec!.containers.find((x) => x.name === name)!;
+    return { image: c.image, command: c.command };
+  };
+  return { redis: of("redis"), sentinel: of("sentinel") };
+}
+
+/** Every container image of the workloads. */
+const imagesOf = (objs: Obj[]) => templates(objs).flatMap(({ template }) => containers(template).map((c) => c.image!));
+
+/** An image name as containerd resolves it (`redis:7` is `docker.io/library/redis:7`). */
+function fullName(image: string): string {
+  const first = image.split("/")[0]!;
+  const qualified = image.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+  if (qualified) return image;
+  return image.includes("/") ? `docker.io/${image}` : `docker.io/library/${image}`;
+}
 
 describe("the overlays as rendered", () => {
   it("hold the whole stack: redis, sentinel, NATS, the relay x2 and one Deployment per function", () => {
@@ -133,6 +161,7 @@ describe("the overlays as rendered", () => {
     for (const [overlay, objs] of [
       ["dev", dev],
       ["production", production],
+      ["dev-valkey", devValkey],
     ] as const) {
       for (const { owner, template } of templates(objs)) {
         const where = `${overlay} ${owner}`;
@@ -143,7 +172,7 @@ describe("the overlays as rendered", () => {
           expect(c.securityContext?.allowPrivilegeEscalation, at).toBe(false);
           expect(c.securityContext?.capabilities?.drop, at).toEqual(["ALL"]);
           // The one exception: dev's functions take skaffold's file sync into /app (documented in overlays/dev).
-          const devSync = overlay === "dev" && template.metadata?.labels?.["app.kubernetes.io/component"] === "function";
+          const devSync = overlay !== "production" && template.metadata?.labels?.["app.kubernetes.io/component"] === "function";
           expect(c.securityContext?.readOnlyRootFilesystem, at).toBe(!devSync);
           // No mount inside another (the kubelet cannot create a mount point in a ConfigMap volume).
           const mounts = (c.volumeMounts ?? []).map((m) => m.mountPath);
@@ -204,6 +233,88 @@ describe("the overlays as rendered", () => {
       ).toEqual(["run", "webhook"]);
     } finally {
       await exec("rm", ["-rf", dir]);
+    }
+  });
+
+  it("components/valkey: on its own and in overlays/dev-valkey, redis and sentinel run Valkey and nothing else changes", async () => {
+    const valkey = {
+      redis: { image: VALKEY_IMAGE, command: ["valkey-server", "/etc/redis-runtime/redis.conf"] },
+      sentinel: { image: VALKEY_IMAGE, command: ["valkey-sentinel", "/etc/sentinel-runtime/sentinel.conf"] },
+    };
+    expect(servers(dev)).toEqual({
+      redis: { image: "redis:7.0.15-bookworm", command: ["redis-server", "/etc/redis-runtime/redis.conf"] },
+      sentinel: { image: "redis:7.0.15-bookworm", command: ["redis-sentinel", "/etc/sentinel-runtime/sentinel.conf"] },
+    });
+    expect(servers(devValkey)).toEqual(valkey);
+    expect(imagesOf(devValkey).filter((i) => /redis:7/.test(i))).toEqual([]);
+    // overlays/dev-valkey is overlays/dev with those two containers' image and command changed, nothing else.
+    const undo = (objs: Obj[]) =>
+      objs.map((o) => {
+        if (o.kind !== "StatefulSet" || !["redis", "sentinel"].includes(o.metadata.name)) return o;
+        const copy = structuredClone(o) as unknown as V1StatefulSet;
+        const c = copy.spec!.template.spec!.containers.find((x) => x.name === o.metadata.name)!;
+        c.image = "redis:7.0.15-bookworm";
+        c.command = [c.command![0]!.replace(/^valkey-/, "redis-"), ...c.command!.slice(1)];
+        return copy as unknown as Obj;
+      });
+    expect(undo(devValkey)).toEqual(dev);
+
+    // The component on the base alone, and on production (where users add it).
+    const dir = mkdtempSync(join(ROOT, "manifests/.render-"));
+    try {
+      const render = async (resource: string) => {
+        writeFileSync(
+          join(dir, "kustomization.yaml"),
+          dumpYaml({
+            apiVersion: "kustomize.config.k8s.io/v1beta1",
+            kind: "Kustomization",
+            resources: [join("..", resource)],
+            components: [join("..", "components/valkey")],
+          }),
+        );
+        return kustomize(join("manifests", dir.split("/").at(-1)!));
+      };
+      for (const resource of ["base", "overlays/production"]) {
+        const objs = await render(resource);
+        expect(servers(objs), resource).toEqual(valkey);
+        expect(
+          imagesOf(objs).filter((i) => /redis:7/.test(i)),
+          resource,
+        ).toEqual([]);
+      }
+      // Its patches test the container's name and command first: a base that changed fails to render.
+      writeFileSync(
+        join(dir, "statefulset.yaml"),
+        readFileSync(join(ROOT, "manifests/base/redis/statefulset.yaml"), "utf8").replace(
+          'command: ["redis-server"',
+          'command: ["other-server"',
+        ),
+      );
+      writeFileSync(
+        join(dir, "kustomization.yaml"),
+        dumpYaml({
+          apiVersion: "kustomize.config.k8s.io/v1beta1",
+          kind: "Kustomization",
+          resources: ["statefulset.yaml"],
+          components: [join("..", "components/valkey")],
+        }),
+      );
+      await expect(kustomize(join("manifests", dir.split("/").at(-1)!))).rejects.toThrow(/test failed/);
+    } finally {
+      await exec("rm", ["-rf", dir]);
+    }
+  });
+
+  it("name only images the sandbox's node has: a stand-in or the project's image", () => {
+    const project = new Set(["failover-functions", "ghcr.io/failover-functions/failover-functions:0.1.0"]);
+    for (const [overlay, objs] of [
+      ["dev", dev],
+      ["production", production],
+      ["dev-valkey", devValkey],
+    ] as const) {
+      const others = [...new Set(imagesOf(objs).filter((i) => !project.has(i)))].map(fullName).sort();
+      expect(others.length, overlay).toBeGreaterThanOrEqual(overlay === "production" ? 2 : 3);
+      for (const image of others) expect(STANDIN_IMAGES, `${overlay}: ${image}`).toContain(image);
     }
   });
 });
@@ -340,6 +451,13 @@ describe("skaffold.yaml with the pinned skaffold", () => {
     const prodRender = await render("-p", "production");
     expect(byKind(prodRender, "NetworkPolicy")).toHaveLength(4);
     expect(JSON.stringify(prodRender)).toContain("ghcr.io/failover-functions/failover-functions:0.1.0");
+    // Profile valkey renders overlays/dev-valkey, alone and with the sandbox's build profile (it sets only the manifests).
+    for (const profiles of ["valkey", "sandbox,valkey"]) {
+      const valkeyRender = await render("-p", profiles);
+      expect(valkeyRender.length, profiles).toBe(devValkey.length);
+      expect(servers(valkeyRender), profiles).toEqual(servers(devValkey));
+      expect(JSON.stringify(valkeyRender), profiles).not.toContain("redis:7");
+    }
   });
 
   it("rejects an unknown key, naming it", async () => {

@@ -5,13 +5,15 @@
 # SENTINEL FAILOVER lost most writes made during it; with the write pause first, none.
 # Env: MASTER_NAME, POD_IP, SENTINELS (host:port,...), REDISCLI_AUTH, SENTINEL_PASSWORD,
 #      PRESTOP_PAUSE_MS (default 15000), PRESTOP_TIMEOUT_S (default 30, < terminationGracePeriodSeconds).
+# Runs on the redis and the valkey image alike: valkey-cli if the image has it, else redis-cli.
 set -u
 PAUSE_MS=${PRESTOP_PAUSE_MS:-15000}
 TIMEOUT_S=${PRESTOP_TIMEOUT_S:-30}
-cli() { timeout 3 redis-cli --no-auth-warning -h "${POD_IP}" -p "${REDIS_PORT:-6379}" "$@" 2>&1 | tr -d '\r'; }
+CLI=$(command -v valkey-cli || command -v redis-cli) || { echo "prestop: neither valkey-cli nor redis-cli in this image"; exit 1; }
+cli() { timeout 3 "$CLI" --no-auth-warning -h "${POD_IP}" -p "${REDIS_PORT:-6379}" "$@" 2>&1 | tr -d '\r'; }
 sentinel() { # host port args...
   h=$1; p=$2; shift 2
-  REDISCLI_AUTH="${SENTINEL_PASSWORD:-}" timeout 3 redis-cli --no-auth-warning -h "$h" -p "$p" "$@" 2>&1 | tr -d '\r'
+  REDISCLI_AUTH="${SENTINEL_PASSWORD:-}" timeout 3 "$CLI" --no-auth-warning -h "$h" -p "$p" "$@" 2>&1 | tr -d '\r'
 }
 role=$(cli INFO replication | sed -n 's/^role://p')
 if [ "$role" != master ]; then echo "prestop: role ${role:-unknown}, nothing to hand over"; exit 0; fi

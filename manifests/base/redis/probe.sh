@@ -4,8 +4,11 @@
 #   readiness: a master that answers; a replica only with its link to the master up and no sync
 #              in progress (so Service redis-replicas never sends reads to an empty replica).
 # The password comes from REDISCLI_AUTH (a Secret), never from the command line.
+# The same script runs on the redis and the valkey image (components/valkey): whichever client the
+# image has, valkey-cli first (the valkey image also links redis-cli to it; both read REDISCLI_AUTH).
 set -u
-cli() { timeout 3 redis-cli --no-auth-warning -h "${POD_IP:-127.0.0.1}" -p "${REDIS_PORT:-6379}" "$@" 2>&1 | tr -d '\r'; }
+CLI=$(command -v valkey-cli || command -v redis-cli) || { echo "neither valkey-cli nor redis-cli in this image"; exit 1; }
+cli() { timeout 3 "$CLI" --no-auth-warning -h "${POD_IP:-127.0.0.1}" -p "${REDIS_PORT:-6379}" "$@" 2>&1 | tr -d '\r'; }
 case "${1:-}" in
   liveness)
     reply=$(cli PING)
