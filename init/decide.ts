@@ -6,6 +6,7 @@
  * then (only with no record at all) ordinal 0 on a cold cluster. A pod never starts writable on a
  * guess (docs/design.md, "Start-up rules").
  */
+import { countVotes } from "../shared/sentinel-quorum.ts";
 import type { HostPort } from "../shared/sentinel-quorum.ts";
 
 /** What one Sentinel said about the master name. */
@@ -52,30 +53,21 @@ interface Tally {
   failoverTimeoutMs: number;
 }
 
-/** The address most Sentinels name, with how many name it. */
+/** The address most Sentinels name, with how many name it (shared/sentinel-quorum.ts counts). */
 export function tally(answers: readonly SentinelAnswer[]): { best: Tally | undefined; knowing: number; distinct: number } {
-  const byAddress = new Map<string, Tally>();
-  let knowing = 0;
-  for (const a of answers) {
-    if (a.kind !== "master") continue;
-    knowing++;
-    const key = `${a.host}:${a.port}`;
-    const t = byAddress.get(key) ?? {
-      host: a.host,
-      port: a.port,
-      votes: 0,
-      epoch: 0,
-      knownReplicas: 0,
-      downAfterMs: a.downAfterMs,
-      failoverTimeoutMs: a.failoverTimeoutMs,
-    };
-    t.votes++;
-    t.epoch = Math.max(t.epoch, a.epoch);
-    t.knownReplicas = Math.max(t.knownReplicas, a.knownReplicas);
-    byAddress.set(key, t);
-  }
-  const best = [...byAddress.values()].sort((x, y) => y.votes - x.votes || y.epoch - x.epoch)[0];
-  return { best, knowing, distinct: byAddress.size };
+  const masters = answers.filter((a) => a.kind === "master");
+  const counts = countVotes(masters);
+  const top = counts[0];
+  const best = top && {
+    host: top.host,
+    port: top.port,
+    votes: top.votes,
+    epoch: top.epoch,
+    knownReplicas: Math.max(...top.answers.map((a) => a.knownReplicas)),
+    downAfterMs: top.answers[0]!.downAfterMs,
+    failoverTimeoutMs: top.answers[0]!.failoverTimeoutMs,
+  };
+  return { best, knowing: masters.length, distinct: counts.length };
 }
 
 export function describeAnswers(sentinels: readonly string[], answers: readonly SentinelAnswer[]): string {

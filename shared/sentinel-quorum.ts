@@ -33,6 +33,37 @@ export interface SentinelPoolOptions {
   commandTimeoutMs?: number;
 }
 
+/** One Sentinel's answer for a master name: the address it names and its config epoch. */
+export interface Vote extends HostPort {
+  epoch: number;
+}
+
+/** The Sentinels naming one address: how many, the highest epoch among them, and their answers. */
+export interface VoteCount<T extends Vote> extends HostPort {
+  votes: number;
+  epoch: number;
+  answers: T[];
+}
+
+/**
+ * The addresses the Sentinels name, most votes first, a higher epoch first among equal votes
+ * (missing answers skipped). The one tally of the project: the functions' SentinelPool and the
+ * init containers' start-up rules both count with it.
+ */
+export function countVotes<T extends Vote>(answers: readonly (T | undefined)[]): VoteCount<T>[] {
+  const byAddress = new Map<string, VoteCount<T>>();
+  for (const a of answers) {
+    if (!a) continue;
+    const key = `${a.host}:${a.port}`;
+    const c = byAddress.get(key) ?? { host: a.host, port: a.port, votes: 0, epoch: a.epoch, answers: [] };
+    c.votes++;
+    c.epoch = Math.max(c.epoch, a.epoch);
+    c.answers.push(a);
+    byAddress.set(key, c);
+  }
+  return [...byAddress.values()].sort((x, y) => y.votes - x.votes || y.epoch - x.epoch);
+}
+
 /** Votes a majority of `n` Sentinels needs (the default quorum everywhere). */
 export function majority(n: number): number {
   return Math.floor(n / 2) + 1;
@@ -113,21 +144,7 @@ export class SentinelPool {
   /** The quorum's master of `name`; throws NoQuorumError when Sentinels disagree or are down. */
   async master(name: string): Promise<MasterTruth> {
     const answers = await this.answers(name);
-    const tally = new Map<string, MasterTruth>();
-    for (const a of answers) {
-      if (!a) continue;
-      const key = `${a.host}:${a.port}`;
-      const prev = tally.get(key);
-      tally.set(key, {
-        name,
-        host: a.host,
-        port: a.port,
-        epoch: Math.max(prev?.epoch ?? 0, a.epoch),
-        votes: (prev?.votes ?? 0) + 1,
-        asked: answers.length,
-      });
-    }
-    const best = [...tally.values()].sort((a, b) => b.votes - a.votes)[0];
+    const [best] = countVotes(answers);
     if (!best || best.votes < this.options.quorum) {
       const seen = answers.map(
         (a, i) =>
@@ -135,7 +152,7 @@ export class SentinelPool {
       );
       throw new NoQuorumError(name, `${best?.votes ?? 0} of ${answers.length} agree, ${this.options.quorum} needed (${seen.join(", ")})`);
     }
-    return best;
+    return { name, host: best.host, port: best.port, epoch: best.epoch, votes: best.votes, asked: answers.length };
   }
 
   /** What each Sentinel monitors (`SENTINEL MASTERS` names), in SENTINELS order; undefined where one did not answer. */
