@@ -11,7 +11,12 @@
  *  - a master frozen past down-after and resumed under fence-old-master and the write fence: the
  *    client through redis-master (kube-proxy) and the sentinel-aware one lose nothing.
  */
-import { rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { stripTypeScriptTypes } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -43,6 +48,10 @@ import { stackReferee } from "../support/referee.ts";
 import { scrape, total } from "../../bench/lib/prom-scrape.ts";
 import type { PromSeries } from "../../bench/lib/prom-scrape.ts";
 import { SERVER } from "../support/server-family.ts";
+import { REGISTRY } from "../../sandbox/addresses.ts";
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** What the referee allows Kubernetes after a new master exists. */
 const GRACE_MS = 2000;
@@ -437,5 +446,55 @@ describe("failover on real pods, judged by the referee", () => {
     expect(result.awareLost).toEqual([]);
     expect(result.violations).toEqual([]);
     expect(ref.violations).toEqual([]);
+  });
+
+  it("a hook from `failover new hook`, shipped as its own image FROM the production image and deployed by its generated component, follows a failover", async () => {
+    // Everything the hook needs lives in its own folder, as in a repository of its own.
+    const dir = mkdtempSync(join(sb.dir, "hook-"));
+    await run(process.execPath, [join(ROOT, "bin/failover.ts"), "new", "hook", "acme-record", "--dir", dir]);
+    const hookDir = join(dir, "acme-record");
+    // Its build. Stand-in: Node's own type stripping instead of the hook's `npm run build` (tsc,
+    // which hook-package.test.ts runs on the packed package): the same JavaScript for this module.
+    mkdirSync(join(hookDir, "dist"));
+    writeFileSync(join(hookDir, "dist/index.js"), stripTypeScriptTypes(readFileSync(join(hookDir, "index.ts"), "utf8")));
+    await run("bash", [join(ROOT, "sandbox/images/build-hook.sh"), hookDir, `${REGISTRY}/acme-record:on-node`]);
+    // Its deploy/ component (Deployment + ServiceAccount + Role generated from its declaration) in
+    // an overlay of the namespace the stack runs in, as its README says.
+    writeFileSync(
+      join(dir, "kustomization.yaml"),
+      [
+        "apiVersion: kustomize.config.k8s.io/v1beta1",
+        "kind: Kustomization",
+        `namespace: ${NS}`,
+        "components: [acme-record/deploy]",
+        `images: [{name: acme-record, newName: ${REGISTRY}/acme-record, newTag: on-node}]`,
+        "",
+      ].join("\n"),
+    );
+    await sb.kubectl("apply", "-k", dir);
+    await sb.kubectl("-n", NS, "rollout", "status", "deployment/acme-record", "--timeout=180s");
+    const core = sb.kubeConfig.makeApiClient(CoreV1Api);
+    const recorded = async () =>
+      (await core.readNamespacedConfigMap({ name: "acme-record", namespace: NS }).catch(() => undefined))?.data?.host;
+    const before = await waitOneMaster(sb, "one master before the hook's failover");
+    await waitFor(
+      "the hook's record names the master (its resync at start)",
+      async () => (await recorded()) === before.ipOf[before.master],
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      },
+    );
+    const after = await failOver("the hook's failover");
+    await waitFor("the hook's record follows the failover", async () => (await recorded()) === after.ipOf[after.master], {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
+    // It ran as its own ServiceAccount, with only what it declared.
+    const can = async (verb: string, what: string) =>
+      (await sb.kubectl("auth", "can-i", verb, what, "-n", NS, `--as=system:serviceaccount:${NS}:acme-record`).catch(() => "no")).trim();
+    expect(await can("patch", "configmap/acme-record")).toBe("yes");
+    expect(await can("patch", "configmap/redis-master")).toBe("no");
+    await sb.kubectl("delete", "-k", dir, "--wait=false");
   });
 });
