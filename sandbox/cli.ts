@@ -8,8 +8,10 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DNS_SERVICE_IP, inSandboxNamespace, POD_CIDR, REGISTRY, SERVICE_CIDR } from "./addresses.ts";
-import { binaryPath } from "./paths.ts";
+import { z } from "zod";
+import { binaryPath, SERVER_FAMILIES } from "./paths.ts";
 import { startSandbox } from "./sandbox.ts";
+import { devProfiles } from "./stack.ts";
 import type { Sandbox } from "./sandbox.ts";
 import { waitForSignal } from "../shared/signals.ts";
 
@@ -27,8 +29,8 @@ export const nsenter = (): string => `nsenter --target ${process.env.FAILOVER_NE
 export function howToReach(sb: Sandbox, masterHost: string): string {
   const lines = [
     `  ${nsenter()} ${sb.controlPlane ? `kubectl --kubeconfig ${sb.kubeconfigPath} get pods -n ${sb.namespace} -o wide -L redis-role` : ""}`,
-    `  ${nsenter()} redis-cli -h ${masterHost} -a ${sb.password} --no-auth-warning info replication`,
-    `  ${nsenter()} redis-cli -h ${sb.sentinels[0]!.spec.ip} -p 26379 -a ${sb.sentinelPassword} --no-auth-warning sentinel masters`,
+    `  ${nsenter()} ${sb.options.server}-cli -h ${masterHost} -a ${sb.password} --no-auth-warning info replication`,
+    `  ${nsenter()} ${sb.options.server}-cli -h ${sb.sentinels[0]!.spec.ip} -p 26379 -a ${sb.sentinelPassword} --no-auth-warning sentinel masters`,
   ];
   return lines.join("\n");
 }
@@ -36,7 +38,7 @@ export function howToReach(sb: Sandbox, masterHost: string): string {
 /** `skaffold dev` against the sandbox's node, as a user types it. */
 export function skaffoldCommand(sb: Sandbox): string {
   const kubectlDir = dirname(binaryPath("kubectl"));
-  return `${nsenter()} env KUBECONFIG=${sb.kubeconfigPath} PATH=${kubectlDir}:$PATH ${binaryPath("skaffold")} dev -p sandbox --default-repo ${REGISTRY} --insecure-registry ${REGISTRY} --port-forward=user`;
+  return `${nsenter()} env KUBECONFIG=${sb.kubeconfigPath} PATH=${kubectlDir}:$PATH ${binaryPath("skaffold")} dev -p ${devProfiles(sb.options.server)} --default-repo ${REGISTRY} --insecure-registry ${REGISTRY} --port-forward=user`;
 }
 
 /** Blocks until SIGINT/SIGTERM, then stops the sandbox. */
@@ -48,13 +50,17 @@ export async function stopOnSignal(sb: Sandbox): Promise<void> {
 }
 
 export async function main(args: string[]): Promise<number | void> {
-  const { values } = parseArgs({ args, options: { node: { type: "boolean", default: false } } });
+  const { values } = parseArgs({
+    args,
+    options: { node: { type: "boolean", default: false }, server: { type: "string", default: "redis" } },
+  });
+  const server = z.enum(SERVER_FAMILIES, { error: `--server: expected one of ${SERVER_FAMILIES.join(", ")}` }).parse(values.server);
   if (!inSandboxNamespace()) return reexecInSandbox();
   const started = Date.now();
   const node = values.node ? ", and a real node (containerd, kubelet, kube-proxy, kube-scheduler, CoreDNS)" : "";
-  console.log(`sandbox: starting etcd, kube-apiserver, kube-controller-manager, nats-server, redis x3, sentinel x3${node} ...`);
+  console.log(`sandbox: starting etcd, kube-apiserver, kube-controller-manager, nats-server, ${server} x3, sentinel x3${node} ...`);
   // With the node, namespace redis is left to the stack a user deploys (skaffold dev -p sandbox).
-  const sb = await startSandbox({ keepDir: true, node: values.node, ...(values.node ? { namespace: "sandbox-processes" } : {}) });
+  const sb = await startSandbox({ keepDir: true, server, node: values.node, ...(values.node ? { namespace: "sandbox-processes" } : {}) });
   const m = await sb.currentMaster(sb.masters[0]!.name);
   const redis = sb.masters.flatMap((ms) =>
     ms.redis.map((r) => `  redis             ${r.spec.ip}:6379   pod ${sb.podOf(r)}${r.spec.ip === m.address.host ? "   (master)" : ""}`),
