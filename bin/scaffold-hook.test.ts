@@ -2,6 +2,7 @@
  * `failover new hook`: the folder it writes, and its unit test run as written (vitest in a child
  * process, "failover-functions" resolving to this checkout's SDK and test kit through a shim package).
  */
+import { PROJECT_IMAGE_LABEL } from "../shared/runtime/manifests.ts";
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -65,6 +66,9 @@ describe("failover new hook", () => {
     expect(dockerfile).toMatch(/^COPY dist\/ \/app\/hooks\/slack-notify\/$/m);
     expect(read("deploy/deployments/slack-notify.yaml")).toContain(`args: ["run", "${moduleInImage("slack-notify")}"]`);
     expect(read("deploy/deployments/slack-notify.yaml")).toContain("image: slack-notify\n");
+    // Not marked as running this project's image: overlays/dev's `node --watch` patch (for the dev
+    // target) selects that label, and would break a hook added to that overlay.
+    expect(read("deploy/deployments/slack-notify.yaml")).not.toContain(PROJECT_IMAGE_LABEL);
   });
 
   it("deploys through a Component whose Role is generated from the access index.ts declares, nothing more", () => {

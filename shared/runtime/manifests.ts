@@ -14,6 +14,9 @@ export interface ManifestOptions {
   module?: string;
 }
 
+/** The label of a Deployment that runs this project's image (`failover-functions`), as `key: value`. */
+export const PROJECT_IMAGE_LABEL = "failover.io/image: failover-functions";
+
 const list = (items: readonly string[]) => `[${items.map((i) => JSON.stringify(i)).join(", ")}]`;
 
 function header(fn: FunctionDefinition, what: string): string {
@@ -24,6 +27,10 @@ function header(fn: FunctionDefinition, what: string): string {
 export function renderDeployment(fn: FunctionDefinition, o: ManifestOptions = {}): string {
   const n = fn.name;
   const labels = `{app.kubernetes.io/name: ${n}, app.kubernetes.io/component: function}`;
+  // On the Deployment only: it runs this project's own image (an overlay's image patches, such as
+  // overlays/dev's `node --watch` for the dev target, select it by this; a hook's own image has none).
+  const deploymentLabels =
+    o.image === undefined ? `{app.kubernetes.io/name: ${n}, app.kubernetes.io/component: function, ${PROJECT_IMAGE_LABEL}}` : labels;
   const redis = fn.access?.redis
     ? `            - {name: REDIS_PASSWORD, valueFrom: {secretKeyRef: {name: redis-auth, key: password}}}\n`
     : "";
@@ -31,7 +38,7 @@ export function renderDeployment(fn: FunctionDefinition, o: ManifestOptions = {}
 kind: Deployment
 metadata:
   name: ${n}
-  labels: ${labels}
+  labels: ${deploymentLabels}
 spec:
   replicas: 1
   revisionHistoryLimit: 3

@@ -14,7 +14,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFile } from "node:child_process";
 import { stripTypeScriptTypes } from "node:module";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -449,8 +449,8 @@ describe("failover on real pods, judged by the referee", () => {
   });
 
   it("a hook from `failover new hook`, shipped as its own image FROM the production image and deployed by its generated component, follows a failover", async () => {
-    // Everything the hook needs lives in its own folder, as in a repository of its own.
-    const dir = mkdtempSync(join(sb.dir, "hook-"));
+    // The hook lives in its own folder, beside the checkout copy skaffold deploys from.
+    const dir = mkdtempSync(join(workdir, "hooks-"));
     await run(process.execPath, [join(ROOT, "bin/failover.ts"), "new", "hook", "acme-record", "--dir", dir]);
     const hookDir = join(dir, "acme-record");
     // Its build. Stand-in: Node's own type stripping instead of the hook's `npm run build` (tsc,
@@ -458,21 +458,39 @@ describe("failover on real pods, judged by the referee", () => {
     mkdirSync(join(hookDir, "dist"));
     writeFileSync(join(hookDir, "dist/index.js"), stripTypeScriptTypes(readFileSync(join(hookDir, "index.ts"), "utf8")));
     await run("bash", [join(ROOT, "sandbox/images/build-hook.sh"), hookDir, `${REGISTRY}/acme-record:on-node`]);
-    // Its deploy/ component (Deployment + ServiceAccount + Role generated from its declaration) in
-    // an overlay of the namespace the stack runs in, as its README says.
+    // As its README says: its deploy/ (Deployment + ServiceAccount + Role generated from its
+    // declaration) added to the overlay's components, its image set, and the overlay deployed again.
+    // In the overlay, not applied alone: the base's generated failover-settings ConfigMap has a hash
+    // suffix that kustomize writes into the hook's envFrom only when both are in one build.
+    const overlay = join(workdir, "manifests/overlays/dev/kustomization.yaml");
+    const text = readFileSync(overlay, "utf8");
+    const forward = "  - ../../components/master-forward\n";
+    expect(text).toContain(forward);
     writeFileSync(
-      join(dir, "kustomization.yaml"),
-      [
-        "apiVersion: kustomize.config.k8s.io/v1beta1",
-        "kind: Kustomization",
-        `namespace: ${NS}`,
-        "components: [acme-record/deploy]",
-        `images: [{name: acme-record, newName: ${REGISTRY}/acme-record, newTag: on-node}]`,
-        "",
-      ].join("\n"),
+      overlay,
+      `${text.replace(forward, `${forward}  - ${relative(dirname(overlay), join(hookDir, "deploy"))}\n`)}images:\n  - {name: acme-record, newName: ${REGISTRY}/acme-record, newTag: on-node}\n`,
     );
-    await sb.kubectl("apply", "-k", dir);
-    await sb.kubectl("-n", NS, "rollout", "status", "deployment/acme-record", "--timeout=180s");
+    await skaffoldRun(sb, workdir, ["-p", devProfiles(SERVER), "--tag", "failover-on-node"], "skaffold-run-hook.log").catch(
+      async (err: unknown) => {
+        // What the hook's container said and how it ended, for the failure's message.
+        const said = await sb
+          .kubectl("-n", NS, "logs", "deployment/acme-record", "--previous", "--tail=30")
+          .catch((e: unknown) => String(e));
+        const ended = await sb
+          .kubectl(
+            "-n",
+            NS,
+            "get",
+            "pods",
+            "-l",
+            "app.kubernetes.io/name=acme-record",
+            "-o",
+            "jsonpath={.items[*].status.containerStatuses}",
+          )
+          .catch((e: unknown) => String(e));
+        throw new Error(`${(err as Error).message}\nacme-record's last log:\n${said}\nits container statuses: ${ended}`, { cause: err });
+      },
+    );
     const core = sb.kubeConfig.makeApiClient(CoreV1Api);
     const recorded = async () =>
       (await core.readNamespacedConfigMap({ name: "acme-record", namespace: NS }).catch(() => undefined))?.data?.host;
@@ -495,6 +513,5 @@ describe("failover on real pods, judged by the referee", () => {
       (await sb.kubectl("auth", "can-i", verb, what, "-n", NS, `--as=system:serviceaccount:${NS}:acme-record`).catch(() => "no")).trim();
     expect(await can("patch", "configmap/acme-record")).toBe("yes");
     expect(await can("patch", "configmap/redis-master")).toBe("no");
-    await sb.kubectl("delete", "-k", dir, "--wait=false");
-  });
+  }, 480_000);
 });
