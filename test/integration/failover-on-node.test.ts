@@ -513,5 +513,11 @@ describe("failover on real pods, judged by the referee", () => {
       (await sb.kubectl("auth", "can-i", verb, what, "-n", NS, `--as=system:serviceaccount:${NS}:acme-record`).catch(() => "no")).trim();
     expect(await can("patch", "configmap/acme-record")).toBe("yes");
     expect(await can("patch", "configmap/redis-master")).toBe("no");
+    // skaffold's second run rolled every pod (its run-id is in the templates): let the old ones
+    // finish terminating, or the node's stop right after can catch one mid-teardown (a veth left).
+    await waitFor("no pod still terminating after the roll", async () => (await podsIn(sb)).every((p) => !p.metadata?.deletionTimestamp), {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+    });
   }, 480_000);
 });
