@@ -27,7 +27,6 @@ import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { z } from "zod";
 import type { V1ConfigMap, V1Pod } from "@kubernetes/client-node";
 import { inSandboxNamespace } from "../sandbox/addresses.ts";
 import { reexecInSandbox } from "../sandbox/cli.ts";
@@ -35,7 +34,7 @@ import { apply } from "../sandbox/cluster.ts";
 import { crasher } from "../sandbox/faults.ts";
 import { HaproxyInstance } from "../sandbox/haproxy.ts";
 import { KUBE_PROXY_METRICS_PORT } from "../sandbox/node/config.ts";
-import { binaryPath, SERVER_FAMILIES } from "../sandbox/paths.ts";
+import { binaryPath, serverFamily } from "../sandbox/paths.ts";
 import { ServiceResolver } from "../sandbox/service-resolver.ts";
 import {
   devProfiles,
@@ -420,7 +419,7 @@ async function main(): Promise<void> {
       server: { type: "string", default: "redis" },
     },
   });
-  const server = z.enum(SERVER_FAMILIES, { error: `bench: --server must be one of ${SERVER_FAMILIES.join(", ")}` }).parse(values.server);
+  const server = serverFamily(values.server, "--server");
   const out = values.out ?? (server === "redis" ? "bench" : `bench/${server}`);
   const switches = Number(values.switches);
   const kills = Number(values.kills);

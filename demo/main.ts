@@ -17,8 +17,7 @@ import { inSandboxNamespace } from "../sandbox/addresses.ts";
 import { howToReach, reexecInSandbox } from "../sandbox/cli.ts";
 import { waitForSignal } from "../shared/signals.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
-import { SERVER_FAMILIES } from "../sandbox/paths.ts";
-import { z } from "zod";
+import { serverFamily } from "../sandbox/paths.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import { ServiceResolver } from "../sandbox/service-resolver.ts";
 import { waitFor } from "../sandbox/wait.ts";
@@ -62,7 +61,7 @@ export async function main(args: string[]): Promise<number | void> {
     },
   });
   const failovers = Number(values.failovers);
-  const server = z.enum(SERVER_FAMILIES, { error: `--server: expected one of ${SERVER_FAMILIES.join(", ")}` }).parse(values.server);
+  const server = serverFamily(values.server, "--server");
   if (!values.processes) {
     if (!Number.isInteger(failovers) || failovers < 1) throw new Error(`--failovers: expected a positive integer, got ${values.failovers}`);
     return nodeDemo({ failovers, keep: values.keep, out: values.out, server });

@@ -8,8 +8,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DNS_SERVICE_IP, inSandboxNamespace, POD_CIDR, REGISTRY, SERVICE_CIDR } from "./addresses.ts";
-import { z } from "zod";
-import { binaryPath, SERVER_FAMILIES } from "./paths.ts";
+import { binaryPath, serverFamily } from "./paths.ts";
 import { startSandbox } from "./sandbox.ts";
 import { devProfiles } from "./stack.ts";
 import type { Sandbox } from "./sandbox.ts";
@@ -54,7 +53,7 @@ export async function main(args: string[]): Promise<number | void> {
     args,
     options: { node: { type: "boolean", default: false }, server: { type: "string", default: "redis" } },
   });
-  const server = z.enum(SERVER_FAMILIES, { error: `--server: expected one of ${SERVER_FAMILIES.join(", ")}` }).parse(values.server);
+  const server = serverFamily(values.server, "--server");
   if (!inSandboxNamespace()) return reexecInSandbox();
   const started = Date.now();
   const node = values.node ? ", and a real node (containerd, kubelet, kube-proxy, kube-scheduler, CoreDNS)" : "";

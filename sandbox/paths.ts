@@ -3,7 +3,7 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { MissingBinaryError } from "../shared/errors.ts";
+import { ConfigError, MissingBinaryError } from "../shared/errors.ts";
 
 const toolsDir = join(dirname(fileURLToPath(import.meta.url)), "tools");
 
@@ -48,6 +48,13 @@ export type Binary = GoBinary | ServerBinary | "redis-cli" | "valkey-cli" | "hap
 export const SERVER_FAMILIES = ["redis", "valkey"] as const;
 export type ServerFamily = (typeof SERVER_FAMILIES)[number];
 export type ServerBinary = `${ServerFamily}-${"server" | "sentinel"}`;
+
+/** `value` (default `redis`) as a server family; a ConfigError naming `what` (a flag or variable) otherwise. */
+export function serverFamily(value: string | undefined, what: string): ServerFamily {
+  const family = SERVER_FAMILIES.find((f) => f === (value ?? "redis"));
+  if (!family) throw new ConfigError(what, `expected one of ${SERVER_FAMILIES.join(", ")}, got ${JSON.stringify(value)}`);
+  return family;
+}
 
 /** The server or Sentinel binary of a family: `redis-server`, `valkey-sentinel`, ... */
 export function serverBinary(family: ServerFamily, role: "server" | "sentinel"): ServerBinary {

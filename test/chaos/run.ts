@@ -4,7 +4,7 @@
  * arguments handed to vitest as they are.
  */
 import { spawn } from "node:child_process";
-import { SERVER_FAMILIES } from "../../sandbox/paths.ts";
+import { serverFamily } from "../../sandbox/paths.ts";
 
 let server = "redis";
 const rest: string[] = [];
@@ -15,8 +15,10 @@ for (let i = 0; i < args.length; i++) {
   else if (arg.startsWith("--server=")) server = arg.slice("--server=".length);
   else rest.push(arg);
 }
-if (!(SERVER_FAMILIES as readonly string[]).includes(server)) {
-  console.error(`test:chaos: --server must be one of ${SERVER_FAMILIES.join(", ")}, got ${JSON.stringify(server)}`);
+try {
+  serverFamily(server, "--server");
+} catch (err) {
+  console.error(`test:chaos: ${(err as Error).message}`);
   process.exit(2);
 }
 const child = spawn("vitest", ["run", "--config", "test/chaos/vitest.config.ts", ...rest], {
