@@ -62,6 +62,20 @@ const run = promisify(execFile);
 
 /** One node per machine: its bridge, iptables chains and the kubelet's fixed paths are shared. */
 export const NODE_LOCK = "/tmp/failover-sandbox-node.lock";
+
+/** True while a sandbox node (its holder process) holds NODE_LOCK. */
+function nodeLockHeld(): boolean {
+  return spawnSync("flock", ["--nonblock", "--conflict-exit-code", "75", NODE_LOCK, "true"]).status === 75;
+}
+
+/** The veths enslaved to `bridge` (their host-side names). */
+async function vethsOn(bridge: string): Promise<string[]> {
+  const out = await sh("ip", ["-o", "link", "show", "master", bridge, "type", "veth"]).catch(() => "");
+  return out
+    .split("\n")
+    .map((line) => /^\d+:\s+([^@:\s]+)/.exec(line)?.[1])
+    .filter((name): name is string => name !== undefined);
+}
 const CNI_BIN_DIR = "/usr/lib/cni";
 export const LOCAL_STORAGE_CLASS = "sandbox-local";
 /** Enough for the shipped stack twice over (3 redis + NATS, or 3 NATS in production). */
@@ -323,9 +337,8 @@ export class SandboxNode {
       "conntrack",
     ] as const)
       binaryPath(b);
-    const held = spawnSync("flock", ["--nonblock", "--conflict-exit-code", "75", NODE_LOCK, "true"]);
     need(
-      held.status !== 75,
+      !nodeLockHeld(),
       "node",
       `another sandbox node runs on this machine (lock ${NODE_LOCK} is held); one node at a time: stop it first`,
     );
@@ -533,6 +546,12 @@ export class SandboxNode {
       }
     }
     await this.holder.stop();
+    // The lock's last descriptor is the holder's: the kernel closes it only after tearing down the
+    // holder's mount namespace (every mount of the node in it), which takes seconds on a loaded
+    // machine. The node is stopped when the next one may start.
+    await waitFor("the node lock to be free", () => !nodeLockHeld(), { timeoutMs: 60_000, intervalMs: 100 }).catch(() =>
+      left.push(`lock ${NODE_LOCK} still held 60 s after the node's holder was killed`),
+    );
     if (this.#proxyStarted) {
       await sh(binaryPath("kube-proxy"), ["--cleanup", "--v=0"]).catch((err: unknown) =>
         left.push(`kube-proxy --cleanup: ${(err as Error).message}`),
@@ -546,6 +565,13 @@ export class SandboxNode {
       this.#ipAdded = false;
     }
     if (this.#bridgeMade) {
+      // A pod's veth goes with its network namespace, and the kernel frees that namespace only once
+      // nothing holds it: an orphaned TCP socket (a connection the killed pod left in FIN_WAIT or
+      // LAST_ACK) holds it for as long as it retransmits. Deleting the bridge's side of each pair
+      // removes both ends now.
+      for (const veth of await vethsOn("cni0"))
+        // Gone with its namespace meanwhile, or a real failure that the check below reports.
+        await sh("ip", ["link", "del", veth]).catch(() => undefined);
       await sh("ip", ["link", "del", "cni0"]).catch((err: unknown) => left.push(`bridge cni0: ${(err as Error).message}`));
       this.#bridgeMade = false;
     }

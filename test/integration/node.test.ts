@@ -4,6 +4,7 @@
  * every status, IP, restart and log comes from the kubelet.
  */
 import { execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import type { Server, Socket } from "node:net";
@@ -131,8 +132,26 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const node = sb?.node;
-  await sb?.stop();
+  // Something outside the node holds a running pod's network namespace, as an orphaned TCP socket
+  // of a killed pod does while it retransmits: the namespace outlives the node, its veth must not.
+  let netnsHolder: ChildProcess | undefined;
+  let heldDuringStop: boolean | undefined;
+  try {
+    if (node) {
+      const pods = JSON.parse(await node.crictl(["pods", "--state", "ready", "-o", "json"])) as { items: { id: string }[] };
+      const inspect = JSON.parse(await node.crictl(["inspectp", pods.items[0]!.id])) as { info: { pid: number } };
+      netnsHolder = spawn("nsenter", [`--net=/proc/${inspect.info.pid}/ns/net`, "--", "sleep", "300"], { stdio: "ignore" });
+    }
+  } finally {
+    try {
+      await sb?.stop();
+      heldDuringStop = netnsHolder !== undefined && netnsHolder.exitCode === null && netnsHolder.signalCode === null;
+    } finally {
+      netnsHolder?.kill("SIGKILL");
+    }
+  }
   if (!node) return;
+  expect(heldDuringStop, "a pod's network namespace was held from outside the node while it stopped").toBe(true);
   // Nothing of the node is left: processes, its mount namespace, cgroups, chains, bridge, veths.
   expect(sb.nodeLeftovers).toEqual([]);
   expect(node.processes.filter((p) => p.running).map((p) => p.name)).toEqual([]);
