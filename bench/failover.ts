@@ -54,6 +54,7 @@ import { fieldsToRecord } from "../shared/sentinel-quorum.ts";
 import { serverIdentityOf } from "../shared/redis-info.ts";
 import { HOOK_LABEL, writeHookScript } from "./lib/kubectl-hook.ts";
 import { LandingProber } from "./lib/landing-probe.ts";
+import { functionPods, phaseFigures, PHASES, snapshot, throttling } from "./lib/function-pods.ts";
 import { figure, table, tail } from "./lib/stats.ts";
 import type { Figure } from "./lib/stats.ts";
 import { ObjectWatch } from "./lib/watch-state.ts";
@@ -502,6 +503,11 @@ async function main(): Promise<void> {
 
     // Switches: no writers (a SENTINEL FAILOVER without a pause loses writes by design), one prober.
     const switchSamples: SwitchSample[] = [];
+    // What the function pods say about the switches: where each event's time went inside them,
+    // and the CFS throttling of their cgroups.
+    const fnPods = await functionPods(sb.kubeConfig, NS);
+    const cgroupRoot = sb.node!.cgroups.root;
+    const fnBefore = await snapshot(fnPods, cgroupRoot);
     // A switch that does not complete is reported and counted, not dropped silently; more than
     // a tenth of them stops the run (its figures would not mean much).
     const failedSwitches: string[] = [];
@@ -524,6 +530,9 @@ async function main(): Promise<void> {
       }
     }
 
+    const fnAfter = await snapshot(fnPods, cgroupRoot);
+    const phasesMs = phaseFigures(fnPods, fnBefore, fnAfter);
+    const cpuThrottling = throttling(fnPods, fnBefore, fnAfter);
     const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
     const fromAnnouncement = {
       project: figure(switchSamples.map((s) => s.fromAnnouncementMs.project)),
@@ -564,6 +573,10 @@ async function main(): Promise<void> {
       },
       sentinelConvergenceMs: figure(switchSamples.map((s) => s.sentinelConvergenceMs)),
       projectShareMs: projectShare,
+      /** Per function, from its own failover_event_phase_seconds over the switches. */
+      phasesMs,
+      /** Per function, its pod cgroup's CFS periods and throttling over the switches. */
+      cpuThrottling,
       kubeProxyMs: figure(switchSamples.map((s) => s.kubeProxyMs)),
       commandToSwitchMs: figure(switchSamples.map((s) => s.commandToSwitchMs)),
       fromAnnouncementMs: fromAnnouncement,
@@ -595,6 +608,23 @@ async function main(): Promise<void> {
           ["the project's share: from then to labels, EndpointSlice and ConfigMap all written", ...f(projectShare)],
           ["kube-proxy's share: EndpointSlice written to the first new ClusterIP connection on the new master", ...f(results.kubeProxyMs)],
         ],
+      ),
+      ``,
+      `Inside the functions, same switches (their own failover_event_phase_seconds: mean exact, p50 and p99 as bucket bounds, ms; CFS throttling of each pod's cgroup):`,
+      ``,
+      table(
+        ["function", ...PHASES.map((p) => `${p} mean / p50 / p99`), "CPU periods throttled", "throttled ms"],
+        Object.keys({ ...phasesMs, ...cpuThrottling })
+          .sort()
+          .map((fn) => [
+            fn,
+            ...PHASES.map((p) => {
+              const x = phasesMs[fn]?.[p];
+              return x ? `${x.meanMs} / ${x.p50BoundMs} / ${x.p99BoundMs}` : "-";
+            }),
+            cpuThrottling[fn] ? `${cpuThrottling[fn].throttledPeriods} of ${cpuThrottling[fn].periods}` : "-",
+            cpuThrottling[fn]?.throttledMs ?? "-",
+          ]),
       ),
       ``,
       `Switches that did not complete within 30 s: ${failedSwitches.length}${failedSwitches.length ? ` (${failedSwitches.join("; ")})` : ""}.`,

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { parseCpuStat, phaseFigures, throttling } from "./function-pods.ts";
 import { jsonLogCounts, sentinelLogCounts } from "./log-counts.ts";
 import { counterDelta, histogram, histogramDelta, parsePrometheusText, quantileBound, sums } from "./prom-scrape.ts";
 
@@ -85,5 +86,69 @@ describe("log-counts", () => {
       "informer error, restarting (Too Many Requests)": 1,
       "resync reconcile failed": 1,
     });
+  });
+});
+
+describe("function-pods", () => {
+  it("reads cgroup v1 cpu.stat (throttled_time in ns)", () => {
+    expect(parseCpuStat("nr_periods 120\nnr_throttled 7\nthrottled_time 350000000\n")).toEqual({
+      periods: 120,
+      throttledPeriods: 7,
+      throttledMs: 350,
+    });
+  });
+
+  it("takes each function's phase figures and throttling between two snapshots, per label set", () => {
+    const phase = (p: string, counts: [string, number][], sum: number) => [
+      ...counts.map(([le, v]) => `failover_event_phase_seconds_bucket{le="${le}",fn="label-master",phase="${p}"} ${v}`),
+      `failover_event_phase_seconds_sum{fn="label-master",phase="${p}"} ${sum}`,
+      `failover_event_phase_seconds_count{fn="label-master",phase="${p}"} ${counts.at(-1)![1]}`,
+    ];
+    const pods = [{ pod: "lm-0", fn: "label-master", ip: "198.19.0.9", uid: "u" }];
+    const at = (verify: [string, number][], verifySum: number, cpu: [number, number, number]) =>
+      new Map([
+        [
+          "lm-0",
+          {
+            metrics: parsePrometheusText(
+              [
+                ...phase("verify", verify, verifySum),
+                ...phase(
+                  "converge",
+                  [
+                    ["0.01", 5],
+                    ["+Inf", 5],
+                  ],
+                  0.02,
+                ),
+              ].join("\n"),
+            ),
+            cpu: { periods: cpu[0], throttledPeriods: cpu[1], throttledMs: cpu[2] },
+          },
+        ],
+      ]);
+    const before = at(
+      [
+        ["0.01", 1],
+        ["0.05", 2],
+        ["+Inf", 2],
+      ],
+      0.03,
+      [10, 1, 5],
+    );
+    const after = at(
+      [
+        ["0.01", 1],
+        ["0.05", 4],
+        ["+Inf", 6],
+      ],
+      1.23,
+      [40, 4, 125.5],
+    );
+    // 4 new verify samples: 2 in (0.01, 0.05], 2 above; converge unchanged
+    expect(phaseFigures(pods, before, after)).toEqual({
+      "label-master": { verify: { n: 4, meanMs: 300, p50BoundMs: 50, p99BoundMs: Number.POSITIVE_INFINITY } },
+    });
+    expect(throttling(pods, before, after)).toEqual({ "label-master": { periods: 30, throttledPeriods: 3, throttledMs: 120.5 } });
   });
 });

@@ -63,12 +63,13 @@ export interface Histogram {
   sum: number;
 }
 
-/** One histogram, all label sets other than `le` summed. */
-export function histogram(series: PromSeries[], name: string): Histogram {
+/** One histogram, the label sets that include all of `labels` summed (every one by default; `le` aside). */
+export function histogram(series: PromSeries[], name: string, labels: Record<string, string> = {}): Histogram {
   const byLe = new Map<number, number>();
   let count = 0;
   let sum = 0;
   for (const s of series) {
+    if (!Object.entries(labels).every(([k, v]) => s.labels[k] === v)) continue;
     if (s.name === `${name}_bucket`) {
       const le = s.labels.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(s.labels.le);
       byLe.set(le, (byLe.get(le) ?? 0) + s.value);

@@ -49,7 +49,18 @@ async function handle(msg: DeliveredMessage, reconcile: () => Promise<ReconcileO
     ((await c.get()) as { values: { labels: Record<string, string | number>; value: number }[] }).values;
   const handled = Object.fromEntries((await values(metrics.handled)).map((v): [string, number] => [String(v.labels.result), v.value]));
   const failures = (await values(metrics.failures)).reduce((n, v) => n + v.value, 0);
-  return { deadLetters, reconciled, requeued, handled, failures, retries: (await values(metrics.retries))[0]?.value ?? 0 };
+  const phase = await values(metrics.phase);
+  // per phase: [count, sum in s] of failover_event_phase_seconds
+  const phases = Object.fromEntries(
+    [...new Set(phase.map((v) => String(v.labels.phase)))].map((p): [string, [number, number]] => [
+      p,
+      [
+        phase.find((v) => v.labels.phase === p && (v as { metricName?: string }).metricName?.endsWith("_count"))?.value ?? 0,
+        phase.find((v) => v.labels.phase === p && (v as { metricName?: string }).metricName?.endsWith("_sum"))?.value ?? 0,
+      ],
+    ]),
+  );
+  return { deadLetters, reconciled, requeued, handled, failures, retries: (await values(metrics.retries))[0]?.value ?? 0, phases };
 }
 
 const event = switchMasterEvent({ from: "198.18.100.10", to: "198.18.100.11", epoch: 3 });
@@ -154,6 +165,21 @@ describe("handleMessage: ack, nak, term, dead letter", () => {
     const r = await handle(msg, () => Promise.reject(new Error("must not run")));
     expect(done).toEqual(["ack"]);
     expect(r.reconciled).toEqual([]);
+  });
+});
+
+describe("handleMessage: where an event's time goes (failover_event_phase_seconds)", () => {
+  it("observes delivery (from the relay's announcement) on a first delivery and the lane wait on every one", async () => {
+    const late = switchMasterEvent({ from: "198.18.100.10", to: "198.18.100.11", epoch: 4 });
+    late.data.announcedAt = new Date(Date.now() - 250).toISOString();
+    const first = await handle(fakeMessage(late).msg, () => Promise.resolve());
+    expect(first.phases.delivery?.[0]).toBe(1);
+    expect(first.phases.delivery?.[1]).toBeGreaterThanOrEqual(0.25);
+    expect(first.phases.lane?.[0]).toBe(1);
+    // A redelivery's age is its backoff, not the path's: not counted as delivery.
+    const again = await handle(fakeMessage(late, { deliveryCount: 2 }).msg, () => Promise.resolve());
+    expect(again.phases.delivery).toBeUndefined();
+    expect(again.phases.lane?.[0]).toBe(1);
   });
 });
 

@@ -50,7 +50,7 @@ export interface MessageHandler {
   /** The function's name (metrics label). */
   fn: string;
   log: Logger;
-  metrics: Pick<RuntimeMetrics, "handled" | "failures" | "retries">;
+  metrics: Pick<RuntimeMetrics, "handled" | "failures" | "retries" | "phase">;
   /** Runs `work` in the serial lane of `key` (one master of one function at a time). */
   inLane(key: string, work: () => Promise<void>): Promise<void>;
   /** Verify against the Sentinels, then the function's reconcile. */
@@ -74,13 +74,20 @@ export async function handleMessage(msg: DeliveredMessage, h: MessageHandler): P
     msg.term(err instanceof Error ? err.message : "invalid");
     return;
   }
+  const receivedAt = performance.now();
   const master = event.data.master;
+  if (msg.info.deliveryCount === 1) {
+    // Both clocks are this machine's or the cluster's (the relay stamps announcedAt): a skew shows as 0.
+    const announced = Date.parse(event.data.announcedAt);
+    if (Number.isFinite(announced)) h.metrics.phase.observe({ fn: h.fn, phase: "delivery" }, Math.max(0, Date.now() - announced) / 1000);
+  }
   if (master === null) {
     msg.ack(); // Sentinel-wide events (+new-epoch, +tilt) name no master to reconcile
     return;
   }
   const delivery = msg.info.deliveryCount;
   await h.inLane(`${h.fn}/${master}`, async () => {
+    h.metrics.phase.observe({ fn: h.fn, phase: "lane" }, (performance.now() - receivedAt) / 1000);
     try {
       const outcome = await h.reconcile(master, event, delivery);
       msg.ack();

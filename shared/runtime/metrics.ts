@@ -57,6 +57,13 @@ export function runtimeMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: r,
     }),
+    phase: new Histogram({
+      name: "failover_event_phase_seconds",
+      help: "Where an event's time goes, by function and phase: delivery (the relay's announcement to this function receiving it, first delivery only), lane (waiting behind earlier work for the same master), verify (the Sentinels' quorum asked, and waited for while they converge), converge (the function's own reads and writes)",
+      labelNames: ["fn", "phase"],
+      buckets: [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5],
+      registers: r,
+    }),
     propagation: new Histogram({
       name: "failover_propagation_seconds",
       help: "Sentinel announcement (as received by the relay) to this function's Kubernetes writes acknowledged",

@@ -76,6 +76,8 @@ export async function verifyAndReconcile(
     }
     throw err;
   }
+  const tVerified = performance.now();
+  if (event) r.metrics.phase.observe({ fn: fn.name, phase: "verify" }, (tVerified - t0) / 1000);
   const claimed = event?.data.newMaster;
   const verdict = against(event, truth);
   if (event && claimed && verdict !== "agrees") {
@@ -107,7 +109,9 @@ export async function verifyAndReconcile(
       );
     }
   }
+  const tConverge = performance.now();
   const result = await fn.reconcile(ctx, { ...truth, mapping });
+  if (event) r.metrics.phase.observe({ fn: fn.name, phase: "converge" }, (performance.now() - tConverge) / 1000);
   r.metrics.reconcileDuration.observe({ fn: fn.name, trigger: event ? "event" : "resync" }, (performance.now() - t0) / 1000);
   if (event && event.data.event === "+switch-master" && claimed?.host === truth.host) {
     r.metrics.propagation.observe({ fn: fn.name }, Math.max(0, Date.now() - Date.parse(event.data.announcedAt)) / 1000);
