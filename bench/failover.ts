@@ -8,8 +8,10 @@
  *   majority of Sentinels naming the new master), the project's own share (from then to labels,
  *   EndpointSlice and ConfigMap all written), kube-proxy's share (EndpointSlice written to the first
  *   new connection through the ClusterIP landing on the new master); beside them, in the same
- *   switches, a selector Service following label-master's label and the kubectl hook that charts
- *   run from `client-reconfig-script`.
+ *   run, a selector Service following label-master's label and the kubectl hook that charts run
+ *   from `client-reconfig-script`. The hook runs in every other switch only: a kubectl started at
+ *   the very moment the project works takes one of this machine's two cores, so the project's
+ *   share is measured over the switches without it and the hook's over the others.
  * - **Kills** (`--kills`, default 10): the master's redis SIGKILLed and its pod force-deleted, with
  *   four clients writing all along: a plain client through the `redis-master` ClusterIP
  *   (kube-proxy), a plain client through an in-process resolver of the same EndpointSlice (the
@@ -83,8 +85,10 @@ interface SwitchSample {
   kubeProxyMs: number;
   /** The median time between two landing probes' starts in this switch (the kube-proxy figure's resolution). */
   probeIntervalMs: number;
-  /** From the first +switch-master: the project's three objects, the selector Service's slice, the hook's Service slice. */
-  fromAnnouncementMs: { project: number; selectorService: number; kubectlHook: number };
+  /** Whether the kubectl hook ran in this switch (every other one: a kubectl started beside the project takes a core of this 2-core machine at the very moment the project works). */
+  hook: boolean;
+  /** From the first +switch-master: the project's three objects, the selector Service's slice, the hook's Service slice (hook switches only). */
+  fromAnnouncementMs: { project: number; selectorService: number; kubectlHook?: number };
 }
 
 interface KillSample {
@@ -143,6 +147,7 @@ class Bench {
   #haproxyGeneration = 0;
   /** The +switch-master texts that ran the hook in this round (every Sentinel publishes the same text). */
   #hooked = new Set<string>();
+  #hookOn = false;
 
   constructor(stack: DevStack) {
     this.stack = stack;
@@ -213,15 +218,16 @@ class Bench {
    * the sentinel pod, whose image has no kubectl.
    */
   #runHook(message: string): void {
-    if (this.#hooked.has(message)) return;
+    if (!this.#hookOn || this.#hooked.has(message)) return;
     this.#hooked.add(message);
     const [name, fromIp, fromPort, toIp, toPort] = message.split(" ");
     const child = spawn(this.hookScript, [name!, "leader", "end", fromIp!, fromPort!, toIp!, toPort!], { stdio: "ignore" });
     child.on("error", () => undefined);
   }
 
-  /** A new failover round: the hook runs again for the first +switch-master (a text may repeat from an earlier round). */
-  newRound(): void {
+  /** A new failover round: the hook runs (when `hook`) for its first +switch-master (a text may repeat from an earlier round). */
+  newRound(hook: boolean): void {
+    this.#hookOn = hook;
     this.#hooked.clear();
   }
 
@@ -307,13 +313,16 @@ function sliceNames(r: ServiceResolver, t: number, host: string): number | undef
 }
 
 async function switchRound(b: Bench, i: number, clusterIp: string): Promise<SwitchSample> {
+  // The hook runs in every other switch: the project's share is measured in the switches without
+  // it, the hook's in those with it (the project runs in all: it cannot be switched off).
+  const runHook = i % 2 === 1;
   const before = await waitSettled(b.stack.sb);
   const from = before.ipOf[before.master]!;
   const prober = new LandingProber({ host: clusterIp, port: 6379, password: PASSWORD });
   prober.start();
   try {
     await waitFor("a probe through the ClusterIP landing on the master", () => prober.firstOn(from, 0), { timeoutMs: 10_000 });
-    b.newRound();
+    b.newRound(runHook);
     const since = b.switchEvents.length;
     const commandAt = performance.now();
     // Round-robin over the Sentinels: the one asked leads the failover. Just after a switch a
@@ -338,7 +347,7 @@ async function switchRound(b: Bench, i: number, clusterIp: string): Promise<Swit
           "+switch-master": b.firstSwitch(since, to)?.at,
           "the project's objects": b.projectWritten(commandAt, to),
           "the selector Service's slice": sliceNames(b.slices.selectorService, commandAt, to),
-          "the hook's Service slice": sliceNames(b.slices.kubectlHook, commandAt, to),
+          "the hook's Service slice": runHook ? sliceNames(b.slices.kubectlHook, commandAt, to) : -1,
           "a ClusterIP connection landing there": prober.firstOn(to, commandAt)?.startedAt,
         };
         missing = Object.entries(parts)
@@ -365,7 +374,12 @@ async function switchRound(b: Bench, i: number, clusterIp: string): Promise<Swit
       projectShareMs: at.written.all - verifiable,
       kubeProxyMs: at.landed - at.written.slice,
       probeIntervalMs: prober.medianIntervalMs(),
-      fromAnnouncementMs: { project: at.written.all - at.first, selectorService: at.selector - at.first, kubectlHook: at.hook - at.first },
+      hook: runHook,
+      fromAnnouncementMs: {
+        project: at.written.all - at.first,
+        selectorService: at.selector - at.first,
+        ...(runHook ? { kubectlHook: at.hook - at.first } : {}),
+      },
     };
   } finally {
     await prober.stop();
@@ -383,7 +397,7 @@ async function killRound(b: Bench, i: number, writers: Record<Client, Writer>): 
     { timeoutMs: 30_000 },
   );
   const crash = await crasher(sb, before.master);
-  b.newRound();
+  b.newRound(false);
   const since = b.switchEvents.length;
   const killAt = await crash();
   const sw = await waitFor(`kill ${i + 1}: +switch-master`, () => b.switchEvents.slice(since).find((e) => e.from === from), {
@@ -525,7 +539,7 @@ async function main(): Promise<void> {
         const recent = switchSamples.slice(-10);
         const p = (f: (x: SwitchSample) => number) => Math.round(figure(recent.map(f)).p50);
         console.log(
-          `switches ${i + 1}/${switches}: last 10 p50: sentinel convergence ${p((x) => x.sentinelConvergenceMs)} ms, project ${p((x) => x.projectShareMs)} ms, kube-proxy ${p((x) => x.kubeProxyMs)} ms; hook ${p((x) => x.fromAnnouncementMs.kubectlHook)} ms from the announcement`,
+          `switches ${i + 1}/${switches}: last 10 p50: sentinel convergence ${p((x) => x.sentinelConvergenceMs)} ms, project ${p((x) => x.projectShareMs)} ms, kube-proxy ${p((x) => x.kubeProxyMs)} ms; hook ${Math.round(figure(recent.flatMap((x) => x.fromAnnouncementMs.kubectlHook ?? [])).p50)} ms from the announcement`,
         );
       }
     }
@@ -534,10 +548,12 @@ async function main(): Promise<void> {
     const phasesMs = phaseFigures(fnPods, fnBefore, fnAfter);
     const cpuThrottling = throttling(fnPods, fnBefore, fnAfter);
     const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
+    const alone = switchSamples.filter((s) => !s.hook);
+    const withHook = switchSamples.filter((s) => s.hook);
     const fromAnnouncement = {
-      project: figure(switchSamples.map((s) => s.fromAnnouncementMs.project)),
-      selectorService: figure(switchSamples.map((s) => s.fromAnnouncementMs.selectorService)),
-      kubectlHook: figure(switchSamples.map((s) => s.fromAnnouncementMs.kubectlHook)),
+      project: figure(alone.map((s) => s.fromAnnouncementMs.project)),
+      selectorService: figure(alone.map((s) => s.fromAnnouncementMs.selectorService)),
+      kubectlHook: figure(withHook.flatMap((s) => s.fromAnnouncementMs.kubectlHook ?? [])),
     };
     const unavailability = Object.fromEntries(
       CLIENTS.map((c) => [c, figure(killSamples.map((s) => s.unavailabilityMs[c] ?? Number.NaN))]),
@@ -545,7 +561,8 @@ async function main(): Promise<void> {
     const notRecovered = Object.fromEntries(
       CLIENTS.map((c) => [c, killSamples.filter((s) => s.unavailabilityMs[c] === undefined).length]),
     ) as Record<Client, number>;
-    const projectShare = figure(switchSamples.map((s) => s.projectShareMs));
+    const projectShare = figure(alone.map((s) => s.projectShareMs));
+    const projectShareBesideHook = figure(withHook.map((s) => s.projectShareMs));
     const results = {
       when: new Date().toISOString(),
       machine: {
@@ -572,7 +589,10 @@ async function main(): Promise<void> {
         landingProbeIntervalMs: figure(switchSamples.map((s) => s.probeIntervalMs)).p50,
       },
       sentinelConvergenceMs: figure(switchSamples.map((s) => s.sentinelConvergenceMs)),
+      /** Over the switches without the kubectl hook. */
       projectShareMs: projectShare,
+      /** Over the switches in which the kubectl hook ran beside the project. */
+      projectShareBesideHookMs: projectShareBesideHook,
       /** Per function, from its own failover_event_phase_seconds over the switches. */
       phasesMs,
       /** Per function, its pod cgroup's CFS periods and throttling over the switches. */
@@ -605,7 +625,11 @@ async function main(): Promise<void> {
         ["part", "n", "p50", "tail"],
         [
           ["Sentinel's convergence: first +switch-master to a majority naming the new master", ...f(results.sentinelConvergenceMs)],
-          ["the project's share: from then to labels, EndpointSlice and ConfigMap all written", ...f(projectShare)],
+          [
+            "the project's share: from then to labels, EndpointSlice and ConfigMap all written (switches without the hook)",
+            ...f(projectShare),
+          ],
+          ["the same, in the switches where the kubectl hook ran beside it", ...f(projectShareBesideHook)],
           ["kube-proxy's share: EndpointSlice written to the first new ClusterIP connection on the new master", ...f(results.kubeProxyMs)],
         ],
       ),
@@ -629,7 +653,7 @@ async function main(): Promise<void> {
       ``,
       `Switches that did not complete within 30 s: ${failedSwitches.length}${failedSwitches.length ? ` (${failedSwitches.join("; ")})` : ""}.`,
       ``,
-      `From the first +switch-master to Kubernetes naming the new master, same switches (ms):`,
+      `From the first +switch-master to Kubernetes naming the new master, same run (ms; the project and the selector Service over the switches without the hook, the hook over the others):`,
       ``,
       table(
         ["approach", "n", "p50", "tail", "p50 / project"],
