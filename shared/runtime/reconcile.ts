@@ -20,6 +20,7 @@ import type { Kube } from "./kube.ts";
 import { REPORTING_CONTROLLER } from "./kube-event.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 import type { RuntimeSentinels } from "./sentinels.ts";
+import type { InFlightTruths } from "./shared-truth.ts";
 import { AHEAD_DELIVERIES, against, settledTruth } from "./verdict.ts";
 
 /** What a reconcile is run with: the runtime's clients, and the function's own settings. */
@@ -30,6 +31,8 @@ export interface Reconciler {
   kube: Kube;
   caches: Caches;
   sentinels: RuntimeSentinels;
+  /** Verifications in flight, joined by every function of the process that received the same event. */
+  truths: InFlightTruths;
   redis: RedisAccess;
   /** `fn`'s own settings, parsed at construction. */
   configOf(fn: FunctionDefinition): object;
@@ -62,7 +65,8 @@ export async function verifyAndReconcile(
   };
   let truth;
   try {
-    truth = await settledTruth(r.sentinels, masterName, event, r.config.QUORUM_WAIT_MS, r.signal);
+    const settle = () => settledTruth(r.sentinels, masterName, event, r.config.QUORUM_WAIT_MS, r.signal);
+    truth = await (event ? r.truths.for(masterName, event.attributes.id, settle) : settle());
   } catch (err) {
     if (err instanceof NoQuorumError) {
       r.metrics.noQuorum.inc({ fn: fn.name });

@@ -37,6 +37,7 @@ import { verifyAndReconcile } from "./reconcile.ts";
 import type { Reconciler } from "./reconcile.ts";
 import { redisAccess } from "./redis-access.ts";
 import { Resync } from "./resync.ts";
+import { InFlightTruths } from "./shared-truth.ts";
 import { runtimeSentinels } from "./sentinels.ts";
 import type { RuntimeSentinels } from "./sentinels.ts";
 
@@ -89,6 +90,7 @@ export class Runtime {
       kube: this.kube,
       caches: this.caches,
       sentinels: this.sentinels,
+      truths: new InFlightTruths(),
       redis: this.redis,
       configOf: (fn) => this.#configs.get(fn.name) ?? {},
       recordEvent: (fn, target, type, reason, note) => this.recordEvent(fn, target, type, reason, note),
