@@ -29,6 +29,7 @@ import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { V1ConfigMap, V1Pod } from "@kubernetes/client-node";
 import { inSandboxNamespace } from "../sandbox/addresses.ts";
 import { reexecInSandbox } from "../sandbox/cli.ts";
@@ -225,6 +226,24 @@ class Bench {
     child.on("error", () => undefined);
   }
 
+  /**
+   * Before a hook round: the hook's labels as the hook itself would have left them had it run in
+   * the switches without it (only `master` labelled master), and its Service following, so the
+   * hook's next run starts from the truth, as it does when it runs on every switch.
+   */
+  async hookLabelsOn(master: string): Promise<void> {
+    const core = this.stack.sb.kubeConfig.makeApiClient(CoreV1Api);
+    const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: "app.kubernetes.io/name=redis" });
+    for (const pod of pods.items) {
+      const role = pod.metadata!.name === master ? "master" : "replica";
+      if (pod.metadata?.labels?.[HOOK_LABEL] === role) continue;
+      await core.patchNamespacedPod(
+        { name: pod.metadata!.name!, namespace: NS, body: { metadata: { labels: { [HOOK_LABEL]: role } } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+    }
+  }
+
   /** A new failover round: the hook runs (when `hook`) for its first +switch-master (a text may repeat from an earlier round). */
   newRound(hook: boolean): void {
     this.#hookOn = hook;
@@ -318,6 +337,12 @@ async function switchRound(b: Bench, i: number, clusterIp: string): Promise<Swit
   const runHook = i % 2 === 1;
   const before = await waitSettled(b.stack.sb);
   const from = before.ipOf[before.master]!;
+  if (runHook) {
+    await b.hookLabelsOn(before.master);
+    await waitFor("the hook's Service to name the master before its round", () => b.slices.kubectlHook.addresses.join() === from, {
+      timeoutMs: 30_000,
+    });
+  }
   const prober = new LandingProber({ host: clusterIp, port: 6379, password: PASSWORD });
   prober.start();
   try {
