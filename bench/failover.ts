@@ -57,6 +57,7 @@ import { fieldsToRecord } from "../shared/sentinel-quorum.ts";
 import { serverIdentityOf } from "../shared/redis-info.ts";
 import { HOOK_LABEL, writeHookScript } from "./lib/kubectl-hook.ts";
 import { LandingProber } from "./lib/landing-probe.ts";
+import { cpuByComponent, cpuPerRound } from "./lib/cpu-share.ts";
 import { functionPods, phaseFigures, PHASES, snapshot, throttling } from "./lib/function-pods.ts";
 import { figure, table, tail } from "./lib/stats.ts";
 import type { Figure } from "./lib/stats.ts";
@@ -547,6 +548,8 @@ async function main(): Promise<void> {
     const fnPods = await functionPods(sb.kubeConfig, NS);
     const cgroupRoot = sb.node!.cgroups.root;
     const fnBefore = await snapshot(fnPods, cgroupRoot);
+    const cpuBefore = await cpuByComponent(sb, NS);
+    const switchesStarted = performance.now();
     // A switch that does not complete is reported and counted, not dropped silently; more than
     // a tenth of them stops the run (its figures would not mean much).
     const failedSwitches: string[] = [];
@@ -570,6 +573,9 @@ async function main(): Promise<void> {
     }
 
     const fnAfter = await snapshot(fnPods, cgroupRoot);
+    const rounds = switchSamples.length + failedSwitches.length;
+    const roundMs = Math.round((performance.now() - switchesStarted) / rounds);
+    const cpuPerSwitch = cpuPerRound(cpuBefore, await cpuByComponent(sb, NS), rounds);
     const phasesMs = phaseFigures(fnPods, fnBefore, fnAfter);
     const cpuThrottling = throttling(fnPods, fnBefore, fnAfter);
     const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
@@ -622,6 +628,8 @@ async function main(): Promise<void> {
       phasesMs,
       /** Per function, its pod cgroup's CFS periods and throttling over the switches. */
       cpuThrottling,
+      /** CPU ms per switch round (the whole round: settling, probing, the switch) by component, largest first; roundMs is a round's wall time. */
+      cpuPerSwitchMs: { roundMs, byComponent: Object.fromEntries(cpuPerSwitch) },
       kubeProxyMs: figure(switchSamples.map((s) => s.kubeProxyMs)),
       commandToSwitchMs: figure(switchSamples.map((s) => s.commandToSwitchMs)),
       fromAnnouncementMs: fromAnnouncement,
@@ -675,6 +683,10 @@ async function main(): Promise<void> {
             cpuThrottling[fn]?.throttledMs ?? "-",
           ]),
       ),
+      ``,
+      `CPU per switch round, by component (ms of CPU; a round, ${roundMs} ms of wall time on ${cpus().length} cores, is the whole of it: waiting for the set to settle, probing, the switch):`,
+      ``,
+      table(["component", "CPU ms per round"], cpuPerSwitch.slice(0, 16)),
       ``,
       `Switches that did not complete within 30 s: ${failedSwitches.length}${failedSwitches.length ? ` (${failedSwitches.join("; ")})` : ""}.`,
       ``,

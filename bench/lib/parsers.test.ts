@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { cpuPerRound, processCpuMs } from "./cpu-share.ts";
 import { parseCpuStat, phaseFigures, throttling } from "./function-pods.ts";
 import { jsonLogCounts, sentinelLogCounts } from "./log-counts.ts";
 import { counterDelta, histogram, histogramDelta, parsePrometheusText, quantileBound, sums } from "./prom-scrape.ts";
@@ -150,5 +151,24 @@ describe("function-pods", () => {
       "label-master": { verify: { n: 4, meanMs: 300, p50BoundMs: 50, p99BoundMs: Number.POSITIVE_INFINITY } },
     });
     expect(throttling(pods, before, after)).toEqual({ "label-master": { periods: 30, throttledPeriods: 3, throttledMs: 120.5 } });
+  });
+});
+
+describe("cpu-share", () => {
+  it("reads a process's CPU from /proc (this one has used some) and 0 for a pid that is gone", () => {
+    let x = 0;
+    for (let i = 0; i < 2e7; i++) x += i;
+    expect(x).toBeGreaterThan(0);
+    expect(processCpuMs(process.pid)).toBeGreaterThan(0);
+    expect(processCpuMs(2 ** 22 + 1)).toBe(0);
+    expect(processCpuMs(undefined)).toBe(0);
+  });
+
+  it("gives CPU ms per round by component, largest first", () => {
+    expect(cpuPerRound({ a: 100, b: 10 }, { a: 300, b: 1010, c: 50 }, 4)).toEqual([
+      ["b", 250],
+      ["a", 50],
+      ["c", 12.5],
+    ]);
   });
 });

@@ -1,0 +1,91 @@
+/**
+ * Where the machine's CPU goes over a stretch of a run, by component: every pod of the node by its
+ * app.kubernetes.io/name (cpuacct.usage of its pod cgroup: all its containers), the node's and the
+ * control plane's processes (utime + stime of each), the rest of the node's own cgroup (shims,
+ * runc, exec probes), this process, and the whole machine's busy time. Read before and after, as
+ * CPU ms per round.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CoreV1Api } from "@kubernetes/client-node";
+import type { Sandbox } from "../../sandbox/sandbox.ts";
+import { hierarchies } from "../../sandbox/node/cgroups.ts";
+import { machineTicks } from "./proc-sampler.ts";
+
+/** Kernel clock ticks per second (USER_HZ), 100 on Linux. */
+const USER_HZ = 100;
+
+/** utime + stime of one process, ms; 0 when it is gone. */
+export function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / USER_HZ;
+  } catch {
+    return 0;
+  }
+}
+
+function cpuacctMount(): string | undefined {
+  return hierarchies().find((h) => h.key.split(",").includes("cpuacct"))?.mount;
+}
+
+/** cpuacct.usage of a cgroup directory, ms; 0 when it is gone. */
+function cgroupCpuMs(dir: string): number {
+  try {
+    return Number(readFileSync(join(dir, "cpuacct.usage"), "utf8")) / 1e6;
+  } catch {
+    return 0;
+  }
+}
+
+/** The pod cgroup of pod `uid` in the node's tree (cgroupfs layout), if there is one. */
+function podCgroup(mount: string, root: string, uid: string): string | undefined {
+  for (const qos of ["", "burstable", "besteffort"]) {
+    const dir = join(mount, root, "kubepods", qos, `pod${uid}`);
+    if (existsSync(dir)) return dir;
+  }
+  return undefined;
+}
+
+/** CPU ms used so far, by component. */
+export async function cpuByComponent(sb: Sandbox, namespace: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const add = (name: string, ms: number) => (out[name] = (out[name] ?? 0) + ms);
+  const mount = cpuacctMount();
+  const node = sb.node;
+  if (mount && node) {
+    const pods = await sb.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace });
+    for (const p of pods.items) {
+      const dir = podCgroup(mount, node.cgroups.root, p.metadata!.uid!);
+      if (dir) add(`pod ${p.metadata?.labels?.["app.kubernetes.io/name"] ?? p.metadata!.name!}`, cgroupCpuMs(dir));
+    }
+    const own = [node.kubelet, node.containerd, node.kubeProxy].map((x) => processCpuMs(x.pid));
+    add("node: kubelet", own[0]!);
+    add("node: containerd", own[1]!);
+    add("node: kube-proxy", own[2]!);
+    const leaf = join(mount, node.cgroups.root, "node");
+    if (existsSync(leaf)) add("node: shims, runc, exec probes", cgroupCpuMs(leaf) - own.reduce((a, b) => a + b, 0));
+    add("kube-scheduler", processCpuMs(node.scheduler.pid));
+    add("coredns", processCpuMs(node.coredns.pid));
+  }
+  const cp = sb.controlPlane;
+  if (cp) {
+    add("kube-apiserver", processCpuMs(cp.apiserver.pid));
+    add("etcd", processCpuMs(cp.etcd.pid));
+    add("kube-controller-manager", processCpuMs(cp.controllerManager.pid));
+  }
+  const self = process.cpuUsage();
+  add("bench (this process)", (self.user + self.system) / 1000);
+  add("machine: busy", (machineTicks().busy * 1000) / USER_HZ);
+  return out;
+}
+
+/** CPU ms per round of each component between two readings, largest first. */
+export function cpuPerRound(before: Record<string, number>, after: Record<string, number>, rounds: number): [string, number][] {
+  return Object.keys(after)
+    .map((k): [string, number] => [k, Math.round(((after[k]! - (before[k] ?? 0)) / rounds) * 10) / 10])
+    .sort((a, b) => b[1] - a[1]);
+}
