@@ -8,6 +8,7 @@ import { defineFunction } from "./define-function.ts";
 import type { FunctionDefinition } from "./define-function.ts";
 import { Kube } from "./kube.ts";
 import { Runtime } from "./runtime.ts";
+import type { MasterTruth } from "../sentinel-quorum.ts";
 import { FakeSentinels, switchMasterEvent } from "./testing/index.ts";
 
 /** A Kube that is never called: these functions touch no object. */
@@ -130,5 +131,34 @@ describe("Runtime.reconcile: an event the Sentinels contradict", () => {
     expect(seen).toEqual(["198.18.100.10", "198.18.100.10"]);
     const suspicious = (await runtime.metrics.suspicious.get()).values.map((v) => [v.labels.kind, v.value]);
     expect(suspicious).toEqual([["stale", 1]]);
+  });
+});
+
+describe("Runtime.reconcile: several functions in one process", () => {
+  it("verify the same event once between them, and each observes its verify and converge phases", async () => {
+    class CountingSentinels extends FakeSentinels {
+      asked = 0;
+      override async master(name: string): Promise<MasterTruth> {
+        this.asked++;
+        await sleep(20);
+        return super.master(name);
+      }
+    }
+    const sentinels = new CountingSentinels({ truth });
+    const a = defineFunction({ name: "a", on: ["switch-master"], reconcile: () => Promise.resolve() });
+    const b = defineFunction({ name: "b", on: ["switch-master"], reconcile: () => Promise.resolve() });
+    const env = { SENTINELS: "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", MASTERS: '{"mymaster":{}}', HTTP_HOST: "127.0.0.1", HTTP_PORT: "0" };
+    runtime = new Runtime(runtimeConfig(env), [a, b], { env, kube: unusedKube(), sentinels });
+    const event = switchMasterEvent({ from: "198.18.100.11", to: "198.18.100.10", epoch: 3 });
+    await Promise.all([runtime.reconcile(a, "mymaster", event), runtime.reconcile(b, "mymaster", event)]);
+    expect(sentinels.asked).toBe(1);
+    // a resync (no event) asks again: nothing is cached
+    await runtime.reconcile(a, "mymaster", undefined);
+    expect(sentinels.asked).toBe(2);
+    const counts = (await runtime.metrics.phase.get()).values
+      .filter((v) => v.metricName === "failover_event_phase_seconds_count")
+      .map((v) => `${v.labels.fn}/${v.labels.phase}=${v.value}`)
+      .sort();
+    expect(counts).toEqual(["a/converge=1", "a/verify=1", "b/converge=1", "b/verify=1"]);
   });
 });
