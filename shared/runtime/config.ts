@@ -40,7 +40,7 @@ export const runtimeEnvSchema = natsEnvSchema.extend({
   MAX_DELIVER: z.coerce.number().int().min(1).default(10),
   ACK_WAIT_MS: millis(1000).default(30_000),
   RESYNC_INTERVAL_MS: millis(100).default(30_000),
-  /** How long a reconcile polls (every QUORUM_POLL_MS, 10 ms) for the Sentinels to converge before a nak with backoff. */
+  /** How long a reconcile polls (every QUORUM_POLL_MS, 50 ms) for the Sentinels to converge before a nak with backoff. */
   QUORUM_WAIT_MS: millis(0).default(2000),
   NAMESPACE: dnsName.default("default"),
   SERVICE_NAME: dnsName.default("redis-master"),
