@@ -28,8 +28,9 @@ export function processCpuMs(pid: number | undefined): number {
   }
 }
 
-function cpuacctMount(): string | undefined {
-  return hierarchies().find((h) => h.key.split(",").includes("cpuacct"))?.mount;
+/** Where the cgroup v1 hierarchy holding `controller` is mounted (cpu and cpuacct share one here). */
+export function controllerMount(controller: string): string | undefined {
+  return hierarchies().find((h) => h.key.split(",").includes(controller))?.mount;
 }
 
 /** cpuacct.usage of a cgroup directory, ms; 0 when it is gone. */
@@ -41,8 +42,8 @@ function cgroupCpuMs(dir: string): number {
   }
 }
 
-/** The pod cgroup of pod `uid` in the node's tree (cgroupfs layout), if there is one. */
-function podCgroup(mount: string, root: string, uid: string): string | undefined {
+/** The pod cgroup of pod `uid` in the node's tree (the kubelet's cgroupfs layout: `<root>/kubepods[/burstable|/besteffort]/pod<uid>`), if there is one. */
+export function podCgroup(mount: string, root: string, uid: string): string | undefined {
   for (const qos of ["", "burstable", "besteffort"]) {
     const dir = join(mount, root, "kubepods", qos, `pod${uid}`);
     if (existsSync(dir)) return dir;
@@ -54,7 +55,7 @@ function podCgroup(mount: string, root: string, uid: string): string | undefined
 export async function cpuByComponent(sb: Sandbox, namespace: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const add = (name: string, ms: number) => (out[name] = (out[name] ?? 0) + ms);
-  const mount = cpuacctMount();
+  const mount = controllerMount("cpuacct");
   const node = sb.node;
   if (mount && node) {
     const pods = await sb.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace });

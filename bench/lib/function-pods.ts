@@ -4,11 +4,11 @@
  * verify, converge) and how often the kernel throttled their CPU (the CFS quota of their pod's
  * cgroup on this node, cpu.stat: nr_periods, nr_throttled, throttled_time).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { hierarchies } from "../../sandbox/node/cgroups.ts";
+import { controllerMount, podCgroup } from "./cpu-share.ts";
 import { histogram, histogramDelta, quantileBound, scrape } from "./prom-scrape.ts";
 import type { PromSeries } from "./prom-scrape.ts";
 
@@ -57,26 +57,22 @@ export function parseCpuStat(text: string): CpuStat {
  * container limit throttles in the container's cgroup, the pod's sum of limits in the pod's.
  */
 export function podCpuStat(cgroupRoot: string, uid: string): CpuStat | undefined {
-  const cpu = hierarchies().find((h) => h.key.split(",").includes("cpu"));
-  if (!cpu) return undefined;
-  for (const qos of ["", "burstable", "besteffort"]) {
-    const dir = join(cpu.mount, cgroupRoot, "kubepods", qos, `pod${uid}`);
-    if (!existsSync(dir)) continue;
-    const dirs = [
-      dir,
-      ...readdirSync(dir)
-        .map((e) => join(dir, e))
-        .filter((d) => statSync(d).isDirectory()),
-    ];
-    return dirs
-      .map((d) => parseCpuStat(readFileSync(join(d, "cpu.stat"), "utf8")))
-      .reduce((a, b) => ({
-        periods: a.periods + b.periods,
-        throttledPeriods: a.throttledPeriods + b.throttledPeriods,
-        throttledMs: a.throttledMs + b.throttledMs,
-      }));
-  }
-  return undefined;
+  const mount = controllerMount("cpu");
+  const dir = mount === undefined ? undefined : podCgroup(mount, cgroupRoot, uid);
+  if (dir === undefined) return undefined;
+  const dirs = [
+    dir,
+    ...readdirSync(dir)
+      .map((e) => join(dir, e))
+      .filter((d) => statSync(d).isDirectory()),
+  ];
+  return dirs
+    .map((d) => parseCpuStat(readFileSync(join(d, "cpu.stat"), "utf8")))
+    .reduce((a, b) => ({
+      periods: a.periods + b.periods,
+      throttledPeriods: a.throttledPeriods + b.throttledPeriods,
+      throttledMs: a.throttledMs + b.throttledMs,
+    }));
 }
 
 export interface PodSnapshot {
