@@ -3,20 +3,47 @@
  * default kubeconfig), with every API call over ONE shared keep-alive connection pool
  * (@kubernetes/client-node 2.x builds a new undici Agent, hence a new TCP+TLS connection, per
  * call). Used by the functions runtime (shared/runtime/kube.ts) and the init containers.
+ * `impersonating(kc, user)`: the same cluster and credentials, over the same pool, with every call
+ * made as `user` (the Impersonate-User header): a functions host acts as each function's own
+ * ServiceAccount, so each function keeps its own Role.
  */
 import { KubeConfig } from "@kubernetes/client-node";
 
 type RequestContext = Parameters<KubeConfig["applySecurityAuthentication"]>[0];
 type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 
+/** One connection pool, shared by a kubeconfig and every impersonating copy of it. */
+interface Pool {
+  dispatcher?: Dispatcher;
+}
+
 /** Runs the generated clients' security step once, then reuses its connection pool for every call. */
 class SharedAgentKubeConfig extends KubeConfig {
-  #dispatcher: Dispatcher | undefined;
+  readonly #pool: Pool;
+  readonly #as: string | undefined;
+
+  constructor(pool: Pool = {}, as?: string) {
+    super();
+    this.#pool = pool;
+    this.#as = as;
+  }
+
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
     // super built a fresh Agent (no connection opened yet); keep the first one and use it always.
-    this.#dispatcher ??= context.getDispatcher();
-    if (this.#dispatcher) context.setDispatcher(this.#dispatcher);
+    this.#pool.dispatcher ??= context.getDispatcher();
+    if (this.#pool.dispatcher) context.setDispatcher(this.#pool.dispatcher);
+    if (this.#as !== undefined) context.setHeaderParam("Impersonate-User", this.#as);
+  }
+
+  /** A copy acting as `user`, over this one's pool. */
+  as(user: string): SharedAgentKubeConfig {
+    const kc = new SharedAgentKubeConfig(this.#pool, user);
+    kc.clusters = this.clusters;
+    kc.users = this.users;
+    kc.contexts = this.contexts;
+    kc.currentContext = this.currentContext;
+    return kc;
   }
 }
 
@@ -26,4 +53,23 @@ export function loadKubeConfig(): KubeConfig {
   else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
   else kc.loadFromDefault();
   return kc;
+}
+
+/** The user name of ServiceAccount `name` in `namespace`, as the apiserver authenticates it. */
+export const serviceAccountUser = (namespace: string, name: string): string => `system:serviceaccount:${namespace}:${name}`;
+
+/**
+ * `kc`'s cluster and credentials, every call made as `user` (Impersonate-User). The caller needs
+ * the `impersonate` verb on that user (for a ServiceAccount: on `serviceaccounts`, by name); the
+ * apiserver then authorizes each call as `user` alone, so a missing permission is that user's 403.
+ */
+export function impersonating(kc: KubeConfig, user: string): KubeConfig {
+  if (kc instanceof SharedAgentKubeConfig) return kc.as(user);
+  // A plain KubeConfig (a test's): the same cluster and credentials, over a pool of its own.
+  const shared = new SharedAgentKubeConfig();
+  shared.clusters = kc.clusters;
+  shared.users = kc.users;
+  shared.contexts = kc.contexts;
+  shared.currentContext = kc.currentContext;
+  return shared.as(user);
 }

@@ -43,6 +43,13 @@ export const runtimeEnvSchema = natsEnvSchema.extend({
   /** How long a reconcile polls (every QUORUM_POLL_MS, 50 ms) for the Sentinels to converge before a nak with backoff. */
   QUORUM_WAIT_MS: millis(0).default(2000),
   NAMESPACE: dnsName.default("default"),
+  /**
+   * Whose permissions a function's Kubernetes calls use: `process`, the pod's own ServiceAccount
+   * (one function per pod); `impersonate`, each function's own ServiceAccount (named as the
+   * function, in NAMESPACE), for a functions host running several functions in one pod. The
+   * host's watch caches read as the pod's ServiceAccount either way.
+   */
+  FUNCTION_IDENTITY: z.enum(["process", "impersonate"]).default("process"),
   SERVICE_NAME: dnsName.default("redis-master"),
   CONFIGMAP_NAME: dnsName.default("redis-master"),
   STATEFULSET_NAME: dnsName.default("redis"),

@@ -28,7 +28,8 @@ export interface Reconciler {
   config: RuntimeConfig;
   log: Logger;
   metrics: RuntimeMetrics;
-  kube: Kube;
+  /** `fn`'s Kubernetes client: the process's own, or one acting as `fn`'s ServiceAccount (FUNCTION_IDENTITY). */
+  kubeOf(fn: FunctionDefinition): Kube;
   caches: Caches;
   sentinels: RuntimeSentinels;
   /** Verifications in flight, joined by every function of the process that received the same event. */
@@ -53,7 +54,7 @@ export async function verifyAndReconcile(
   const mapping = mappingFor(r.config, masterName);
   const ctx: ReconcileContext = {
     log,
-    kube: r.kube,
+    kube: r.kubeOf(fn),
     caches: r.caches,
     config: r.configOf(fn),
     sentinels: r.sentinels,

@@ -1,4 +1,6 @@
 /** The runtime's own loop, without NATS: requeues the function asked for, and the shutdown signal. */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
@@ -160,5 +162,74 @@ describe("Runtime.reconcile: several functions in one process", () => {
       .map((v) => `${v.labels.fn}/${v.labels.phase}=${v.value}`)
       .sort();
     expect(counts).toEqual(["a/converge=1", "a/verify=1", "b/converge=1", "b/verify=1"]);
+  });
+});
+
+describe("Runtime: whose permissions a function's Kubernetes calls use (FUNCTION_IDENTITY)", () => {
+  // A stand-in apiserver (plain HTTP): records who each call impersonates, answers 201.
+  async function recordingApiserver() {
+    const seen: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      const header = req.headers["impersonate-user"];
+      seen.push(Array.isArray(header) ? header.join() : header);
+      req.resume();
+      req.on("end", () => res.writeHead(201, { "content-type": "application/json" }).end("{}"));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      users: [{ name: "host", token: "t" }],
+      contexts: [{ name: "x", cluster: "c", user: "host" }],
+      currentContext: "x",
+    });
+    return {
+      seen,
+      kube: new Kube(kc),
+      close: () => {
+        server.closeAllConnections();
+        return new Promise((r) => server.close(r));
+      },
+    };
+  }
+  const writesAnEvent = (name: string) =>
+    defineFunction({
+      name,
+      on: ["switch-master"],
+      async reconcile(ctx) {
+        await ctx.kube.createEvent({ metadata: { name: `e-${name}`, namespace: "redis" }, eventTime: new Date() });
+      },
+    });
+
+  it.each([
+    ["impersonate", ["system:serviceaccount:redis:a", "system:serviceaccount:redis:b"]],
+    ["process", [undefined, undefined]],
+  ] as const)("%s: the writes carry %j", async (identity, expected) => {
+    const api = await recordingApiserver();
+    try {
+      const env = {
+        SENTINELS: "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3",
+        MASTERS: '{"mymaster":{}}',
+        HTTP_HOST: "127.0.0.1",
+        HTTP_PORT: "0",
+        NAMESPACE: "redis",
+        FUNCTION_IDENTITY: identity,
+      };
+      runtime = new Runtime(runtimeConfig(env), [writesAnEvent("a"), writesAnEvent("b")], {
+        env,
+        kube: api.kube,
+        sentinels: new FakeSentinels({ truth }),
+      });
+      await runtime.reconcile(runtime.functions[0]!, "mymaster", undefined);
+      await runtime.reconcile(runtime.functions[1]!, "mymaster", undefined);
+      expect(api.seen).toEqual(expected);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it("refuses an unknown identity, naming FUNCTION_IDENTITY", () => {
+    expect(() => runtimeConfig({ SENTINELS: "s1,s2,s3", FUNCTION_IDENTITY: "host" })).toThrow(ConfigError);
+    expect(() => runtimeConfig({ SENTINELS: "s1,s2,s3", FUNCTION_IDENTITY: "host" })).toThrow(/^FUNCTION_IDENTITY: /);
   });
 });

@@ -16,6 +16,7 @@ import type { SentinelCloudEvent } from "../events.ts";
 import { startProbeServer } from "../http-server.ts";
 import type { ProbeServer } from "../http-server.ts";
 import { logger } from "../logger.ts";
+import { impersonating, serviceAccountUser } from "../kube-config.ts";
 import { connectNats, untilNatsAnswers } from "../nats-connection.ts";
 import { majority } from "../sentinel-quorum.ts";
 import { ensureStreams, streamSettingsOf } from "../streams.ts";
@@ -55,6 +56,8 @@ export class Runtime {
   readonly redis: RedisAccess;
   /** Each function's own settings, parsed at construction (a bad value throws ConfigError naming the variable). */
   readonly #configs = new Map<string, object>();
+  /** Each function's Kubernetes client when it acts as its own ServiceAccount (FUNCTION_IDENTITY=impersonate). */
+  readonly #kubes = new Map<string, Kube>();
   readonly #lanes = new Lanes();
   readonly #resync: Resync;
   readonly #reconciler: Reconciler;
@@ -80,6 +83,11 @@ export class Runtime {
     this.config = config;
     this.functions = functions;
     this.kube = kube ?? new Kube();
+    if (config.FUNCTION_IDENTITY === "impersonate") {
+      for (const fn of functions) {
+        this.#kubes.set(fn.name, new Kube(impersonating(this.kube.kc, serviceAccountUser(config.NAMESPACE, fn.name))));
+      }
+    }
     this.redis = redisAccess(config.REDIS_PASSWORD);
     this.caches = new Caches(this.kube, this.log);
     this.sentinels = sentinels ?? runtimeSentinels(config);
@@ -87,7 +95,7 @@ export class Runtime {
       config,
       log: this.log,
       metrics: this.metrics,
-      kube: this.kube,
+      kubeOf: (fn) => this.kubeOf(fn.name),
       caches: this.caches,
       sentinels: this.sentinels,
       truths: new InFlightTruths(),
@@ -199,9 +207,14 @@ export class Runtime {
     return this.#resync.all();
   }
 
-  /** A Kubernetes Event (events.k8s.io/v1); best effort: a failure is logged, never thrown. */
+  /** Function `fn`'s Kubernetes client: its own ServiceAccount's under FUNCTION_IDENTITY=impersonate, else the process's. */
+  kubeOf(fn: string): Kube {
+    return this.#kubes.get(fn) ?? this.kube;
+  }
+
+  /** A Kubernetes Event (events.k8s.io/v1) as function `fn`; best effort: a failure is logged, never thrown. */
   recordEvent(fn: string, target: EventTarget, type: "Normal" | "Warning", reason: string, note: string): Promise<void> {
-    return recordEvent(this.kube, this.log, fn, target, type, reason, note);
+    return recordEvent(this.kubeOf(fn), this.log, fn, target, type, reason, note);
   }
 
   /** SIGTERM: stop taking events, finish the lanes, drain NATS. */
