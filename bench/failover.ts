@@ -21,7 +21,8 @@
  * Every setting in the results is read from the run (Sentinel, the master's config, the HAProxy
  * config written, kube-proxy's /configz), not written down. Prints a table, writes
  * bench/results.json and bench/RESULTS.md (`--server valkey`: the Valkey component deployed,
- * bench/valkey/results.json and RESULTS.md).
+ * bench/valkey/results.json and RESULTS.md; `--host`: the built-in functions in one process,
+ * components/functions-host, bench/host/).
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -461,19 +462,21 @@ async function main(): Promise<void> {
       kills: { type: "string", default: "10" },
       out: { type: "string" },
       server: { type: "string", default: "redis" },
+      host: { type: "boolean", default: false },
     },
   });
   const server = serverFamily(values.server, "--server");
-  const out = values.out ?? (server === "redis" ? "bench" : `bench/${server}`);
+  const host = values.host;
+  const out = values.out ?? (host ? "bench/host" : server === "redis" ? "bench" : `bench/${server}`);
   const switches = Number(values.switches);
   const kills = Number(values.kills);
   if (!Number.isInteger(switches) || switches < 1 || !Number.isInteger(kills) || kills < 1)
     throw new Error("bench: --switches and --kills must be whole numbers >= 1");
   const started = performance.now();
   console.log(
-    `bench: deploying the dev overlay onto the sandbox's node (skaffold run -p ${devProfiles(server)}); ${kills} kills, then ${switches} SENTINEL FAILOVER switches`,
+    `bench: deploying the dev overlay onto the sandbox's node (skaffold run -p ${devProfiles(server, { host })}); ${kills} kills, then ${switches} SENTINEL FAILOVER switches`,
   );
-  const stack = await startDevStack("bench", { server });
+  const stack = await startDevStack("bench", { server, host });
   const b = new Bench(stack);
   // Ctrl-C / SIGTERM mid-run: stop what the bench started (the node, its dir, skaffold's copy), then exit.
   let stopping: Promise<void> | undefined;
@@ -611,6 +614,7 @@ async function main(): Promise<void> {
         switches,
         kills,
         server: `${masterConfig.server.family} ${masterConfig.server.version}`,
+        functions: host ? "one process (components/functions-host, skaffold -p sandbox,host)" : "a Deployment each (overlays/dev)",
         downAfterMs: Number(sentinelMaster["down-after-milliseconds"]),
         failoverTimeoutMs: Number(sentinelMaster["failover-timeout"]),
         parallelSyncs: Number(sentinelMaster["parallel-syncs"]),
@@ -652,7 +656,7 @@ async function main(): Promise<void> {
       `# Failover benchmark (real pods)`,
       ``,
       `${results.when}; ${results.machine.cpus} cores (${results.machine.cpuModel}), Linux ${results.machine.kernel}, Node ${results.machine.node}. ${results.path}.`,
-      `Settings read from the run: ${masterConfig.server.family === "valkey" ? "Valkey" : "Redis"} ${masterConfig.server.version}, down-after-milliseconds ${results.settings.downAfterMs}, failover-timeout ${results.settings.failoverTimeoutMs}, parallel-syncs ${results.settings.parallelSyncs}, quorum ${results.settings.quorum} of ${results.settings.sentinels}; min-replicas-to-write ${masterConfig.minReplicasToWrite}, min-replicas-max-lag ${masterConfig.minReplicasMaxLagS}; kube-proxy ${kubeProxy.mode}, minSyncPeriod ${kubeProxy.minSyncPeriod}; HAProxy check inter ${haproxyConfig.checkInterval} fall ${haproxyConfig.checkFall}.`,
+      `Settings read from the run: ${masterConfig.server.family === "valkey" ? "Valkey" : "Redis"} ${masterConfig.server.version}, down-after-milliseconds ${results.settings.downAfterMs}, failover-timeout ${results.settings.failoverTimeoutMs}, parallel-syncs ${results.settings.parallelSyncs}, quorum ${results.settings.quorum} of ${results.settings.sentinels}; min-replicas-to-write ${masterConfig.minReplicasToWrite}, min-replicas-max-lag ${masterConfig.minReplicasMaxLagS}; kube-proxy ${kubeProxy.mode}, minSyncPeriod ${kubeProxy.minSyncPeriod}; HAProxy check inter ${haproxyConfig.checkInterval} fall ${haproxyConfig.checkFall}; the functions: ${results.settings.functions}.`,
       `A p99 is given only from at least 100 samples; otherwise the tail is the max.`,
       ``,
       `## Where a switch's time goes (${switches} SENTINEL FAILOVER switches, ms)`,

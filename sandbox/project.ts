@@ -2,7 +2,9 @@
  * The project itself on the sandbox, as it runs in a cluster: its RBAC objects and the selectorless
  * `redis-master` Service applied to the apiserver, two sentinel-relay processes, and one process per
  * function, each authenticated as its own ServiceAccount (a TokenRequest token), so the Roles the
- * manifests ship are the only permissions the functions have.
+ * manifests ship are the only permissions the functions have. With `host`: the functions in ONE
+ * process as components/functions-host runs them, authenticated as ServiceAccount functions-host
+ * (that component's Role) and acting as each function's own (FUNCTION_IDENTITY=impersonate).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { CoreV1Api, loadAllYaml } from "@kubernetes/client-node";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { baseFunctionNames } from "../functions/index.ts";
+import { HOST_NAME } from "../shared/runtime/manifests.ts";
 import { apply } from "./cluster.ts";
 import { failoverProcess, sandboxEnv, startRelays } from "./failover-process.ts";
 import { writeKubeconfig } from "./pki.ts";
@@ -17,6 +20,8 @@ import type { ManagedProcess } from "./process.ts";
 import type { Sandbox } from "./sandbox.ts";
 
 export const RBAC_DIR = fileURLToPath(new URL("../manifests/base/functions/rbac/", import.meta.url));
+/** The functions host's objects (its ServiceAccount, Role and RoleBinding are applied; its Deployment is this process). */
+export const HOST_OBJECTS = fileURLToPath(new URL("../manifests/components/functions-host/host.yaml", import.meta.url));
 /** Every base function (functions/index.ts), one process each. */
 export const DEFAULT_FUNCTIONS = baseFunctionNames;
 
@@ -26,6 +31,8 @@ export interface ProjectOptions {
   resyncIntervalMs?: number;
   /** Extra environment for every function process. */
   env?: Record<string, string>;
+  /** The functions in one process, as components/functions-host runs them (httpPort(fn) is then the host's for every fn). */
+  host?: boolean;
 }
 
 export interface Project {
@@ -78,26 +85,35 @@ export async function startProject(sb: Sandbox, options: ProjectOptions = {}): P
     spec: { ports: [{ name: "redis", port: 6379, targetPort: 6379, protocol: "TCP" }] },
   });
   const names = options.functions ?? DEFAULT_FUNCTIONS;
-  const ports = new Map(names.map((n, i) => [n, 18090 + i]));
+  if (options.host) {
+    const rbac = (loadAllYaml(readFileSync(HOST_OBJECTS, "utf8")) as KubernetesObject[]).filter((o) =>
+      /^(ServiceAccount|Role|RoleBinding)$/.test(o.kind ?? ""),
+    );
+    for (const o of rbac) await apply(sb.kubeConfig, { ...o, metadata: { ...o.metadata, namespace: ns } });
+  }
+  // one process per function, or the host's one for all
+  const processes = options.host ? [{ name: HOST_NAME, run: names }] : names.map((n) => ({ name: n, run: [n] }));
+  const ports = new Map(processes.flatMap((p, i) => p.run.map((fn) => [fn, 18090 + i] as const)));
   const functions = new Map<string, ManagedProcess>();
   const started: ManagedProcess[] = [];
   try {
-    for (const name of names) {
+    for (const { name, run } of processes) {
       const kubeconfig = await serviceAccountKubeconfig(sb, name);
       const proc = failoverProcess({
-        name: `function ${name}`,
-        args: ["run", name],
+        name: options.host ? name : `function ${name}`,
+        args: ["run", ...run],
         env: {
           ...sandboxEnv(sb),
           KUBECONFIG: kubeconfig,
           NAMESPACE: ns,
           RESYNC_INTERVAL_MS: String(options.resyncIntervalMs ?? 30_000),
+          ...(options.host ? { FUNCTION_IDENTITY: "impersonate" } : {}),
           ...options.env,
         },
-        httpPort: ports.get(name)!,
+        httpPort: ports.get(run[0]!)!,
         logFile: join(sb.dir, `function-${name}.log`),
       });
-      functions.set(name, proc);
+      for (const fn of run) functions.set(fn, proc);
       started.push(proc);
     }
     await Promise.all(started.map((p) => p.start()));

@@ -326,15 +326,22 @@ export interface DevStack {
   stop(): Promise<void>;
 }
 
-/** The skaffold profiles that deploy the dev overlay on the sandbox's node for a server family. */
-export const devProfiles = (server: ServerFamily): string => (server === "valkey" ? "sandbox,valkey" : "sandbox");
+/**
+ * The skaffold profiles that deploy the dev overlay on the sandbox's node for a server family, and
+ * with `host` the built-in functions in one process (profile `host`: overlays/dev-host). `valkey`
+ * and `host` each set the manifests: they do not combine.
+ */
+export function devProfiles(server: ServerFamily, options: { host?: boolean } = {}): string {
+  if (options.host && server === "valkey") throw new Error("the skaffold profiles valkey and host do not combine (each sets the overlay)");
+  return server === "valkey" ? "sandbox,valkey" : options.host ? "sandbox,host" : "sandbox";
+}
 
-export async function startDevStack(tag: string, options: { server?: ServerFamily } = {}): Promise<DevStack> {
+export async function startDevStack(tag: string, options: { server?: ServerFamily; host?: boolean } = {}): Promise<DevStack> {
   const sb = await startNodeSandbox();
   let workdir: string | undefined;
   try {
     workdir = await copyCheckout();
-    await skaffoldRun(sb, workdir, ["-p", devProfiles(options.server ?? "redis"), "--tag", tag], `skaffold-run-${tag}.log`);
+    await skaffoldRun(sb, workdir, ["-p", devProfiles(options.server ?? "redis", options), "--tag", tag], `skaffold-run-${tag}.log`);
     const clusterIp = (await sb.kubeConfig.makeApiClient(CoreV1Api).readNamespacedService({ name: "redis-master", namespace: NS })).spec!
       .clusterIP!;
     const wd = workdir;

@@ -100,7 +100,10 @@ export interface PhaseFigure {
 
 const ms = (s: number) => Math.round(s * 1000 * 10) / 10;
 
-/** Per function and phase, what changed between two snapshots (pods missing from either are left out). */
+/**
+ * Per function and phase, what changed between two snapshots (pods missing from either are left
+ * out). By the series' own `fn` label: a functions host's one pod holds several functions.
+ */
 export function phaseFigures(
   pods: FunctionPod[],
   before: Map<string, PodSnapshot>,
@@ -111,15 +114,18 @@ export function phaseFigures(
     const b = before.get(p.pod);
     const a = after.get(p.pod);
     if (!b || !a) continue;
-    for (const phase of PHASES) {
-      const h = histogramDelta(histogram(b.metrics, PHASE_METRIC, { phase }), histogram(a.metrics, PHASE_METRIC, { phase }));
-      if (h.count <= 0) continue;
-      (out[p.fn] ??= {})[phase] = {
-        n: h.count,
-        meanMs: ms(h.sum / h.count),
-        p50BoundMs: ms(quantileBound(h, 0.5)),
-        p99BoundMs: ms(quantileBound(h, 0.99)),
-      };
+    const fns = new Set(a.metrics.filter((s) => s.name.startsWith(PHASE_METRIC) && s.labels.fn).map((s) => s.labels.fn!));
+    for (const fn of fns) {
+      for (const phase of PHASES) {
+        const h = histogramDelta(histogram(b.metrics, PHASE_METRIC, { fn, phase }), histogram(a.metrics, PHASE_METRIC, { fn, phase }));
+        if (h.count <= 0) continue;
+        (out[fn] ??= {})[phase] = {
+          n: h.count,
+          meanMs: ms(h.sum / h.count),
+          p50BoundMs: ms(quantileBound(h, 0.5)),
+          p99BoundMs: ms(quantileBound(h, 0.99)),
+        };
+      }
     }
   }
   return out;

@@ -152,6 +152,30 @@ describe("function-pods", () => {
     });
     expect(throttling(pods, before, after)).toEqual({ "label-master": { periods: 30, throttledPeriods: 3, throttledMs: 120.5 } });
   });
+
+  it("splits a functions host's one pod by each series' fn label", () => {
+    const series = (fn: string, n: number, sum: number) => [
+      `failover_event_phase_seconds_bucket{le="0.01",fn="${fn}",phase="converge"} ${n}`,
+      `failover_event_phase_seconds_bucket{le="+Inf",fn="${fn}",phase="converge"} ${n}`,
+      `failover_event_phase_seconds_sum{fn="${fn}",phase="converge"} ${sum}`,
+      `failover_event_phase_seconds_count{fn="${fn}",phase="converge"} ${n}`,
+    ];
+    const pods = [{ pod: "host-0", fn: "functions-host", ip: "198.19.0.9", uid: "u" }];
+    const at = (a: number, b: number) =>
+      new Map([
+        [
+          "host-0",
+          {
+            metrics: parsePrometheusText([...series("label-master", a, a * 0.005), ...series("kube-events", b, b * 0.002)].join("\n")),
+            cpu: undefined,
+          },
+        ],
+      ]);
+    expect(phaseFigures(pods, at(1, 1), at(3, 2))).toEqual({
+      "label-master": { converge: { n: 2, meanMs: 5, p50BoundMs: 10, p99BoundMs: 10 } },
+      "kube-events": { converge: { n: 1, meanMs: 2, p50BoundMs: 10, p99BoundMs: 10 } },
+    });
+  });
 });
 
 describe("cpu-share", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defineFunction } from "./define-function.ts";
-import { renderDeployment, renderRbac } from "./manifests.ts";
+import { renderDeployment, renderHostFiles, renderRbac } from "./manifests.ts";
 
 const hook = defineFunction({
   name: "my-hook",
@@ -47,5 +47,51 @@ describe("a function's manifests from its declaration", () => {
     expect(d).toContain('args: ["run", "/app/hooks/my-hook/index.js"]');
     expect(d).toContain("{name: REDIS_PASSWORD, valueFrom: {secretKeyRef: {name: redis-auth, key: password}}}");
     expect(renderDeployment(hook)).toContain('args: ["run", "my-hook"]');
+  });
+});
+
+describe("the functions host's manifests", () => {
+  const other = defineFunction({
+    name: "other",
+    on: ["switch-master"],
+    access: {
+      kube: [
+        { resource: "pods", verbs: ["list", "watch", "patch"] },
+        { resource: "endpointslices", verbs: ["watch", "get"] },
+      ],
+    },
+    reconcile: () => Promise.resolve(),
+  });
+  const files = renderHostFiles([hook, other]);
+  const host = files["host.yaml"]!;
+  const kustomization = files["kustomization.yaml"]!;
+  const role = host.slice(host.indexOf("kind: Role\n"), host.indexOf("---", host.indexOf("kind: Role\n")));
+
+  it("may read what the functions' caches read, impersonate their ServiceAccounts, and write nothing", () => {
+    expect(role.slice(role.indexOf("rules:"))).toBe(`rules:
+  - apiGroups: ["discovery.k8s.io"]
+    resources: ["endpointslices"]
+    verbs: ["get", "list", "watch"]
+  - apiGroups: [""]
+    resources: ["pods"]
+    verbs: ["list", "watch"]
+  # each function's calls are made as its own ServiceAccount (Impersonate-User), under its own Role
+  - apiGroups: [""]
+    resources: ["serviceaccounts"]
+    resourceNames: ["my-hook", "other"]
+    verbs: ["impersonate"]
+`);
+  });
+
+  it("runs them all in one process as themselves, with Redis access if any needs it, instead of their own Deployments", () => {
+    expect(host).toContain('args: ["run", "my-hook", "other"]');
+    expect(host).toContain("{name: FUNCTION_IDENTITY, value: impersonate}");
+    expect(host).toContain("{name: REDIS_PASSWORD,");
+    expect(host).toContain("serviceAccountName: functions-host");
+    for (const name of ["my-hook", "other"]) {
+      expect(kustomization).toContain(`kind: Deployment\n      metadata: {name: ${name}}`);
+      expect(kustomization).toContain(`kind: Service\n      metadata: {name: ${name}-metrics}`);
+    }
+    expect(kustomization).not.toMatch(/kind: (ServiceAccount|Role)/);
   });
 });

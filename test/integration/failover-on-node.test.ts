@@ -9,7 +9,9 @@
  *  - forged and replayed events published raw on the stream change nothing, each counted;
  *  - a function that missed an event (its consumer gone while it was down) heals by its resync;
  *  - a master frozen past down-after and resumed under fence-old-master and the write fence: the
- *    client through redis-master (kube-proxy) and the sentinel-aware one lose nothing.
+ *    client through redis-master (kube-proxy) and the sentinel-aware one lose nothing;
+ *  - a hook built from `failover new hook` follows a failover;
+ *  - the built-in functions in one process (components/functions-host) follow a failover too.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFile } from "node:child_process";
@@ -519,5 +521,61 @@ describe("failover on real pods, judged by the referee", () => {
       timeoutMs: 120_000,
       intervalMs: 500,
     });
+  }, 480_000);
+
+  it("the built-in functions in one process (components/functions-host): one pod instead of six, a failover judged by the referee, each function writing as itself", async () => {
+    const base = ["fence-old-master", "kube-events", "label-master", "master-configmap", "master-endpoints", "sentinel-reset"];
+    // What the six processes hold now, to set the host's beside.
+    const rss = (series: PromSeries[]) => total(series, "process_resident_memory_bytes") / 2 ** 20;
+    const apart = await Promise.all(
+      base.map(async (fn) => rss(await scrape(`http://${await podIp(`app.kubernetes.io/name=${fn}`)}:8080/metrics`))),
+    );
+    // overlays/dev-host (overlays/dev, with the hook added above, and the component), on this family.
+    if (SERVER === "valkey") {
+      const hostOverlay = join(workdir, "manifests/overlays/dev-host/kustomization.yaml");
+      const text = readFileSync(hostOverlay, "utf8");
+      expect(text).toContain("components:\n");
+      writeFileSync(hostOverlay, text.replace("components:\n", "components:\n  - ../../components/valkey\n"));
+    }
+    await skaffoldRun(sb, workdir, ["-p", devProfiles("redis", { host: true }), "--tag", "failover-on-node"], "skaffold-run-host.log");
+    const deployments = (await sb.kubectl("-n", NS, "get", "deployments", "-o", "jsonpath={.items[*].metadata.name}")).split(" ");
+    expect(deployments).toContain("functions-host");
+    expect(deployments.filter((d) => base.includes(d))).toEqual([]);
+    await waitFor("no pod still terminating after the roll", async () => (await podsIn(sb)).every((p) => !p.metadata?.deletionTimestamp), {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+    });
+    const hostMetrics = async () => scrape(`http://${await podIp("app.kubernetes.io/name=functions-host")}:8080/metrics`);
+    await waitOneMaster(sb, "one master under the host");
+    const ref = referee();
+    await ref.start();
+    try {
+      const before = await hostMetrics();
+      await waitFor("the referee's first answers", () => ref.seen.polls > 5, { timeoutMs: 10_000 });
+      await failOver("the host's failover");
+      await waitFor(
+        "every switch-master function in the host to have handled the event",
+        async () => {
+          const now = await hostMetrics();
+          const ok = (m: PromSeries[], fn: string) => total(m, "failover_events_handled_total", { fn, result: "ok" });
+          return SWITCH_FUNCTIONS.every((fn) => ok(now, fn) > ok(before, fn));
+        },
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+    } finally {
+      ref.stop();
+    }
+    const hostRss = rss(await hostMetrics());
+    console.log(
+      `[figure] functions host on real pods: Kubernetes named another host than the master for at most ${ref.longestLagMs} ms after the new master existed; resident memory ${hostRss.toFixed(1)} MiB in one process against ${apart.reduce((a, b) => a + b, 0).toFixed(1)} MiB in six (${apart.map((m) => m.toFixed(0)).join(", ")})`,
+    );
+    expect(ref.violations).toEqual([]);
+    expect(hostRss).toBeLessThan(apart.reduce((a, b) => a + b, 0));
+    // The host itself may not write: the labels, the slice and the ConfigMap that followed were written as each function.
+    const can = async (verb: string, what: string) =>
+      (await sb.kubectl("auth", "can-i", verb, what, "-n", NS, `--as=system:serviceaccount:${NS}:functions-host`).catch(() => "no")).trim();
+    expect(await can("patch", "pods")).toBe("no");
+    expect(await can("patch", "endpointslices.discovery.k8s.io")).toBe("no");
+    expect(await can("impersonate", "serviceaccounts/label-master")).toBe("yes");
   }, 480_000);
 });

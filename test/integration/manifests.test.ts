@@ -16,6 +16,7 @@ import { dumpYaml, loadAllYaml } from "@kubernetes/client-node";
 import type {
   V1ConfigMap,
   V1Container,
+  V1Deployment,
   V1PodTemplateSpec,
   V1RoleBinding,
   V1Secret,
@@ -73,14 +74,18 @@ function intoNamespace(objs: Obj[], ns: string): Obj[] {
 let dev: Obj[];
 let production: Obj[];
 let devValkey: Obj[];
+let devHost: Obj[];
 
 beforeAll(async () => {
-  [dev, production, devValkey] = await Promise.all([
+  [dev, production, devValkey, devHost] = await Promise.all([
     kustomize("manifests/overlays/dev"),
     kustomize("manifests/overlays/production"),
     kustomize("manifests/overlays/dev-valkey"),
+    kustomize("manifests/overlays/dev-host"),
   ]);
 });
+
+const HOSTED = ["fence-old-master", "kube-events", "label-master", "master-configmap", "master-endpoints", "sentinel-reset"];
 
 const VALKEY_IMAGE = "docker.io/valkey/valkey:8.0.1-bookworm";
 
@@ -305,6 +310,41 @@ describe("the overlays as rendered", () => {
     }
   });
 
+  it("components/functions-host in overlays/dev-host: one Deployment for the six functions, run as in dev, and nothing else changes", () => {
+    const host = named<V1Deployment>(devHost, "Deployment", "functions-host")!;
+    const c = host.spec!.template.spec!.containers[0]!;
+    expect(c.args).toEqual(["run", ...HOSTED]);
+    expect(c.env).toContainEqual({ name: "FUNCTION_IDENTITY", value: "impersonate" });
+    // components/dev-sources applied to it too: the dev image's sources under node --watch
+    const devLabelMaster = named<V1Deployment>(dev, "Deployment", "label-master")!;
+    expect(c.command).toEqual(devLabelMaster.spec!.template.spec!.containers[0]!.command);
+    expect(host.spec!.template.spec!.securityContext).toEqual(devLabelMaster.spec!.template.spec!.securityContext);
+    expect(host.spec!.template.spec!.serviceAccountName).toBe("functions-host");
+    // the six Deployments and metrics Services gone, their ServiceAccounts and Roles kept (the host acts as them)
+    const key = (o: Obj) => `${o.kind}/${o.metadata.name}`;
+    const gone = dev
+      .filter((o) => !devHost.some((h) => key(h) === key(o)))
+      .map(key)
+      .sort();
+    expect(gone).toEqual(HOSTED.flatMap((f) => [`Deployment/${f}`, `Service/${f}-metrics`]).sort());
+    const added = devHost
+      .filter((h) => !dev.some((o) => key(h) === key(o)))
+      .map(key)
+      .sort();
+    expect(added).toEqual([
+      "Deployment/functions-host",
+      "Role/functions-host",
+      "RoleBinding/functions-host",
+      "Service/functions-host-metrics",
+      "ServiceAccount/functions-host",
+    ]);
+    for (const o of dev.filter((o) => devHost.some((h) => key(h) === key(o))))
+      expect(
+        devHost.find((h) => key(h) === key(o)),
+        key(o),
+      ).toEqual(o);
+  });
+
   it("name only images the sandbox's node has: a stand-in or the project's image", () => {
     const project = new Set(["failover-functions", "ghcr.io/failover-functions/failover-functions:0.1.0"]);
     for (const [overlay, objs] of [
@@ -458,6 +498,18 @@ describe("skaffold.yaml with the pinned skaffold", () => {
       expect(servers(valkeyRender), profiles).toEqual(servers(devValkey));
       expect(JSON.stringify(valkeyRender), profiles).not.toContain("redis:7");
     }
+    // Profile host renders overlays/dev-host the same ways.
+    for (const profiles of ["host", "sandbox,host"]) {
+      const hostRender = await render("-p", profiles);
+      expect(hostRender.length, profiles).toBe(devHost.length);
+      expect(named(hostRender, "Deployment", "functions-host"), profiles).toBeDefined();
+      expect(named(hostRender, "Deployment", "label-master"), profiles).toBeUndefined();
+    }
+    // and its port-forward names the host's metrics Service instead of the functions' own
+    const { stdout: hostConfig } = await skaffold("diagnose", "--yaml-only", "-p", "host");
+    expect(hostConfig).toContain("resourceName: functions-host-metrics");
+    expect(hostConfig).not.toContain("resourceName: label-master-metrics");
+    expect(hostConfig).not.toContain("resourceName: master-endpoints-metrics");
   });
 
   it("rejects an unknown key, naming it", async () => {

@@ -1,11 +1,12 @@
-/** manifests/base/functions is the generator's output: a declaration changed without `npm run manifests` fails here. */
+/** manifests/base/functions and components/functions-host are the generator's output: a declaration changed without `npm run manifests` fails here. */
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { baseFunctions } from "../../functions/index.ts";
-import { renderFunctionFiles } from "../../shared/runtime/manifests.ts";
+import { renderFunctionFiles, renderHostFiles } from "../../shared/runtime/manifests.ts";
 
 const DIR = fileURLToPath(new URL("../../manifests/base/functions/", import.meta.url));
+const HOST_DIR = fileURLToPath(new URL("../../manifests/components/functions-host/", import.meta.url));
 
 describe("manifests/base/functions", () => {
   const files = renderFunctionFiles(baseFunctions);
@@ -18,5 +19,17 @@ describe("manifests/base/functions", () => {
     expect(readdirSync(`${DIR}rbac`).sort()).toEqual(baseFunctions.map((f) => `${f.name}.yaml`).sort());
     const kustomization = readFileSync(`${DIR}kustomization.yaml`, "utf8");
     for (const path of Object.keys(files)) expect(kustomization).toContain(`- ${path}`);
+  });
+});
+
+describe("manifests/components/functions-host", () => {
+  const files = renderHostFiles(baseFunctions);
+
+  it.each(Object.keys(files))("%s is what `npm run manifests` writes", (path) => {
+    expect(readFileSync(`${HOST_DIR}${path}`, "utf8"), "run `npm run manifests` after changing a function's declaration").toBe(files[path]);
+  });
+
+  it("holds nothing else", () => {
+    expect(readdirSync(HOST_DIR).sort()).toEqual(Object.keys(files).sort());
   });
 });
