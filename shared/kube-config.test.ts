@@ -50,6 +50,18 @@ function kubeconfigFile(): string {
   return path;
 }
 
+/** A KubeConfig made in code (not loadKubeConfig's), for the stand-in apiserver. */
+function plainKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: url, skipTLSVerify: true }],
+    users: [{ name: "u", token: "t" }],
+    contexts: [{ name: "x", cluster: "c", user: "u" }],
+    currentContext: "x",
+  });
+  return kc;
+}
+
 const read = (kc: KubeConfig) => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "redis-master", namespace: "redis" });
 
 describe("impersonating", () => {
@@ -79,26 +91,14 @@ describe("impersonating", () => {
   });
 
   it("the counter above can fail: a plain KubeConfig opens a connection per call", async () => {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "c", server: url, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t" }],
-      contexts: [{ name: "x", cluster: "c", user: "u" }],
-      currentContext: "x",
-    });
+    const kc = plainKubeConfig();
     connections = 0;
     for (let i = 0; i < 4; i++) await read(kc);
     expect(connections).toBe(4);
   });
 
   it("copies a plain KubeConfig (a test's) without changing it", async () => {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "c", server: url, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t" }],
-      contexts: [{ name: "x", cluster: "c", user: "u" }],
-      currentContext: "x",
-    });
+    const kc = plainKubeConfig();
     seen.length = 0;
     await read(impersonating(kc, "system:serviceaccount:redis:kube-events"));
     await read(kc);

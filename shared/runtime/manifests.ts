@@ -137,27 +137,21 @@ ${r.names ? `    resourceNames: ${list(r.names)}\n` : ""}    verbs: ${list(r.ver
 `;
 }
 
-/** The ServiceAccount, the Role (declared rules, then Events) and the RoleBinding. */
-export function renderRbac(fn: FunctionDefinition): string {
-  const n = fn.name;
-  const labels = `{app.kubernetes.io/name: ${n}, app.kubernetes.io/part-of: failover-functions}`;
-  const rules = [
-    ...(fn.access?.kube ?? []).map((r) => ({ ...r, apiGroup: KUBE_RESOURCES[r.resource] })),
-    { apiGroup: "events.k8s.io", resource: "events", verbs: ["create"] as const },
-  ];
-  return `${header(fn, "least privilege. Every function records Warning Events (no quorum, forged event).")}apiVersion: v1
+/** A ServiceAccount, its Role (`rules`, each rendered) and the RoleBinding between them. */
+function renderAccount(n: string, labels: string, rules: readonly string[], roleComment = ""): string {
+  return `apiVersion: v1
 kind: ServiceAccount
 metadata:
   name: ${n}
   labels: ${labels}
 ---
-apiVersion: rbac.authorization.k8s.io/v1
+${roleComment}apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata:
   name: ${n}
   labels: ${labels}
 rules:
-${rules.map(renderRule).join("")}---
+${rules.join("")}---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
@@ -167,6 +161,17 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ${n}}
 subjects:
   - {kind: ServiceAccount, name: ${n}}
 `;
+}
+
+/** The ServiceAccount, the Role (declared rules, then Events) and the RoleBinding. */
+export function renderRbac(fn: FunctionDefinition): string {
+  const n = fn.name;
+  const labels = `{app.kubernetes.io/name: ${n}, app.kubernetes.io/part-of: failover-functions}`;
+  const rules = [
+    ...(fn.access?.kube ?? []).map((r) => ({ ...r, apiGroup: KUBE_RESOURCES[r.resource] })),
+    { apiGroup: "events.k8s.io", resource: "events", verbs: ["create"] as const },
+  ];
+  return `${header(fn, "least privilege. Every function records Warning Events (no quorum, forged event).")}${renderAccount(n, labels, rules.map(renderRule))}`;
 }
 
 /** Files under a kustomize directory: `deployments/<name>.yaml` and `rbac/<name>.yaml` per function. */
@@ -227,29 +232,7 @@ export function renderHostFiles(functions: readonly FunctionDefinition[], o: Man
     }),
   ];
   const host = `# ${n}: ${names.join(", ")} in one process, each acting as its own ServiceAccount.
-${generated}apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: ${n}
-  labels: ${rbacLabels}
----
-# Reads for the shared watch caches, and impersonating the hosted functions: no write of its own.
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: ${n}
-  labels: ${rbacLabels}
-rules:
-${rules.join("")}---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: ${n}
-  labels: ${rbacLabels}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ${n}}
-subjects:
-  - {kind: ServiceAccount, name: ${n}}
----
+${generated}${renderAccount(n, rbacLabels, rules, "# Reads for the shared watch caches, and impersonating the hosted functions: no write of its own.\n")}---
 ${renderWorkload({
   name: n,
   header: `# The Deployment running them all.\n`,
