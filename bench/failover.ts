@@ -60,6 +60,8 @@ import { HOOK_LABEL, writeHookScript } from "./lib/kubectl-hook.ts";
 import { LandingProber } from "./lib/landing-probe.ts";
 import { cpuByComponent, cpuPerRound } from "./lib/cpu-share.ts";
 import { functionPods, phaseFigures, PHASES, snapshot, throttling } from "./lib/function-pods.ts";
+import { apiserverWrites } from "./lib/apiserver-writes.ts";
+import { parsePrometheusText } from "./lib/prom-scrape.ts";
 import { figure, table, tail } from "./lib/stats.ts";
 import type { Figure } from "./lib/stats.ts";
 import { ObjectWatch } from "./lib/watch-state.ts";
@@ -554,6 +556,8 @@ async function main(): Promise<void> {
     const fnPods = await functionPods(sb.kubeConfig, NS);
     const cgroupRoot = sb.node!.cgroups.root;
     const fnBefore = await snapshot(fnPods, cgroupRoot);
+    const apiserverMetrics = async () => parsePrometheusText(await sb.kubectl("get", "--raw", "/metrics"));
+    const apiBefore = await apiserverMetrics();
     const cpuBefore = await cpuByComponent(sb, NS);
     const switchesStarted = performance.now();
     // A switch that does not complete is reported and counted, not dropped silently; more than
@@ -579,6 +583,7 @@ async function main(): Promise<void> {
     }
 
     const fnAfter = await snapshot(fnPods, cgroupRoot);
+    const apiserverApplyMs = apiserverWrites(apiBefore, await apiserverMetrics());
     const rounds = switchSamples.length + failedSwitches.length;
     const roundMs = Math.round((performance.now() - switchesStarted) / rounds);
     const cpuPerSwitch = cpuPerRound(cpuBefore, await cpuByComponent(sb, NS), rounds);
@@ -633,6 +638,7 @@ async function main(): Promise<void> {
       projectShareBesideHookMs: projectShareBesideHook,
       /** Per function, from its own failover_event_phase_seconds over the switches. */
       phasesMs,
+      apiserverApplyMs,
       /** Per function, its pod cgroup's CFS periods and throttling over the switches. */
       cpuThrottling,
       /** CPU ms per switch round (the whole round: settling, probing, the switch) by component, largest first; roundMs is a round's wall time. */
@@ -689,6 +695,17 @@ async function main(): Promise<void> {
             cpuThrottling[fn] ? `${cpuThrottling[fn].throttledPeriods} of ${cpuThrottling[fn].periods}` : "-",
             cpuThrottling[fn]?.throttledMs ?? "-",
           ]),
+      ),
+      ``,
+      `The same writes as the apiserver timed them (its apiserver_request_duration_seconds for server-side apply, from its /metrics; mean exact, p50 and p99 as bucket bounds, ms):`,
+      ``,
+      table(
+        ["resource (written by)", "n", "mean / p50 / p99"],
+        Object.entries(apiserverApplyMs).map(([r, x]) => [
+          `${r} (${{ pods: "label-master", endpointslices: "master-endpoints", configmaps: "master-configmap" }[r] ?? "?"})`,
+          x.n,
+          `${x.meanMs} / ${x.p50BoundMs} / ${x.p99BoundMs}`,
+        ]),
       ),
       ``,
       `CPU per switch round, by component (ms of CPU; a round, ${roundMs} ms of wall time on ${cpus().length} cores, is the whole of it: waiting for the set to settle, probing, the switch):`,

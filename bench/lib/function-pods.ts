@@ -10,7 +10,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { controllerMount, podCgroup } from "./cpu-share.ts";
 import { histogram, histogramDelta, quantileBound, scrape } from "./prom-scrape.ts";
-import type { PromSeries } from "./prom-scrape.ts";
+import type { Histogram, PromSeries } from "./prom-scrape.ts";
 
 export const PHASES = ["delivery", "lane", "verify", "converge"] as const;
 const PHASE_METRIC = "failover_event_phase_seconds";
@@ -100,6 +100,11 @@ export interface PhaseFigure {
 
 const ms = (s: number) => Math.round(s * 1000 * 10) / 10;
 
+/** A histogram of seconds (a delta with count > 0) as milliseconds: the exact mean, the p50 and p99 buckets' bounds. */
+export function histogramFigure(h: Histogram): PhaseFigure {
+  return { n: h.count, meanMs: ms(h.sum / h.count), p50BoundMs: ms(quantileBound(h, 0.5)), p99BoundMs: ms(quantileBound(h, 0.99)) };
+}
+
 /**
  * Per function and phase, what changed between two snapshots (pods missing from either are left
  * out). By the series' own `fn` label: a functions host's one pod holds several functions.
@@ -118,13 +123,7 @@ export function phaseFigures(
     for (const fn of fns) {
       for (const phase of PHASES) {
         const h = histogramDelta(histogram(b.metrics, PHASE_METRIC, { fn, phase }), histogram(a.metrics, PHASE_METRIC, { fn, phase }));
-        if (h.count <= 0) continue;
-        (out[fn] ??= {})[phase] = {
-          n: h.count,
-          meanMs: ms(h.sum / h.count),
-          p50BoundMs: ms(quantileBound(h, 0.5)),
-          p99BoundMs: ms(quantileBound(h, 0.99)),
-        };
+        if (h.count > 0) (out[fn] ??= {})[phase] = histogramFigure(h);
       }
     }
   }

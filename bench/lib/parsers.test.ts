@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cpuPerRound, processCpuMs } from "./cpu-share.ts";
+import { apiserverWrites } from "./apiserver-writes.ts";
 import { parseCpuStat, phaseFigures, throttling } from "./function-pods.ts";
 import { jsonLogCounts, sentinelLogCounts } from "./log-counts.ts";
 import { counterDelta, histogram, histogramDelta, parsePrometheusText, quantileBound, sums } from "./prom-scrape.ts";
@@ -194,5 +195,26 @@ describe("cpu-share", () => {
       ["a", 50],
       ["c", 12.5],
     ]);
+  });
+});
+
+describe("apiserver-writes", () => {
+  it("takes the server-side applies of the functions' resources between two scrapes, and nothing else", () => {
+    const at = (pods: number, podSum: number, patches: number) =>
+      parsePrometheusText(
+        [
+          `apiserver_request_duration_seconds_bucket{group="",resource="pods",verb="APPLY",version="v1",le="0.025"} ${pods - 1}`,
+          `apiserver_request_duration_seconds_bucket{group="",resource="pods",verb="APPLY",version="v1",le="+Inf"} ${pods}`,
+          `apiserver_request_duration_seconds_sum{group="",resource="pods",verb="APPLY",version="v1"} ${podSum}`,
+          `apiserver_request_duration_seconds_count{group="",resource="pods",verb="APPLY",version="v1"} ${pods}`,
+          // the kubelet's status patches: not the functions'
+          `apiserver_request_duration_seconds_bucket{group="",resource="pods",verb="PATCH",version="v1",le="+Inf"} ${patches}`,
+          `apiserver_request_duration_seconds_sum{group="",resource="pods",verb="PATCH",version="v1"} ${patches}`,
+          `apiserver_request_duration_seconds_count{group="",resource="pods",verb="PATCH",version="v1"} ${patches}`,
+        ].join("\n"),
+      );
+    expect(apiserverWrites(at(2, 0.05, 10), at(6, 0.17, 50))).toEqual({
+      pods: { n: 4, meanMs: 30, p50BoundMs: 25, p99BoundMs: 25 },
+    });
   });
 });
