@@ -120,11 +120,61 @@ async function sentinelEpoch(): Promise<number> {
   }
 }
 
-/** A SENTINEL FAILOVER and every picture on the new master. */
+/** A SENTINEL FAILOVER and every picture on the new master; on a timeout, what each side said last. */
 async function failOver(what: string): Promise<Picture & { master: string }> {
   const before = await waitOneMaster(sb, `one master before ${what}`);
   await sentinelFailover();
-  return waitOneMaster(sb, `every picture on the new master after ${what}`, { not: before.master, timeoutMs: 60_000 });
+  return waitOneMaster(sb, `every picture on the new master after ${what}`, { not: before.master, timeoutMs: 60_000 }).catch(
+    async (err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${await whatEachSideSays(before.master)}`, { cause: err });
+    },
+  );
+}
+
+/** For a failure's message: the picture, every Sentinel's view of mymaster, and each function's handled events. */
+async function whatEachSideSays(before: string): Promise<string> {
+  const lines = [`master before: ${before}`];
+  const p = await picture(sb).catch((e: unknown) => String(e));
+  lines.push(`picture: ${JSON.stringify(p)}`);
+  const ips = typeof p === "string" ? {} : p.ipOf;
+  for (const s of ["sentinel-0", "sentinel-1", "sentinel-2"]) {
+    const view = await onSentinel(ips[s], async (r) => {
+      const f = (await r.call("SENTINEL", "MASTER", "mymaster")) as string[];
+      const at = (k: string) => f[f.indexOf(k) + 1];
+      return `${at("ip")} epoch ${at("config-epoch")} flags ${at("flags")} failover-state ${at("failover-state") ?? "-"} replicas ${at("num-slaves")}`;
+    }).catch((e: unknown) => String(e));
+    lines.push(`${s}: ${view}`);
+  }
+  const m = await functionMetrics().catch((e: unknown) => String(e));
+  if (typeof m === "string") lines.push(`function metrics: ${m}`);
+  else
+    for (const [fn, series] of Object.entries(m))
+      lines.push(
+        `${fn}: ${series
+          .filter((x) => x.name === "failover_events_handled_total")
+          .map((x) => `${x.labels.result}=${x.value}`)
+          .join(" ")}`,
+      );
+  return lines.join("\n");
+}
+
+async function onSentinel<T>(ip: string | undefined, fn: (r: Redis) => Promise<T>): Promise<T> {
+  if (!ip) throw new Error("no pod IP");
+  const r = new Redis({
+    host: ip,
+    port: 26379,
+    password: SENTINEL_PASSWORD,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2000,
+  });
+  r.on("error", () => undefined);
+  try {
+    await r.connect();
+    return await fn(r);
+  } finally {
+    r.disconnect();
+  }
 }
 
 async function scale(deployment: string, replicas: number): Promise<void> {

@@ -320,6 +320,11 @@ describe("the overlays as rendered", () => {
     expect(c.command).toEqual(devLabelMaster.spec!.template.spec!.containers[0]!.command);
     expect(host.spec!.template.spec!.securityContext).toEqual(devLabelMaster.spec!.template.spec!.securityContext);
     expect(host.spec!.template.spec!.serviceAccountName).toBe("functions-host");
+    // every generated ConfigMap and Secret it reads by the name the build gave it (hash suffix):
+    // a layer too far from the generators leaves the bare name, which no object has
+    const names = (kind: string) => new Set(byKind(devHost, kind).map((o) => o.metadata.name));
+    for (const from of c.envFrom ?? []) expect(names("ConfigMap"), "envFrom").toContain(from.configMapRef!.name);
+    for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) expect(names("Secret"), e.name).toContain(e.valueFrom.secretKeyRef.name);
     // the six Deployments and metrics Services gone, their ServiceAccounts and Roles kept (the host acts as them)
     const key = (o: Obj) => `${o.kind}/${o.metadata.name}`;
     const gone = dev
