@@ -256,6 +256,9 @@ ${renderWorkload({
 # Each keeps its own JetStream consumer, lane, field manager, metrics (label fn) and ServiceAccount
 # + Role: the host impersonates it for every write and Event, so a function may still do only what
 # its own Role allows. Add it to an overlay's components: [../../components/functions-host]
+# On a running deployment, apply it and then delete what it replaces (applying removes nothing):
+#   kubectl delete ${names.map((f) => `deployment/${f}`).join(" ")}
+#   kubectl delete ${names.map((f) => `service/${f}-metrics`).join(" ")}
 ${generated}apiVersion: kustomize.config.k8s.io/v1alpha1
 kind: Component
 resources:
