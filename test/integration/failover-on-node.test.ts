@@ -127,12 +127,63 @@ async function failOver(what: string): Promise<Picture & { master: string }> {
   // after a roll (skaffold run) a Sentinel accepted SENTINEL FAILOVER and then promoted nobody
   // (all three still named the master at the same epoch a minute later).
   const before = await waitSettled(sb);
-  await sentinelFailover();
+  const from = before.ipOf[before.master]!;
+  for (let attempt = 1; ; attempt++) {
+    const askedAt = new Date();
+    await sentinelFailover();
+    // Sentinel's own part first: a quorum naming another address (failover-timeout is 10 s). A
+    // Sentinel here has accepted SENTINEL FAILOVER from a settled set and promoted nobody; that is
+    // Sentinel's outcome, not the project's (no function had handled any event meanwhile), so it
+    // is asked again, once, and what it announced is printed.
+    const moved = await waitFor(
+      "a majority of Sentinels naming a new master",
+      async () => ((await sentinelsNaming()).filter((ip) => ip && ip !== from).length >= 2 ? true : undefined),
+      {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      },
+    ).catch(() => false);
+    if (moved) break;
+    const said = await sentinelEventsSince(askedAt);
+    console.log(
+      `[note] ${what}: SENTINEL FAILOVER accepted, nobody promoted within 20 s (attempt ${attempt}); Sentinels announced: ${said.join(", ") || "nothing"}`,
+    );
+    if (attempt >= 2)
+      throw new Error(`${what}: Sentinel promoted nobody after ${attempt} SENTINEL FAILOVER; it announced: ${said.join(", ")}`);
+  }
   return waitOneMaster(sb, `every picture on the new master after ${what}`, { not: before.master, timeoutMs: 60_000 }).catch(
     async (err: unknown) => {
       throw new Error(`${(err as Error).message}\n${await whatEachSideSays(before.master)}`, { cause: err });
     },
   );
+}
+
+/** The address each Sentinel names for mymaster now (undefined where one does not answer). */
+async function sentinelsNaming(): Promise<(string | undefined)[]> {
+  const ips = (await picture(sb)).ipOf;
+  return Promise.all(
+    ["sentinel-0", "sentinel-1", "sentinel-2"].map((s) =>
+      onSentinel(ips[s], async (r) => ((await r.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")) as string[])[0]).catch(
+        () => undefined,
+      ),
+    ),
+  );
+}
+
+/** What the Sentinels announced for mymaster since `t` (the relay's events on the stream): each event type and its count. */
+async function sentinelEventsSince(t: Date): Promise<string[]> {
+  const consumer = await jetstream(nc).consumers.get(STREAM, {
+    filter_subjects: ["redis.sentinel.mymaster.>"],
+    opt_start_time: t.toISOString(),
+  });
+  const counts = new Map<string, number>();
+  const batch = await consumer.fetch({ max_messages: 500, expires: 2000 });
+  for await (const m of batch) {
+    const type = m.subject.split(".").at(-1)!;
+    counts.set(type, (counts.get(type) ?? 0) + 1);
+    if (m.info.pending === 0) break;
+  }
+  return [...counts].map(([k, n]) => `${k} x${n}`);
 }
 
 /** For a failure's message: the picture, every Sentinel's view of mymaster, and each function's handled events. */
