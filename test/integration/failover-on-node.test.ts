@@ -35,6 +35,7 @@ import {
   mainPid,
   NATS_PASSWORD,
   NS,
+  onPod,
   PASSWORD,
   picture,
   SENTINEL_PASSWORD,
@@ -213,23 +214,9 @@ async function whatEachSideSays(before: string): Promise<string> {
   return lines.join("\n");
 }
 
-async function onSentinel<T>(ip: string | undefined, fn: (r: Redis) => Promise<T>): Promise<T> {
-  if (!ip) throw new Error("no pod IP");
-  const r = new Redis({
-    host: ip,
-    port: 26379,
-    password: SENTINEL_PASSWORD,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 2000,
-  });
-  r.on("error", () => undefined);
-  try {
-    await r.connect();
-    return await fn(r);
-  } finally {
-    r.disconnect();
-  }
+/** `fn` on a short-lived connection to a Sentinel pod's 26379. */
+function onSentinel<T>(ip: string | undefined, fn: (r: Redis) => Promise<T>): Promise<T> {
+  return ip ? onPod(ip, 26379, fn) : Promise.reject(new Error("no pod IP"));
 }
 
 async function scale(deployment: string, replicas: number): Promise<void> {
