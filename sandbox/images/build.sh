@@ -183,7 +183,7 @@ build_project() {
   rm -f "$iid"
   say "building $name (Dockerfile target $target; unchanged steps come from the layer cache)"
   run_step "$name (Dockerfile target $target)" "$logs/$safe.log" \
-    bh bud --isolation chroot --layers --pull=never --format docker --target "$target" \
+    bh bud --force-rm --isolation chroot --layers --pull=never --format docker --target "$target" \
     "${mount_args[@]}" --iidfile "$iid" --tag "$name" --file "$root/Dockerfile" "$root"
   local id; id=$(cat "$iid"); rm -f "$iid"
   id="sha256:${id#sha256:}"

@@ -26,7 +26,7 @@ flock 9
 npm_ca_mount || fail "cannot prepare the build-time npm CA mount"
 old_id=$(bh images --quiet --no-trunc "$IMAGE" 2>/dev/null | head -n 1 || true)
 echo "skaffold-build: building $IMAGE (Dockerfile target $target) with buildah"
-bh bud --isolation chroot --layers --pull=never --format docker --target "$target" \
+bh bud --force-rm --isolation chroot --layers --pull=never --format docker --target "$target" \
   "${mount_args[@]}" --tag "$IMAGE" --file "$context/Dockerfile" "$context" ||
   fail "buildah bud failed. Inside the sandbox namespace there is no network: a step that misses the layer cache (npm ci after package-lock.json changed) cannot download; run 'bash sandbox/images/build.sh' outside it first (npm test and npm run setup do)"
 # The image this tag named before (a rebuild under a fixed --tag), unless something still uses it.
