@@ -60,7 +60,7 @@ import { HOOK_LABEL, writeHookScript } from "./lib/kubectl-hook.ts";
 import { LandingProber } from "./lib/landing-probe.ts";
 import { cpuByComponent, cpuPerRound } from "./lib/cpu-share.ts";
 import { functionPods, phaseFigures, PHASES, snapshot, throttling } from "./lib/function-pods.ts";
-import { apiserverWrites } from "./lib/apiserver-writes.ts";
+import { apiserverWrites, FUNCTION_WRITES } from "./lib/apiserver-writes.ts";
 import { parsePrometheusText } from "./lib/prom-scrape.ts";
 import { figure, table, tail } from "./lib/stats.ts";
 import type { Figure } from "./lib/stats.ts";
@@ -702,7 +702,7 @@ async function main(): Promise<void> {
       table(
         ["resource (written by)", "n", "mean / p50 / p99"],
         Object.entries(apiserverApplyMs).map(([r, x]) => [
-          `${r} (${{ pods: "label-master", endpointslices: "master-endpoints", configmaps: "master-configmap" }[r] ?? "?"})`,
+          `${r} (${FUNCTION_WRITES[r as keyof typeof FUNCTION_WRITES]})`,
           x.n,
           `${x.meanMs} / ${x.p50BoundMs} / ${x.p99BoundMs}`,
         ]),

@@ -10,13 +10,14 @@ import { histogram, histogramDelta } from "./prom-scrape.ts";
 import type { PromSeries } from "./prom-scrape.ts";
 
 const METRIC = "apiserver_request_duration_seconds";
-/** What the functions write when the master changes: label-master, master-endpoints, master-configmap. */
-export const FUNCTION_WRITES = ["pods", "endpointslices", "configmaps"] as const;
+/** What the functions write when the master changes, and which function writes it. */
+export const FUNCTION_WRITES = { pods: "label-master", endpointslices: "master-endpoints", configmaps: "master-configmap" } as const;
+type Written = keyof typeof FUNCTION_WRITES;
 
 /** Per resource, the server-side applies between two scrapes (none: left out). */
-export function apiserverWrites(before: PromSeries[], after: PromSeries[]): Partial<Record<(typeof FUNCTION_WRITES)[number], PhaseFigure>> {
-  const out: Partial<Record<(typeof FUNCTION_WRITES)[number], PhaseFigure>> = {};
-  for (const resource of FUNCTION_WRITES) {
+export function apiserverWrites(before: PromSeries[], after: PromSeries[]): Partial<Record<Written, PhaseFigure>> {
+  const out: Partial<Record<Written, PhaseFigure>> = {};
+  for (const resource of Object.keys(FUNCTION_WRITES) as Written[]) {
     const labels = { verb: "APPLY", resource };
     const h = histogramDelta(histogram(before, METRIC, labels), histogram(after, METRIC, labels));
     if (h.count > 0) out[resource] = histogramFigure(h);

@@ -28,9 +28,8 @@ interface Workload {
   name: string;
   /** The comment lines above it. */
   header: string;
-  deploymentLabels: string;
-  podLabels: string;
-  image: string;
+  /** Another image than this project's (a hook's own). */
+  image?: string;
   args: readonly string[];
   redis: boolean;
   /** More `env:` entries, each a YAML flow mapping. */
@@ -41,16 +40,10 @@ interface Workload {
 /** The Deployment running `failover run <module>` and its metrics Service. */
 export function renderDeployment(fn: FunctionDefinition, o: ManifestOptions = {}): string {
   const n = fn.name;
-  const labels = `{app.kubernetes.io/name: ${n}, app.kubernetes.io/component: function}`;
   return renderWorkload({
     name: n,
     header: header(fn, fn.description ?? "a failover function."),
-    // On the Deployment only: it runs this project's own image (an overlay's image patches, such as
-    // components/dev-sources' `node --watch` for the dev target, select it by this; a hook's own image has none).
-    deploymentLabels:
-      o.image === undefined ? `{app.kubernetes.io/name: ${n}, app.kubernetes.io/component: function, ${PROJECT_IMAGE_LABEL}}` : labels,
-    podLabels: labels,
-    image: o.image ?? "failover-functions",
+    image: o.image,
     args: ["run", o.module ?? n],
     redis: fn.access?.redis === true,
     resources: "requests: {cpu: 20m, memory: 64Mi}\n            limits: {cpu: 500m, memory: 192Mi}",
@@ -59,13 +52,18 @@ export function renderDeployment(fn: FunctionDefinition, o: ManifestOptions = {}
 
 function renderWorkload(w: Workload): string {
   const n = w.name;
+  const labels = `{app.kubernetes.io/name: ${n}, app.kubernetes.io/component: function}`;
+  // On the Deployment only: it runs this project's own image (an overlay's image patches, such as
+  // components/dev-sources' `node --watch` for the dev target, select it by this; a hook's own image has none).
+  const deploymentLabels =
+    w.image === undefined ? `{app.kubernetes.io/name: ${n}, app.kubernetes.io/component: function, ${PROJECT_IMAGE_LABEL}}` : labels;
   const redis = w.redis ? `            - {name: REDIS_PASSWORD, valueFrom: {secretKeyRef: {name: redis-auth, key: password}}}\n` : "";
   const env = (w.env ?? []).map((e) => `            - ${e}\n`).join("");
   return `${w.header}apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: ${n}
-  labels: ${w.deploymentLabels}
+  labels: ${deploymentLabels}
 spec:
   replicas: 1
   revisionHistoryLimit: 3
@@ -73,7 +71,7 @@ spec:
     matchLabels: {app.kubernetes.io/name: ${n}}
   template:
     metadata:
-      labels: ${w.podLabels}
+      labels: ${labels}
     spec:
       serviceAccountName: ${n}
       automountServiceAccountToken: true
@@ -86,7 +84,7 @@ spec:
         seccompProfile: {type: RuntimeDefault}
       containers:
         - name: function
-          image: ${w.image}
+          image: ${w.image ?? "failover-functions"}
           args: ${list(w.args)}
           ports:
             - {name: http, containerPort: 8080}
@@ -122,7 +120,7 @@ apiVersion: v1
 kind: Service
 metadata:
   name: ${n}-metrics
-  labels: ${w.podLabels}
+  labels: ${labels}
 spec:
   selector: {app.kubernetes.io/name: ${n}}
   ports:
@@ -218,7 +216,6 @@ function hostReadRules(functions: readonly FunctionDefinition[]) {
 export function renderHostFiles(functions: readonly FunctionDefinition[], o: ManifestOptions = {}): Record<string, string> {
   const n = HOST_NAME;
   const names = functions.map((f) => f.name);
-  const labels = `{app.kubernetes.io/name: ${n}, app.kubernetes.io/component: function}`;
   const rbacLabels = `{app.kubernetes.io/name: ${n}, app.kubernetes.io/part-of: failover-functions}`;
   const generated = `# Generated from the functions' declarations by \`failover manifests --host-out\`: edit the declarations, not this file.\n`;
   const rules = [
@@ -236,10 +233,7 @@ ${generated}${renderAccount(n, rbacLabels, rules, "# Reads for the shared watch 
 ${renderWorkload({
   name: n,
   header: `# The Deployment running them all.\n`,
-  deploymentLabels:
-    o.image === undefined ? `{app.kubernetes.io/name: ${n}, app.kubernetes.io/component: function, ${PROJECT_IMAGE_LABEL}}` : labels,
-  podLabels: labels,
-  image: o.image ?? "failover-functions",
+  image: o.image,
   args: ["run", ...names],
   redis: functions.some((f) => f.access?.redis === true),
   env: ["{name: FUNCTION_IDENTITY, value: impersonate}"],

@@ -49,6 +49,7 @@ import {
 } from "../../sandbox/stack.ts";
 import type { Picture } from "../../sandbox/stack.ts";
 import { stackReferee } from "../support/referee.ts";
+import { baseFunctions } from "../../functions/index.ts";
 import { scrape, total } from "../../bench/lib/prom-scrape.ts";
 import type { PromSeries } from "../../bench/lib/prom-scrape.ts";
 import { SERVER } from "../support/server-family.ts";
@@ -616,7 +617,7 @@ describe("failover on real pods, judged by the referee", () => {
   }, 480_000);
 
   it("the built-in functions in one process (components/functions-host): one pod instead of six, a failover judged by the referee, each function writing as itself", async () => {
-    const base = ["fence-old-master", "kube-events", "label-master", "master-configmap", "master-endpoints", "sentinel-reset"];
+    const base = baseFunctions.map((f) => f.name);
     // What the six processes hold now, to set the host's beside.
     const rss = (series: PromSeries[]) => total(series, "process_resident_memory_bytes") / 2 ** 20;
     const apart = await Promise.all(

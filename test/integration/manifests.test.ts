@@ -27,7 +27,7 @@ import { startSandbox, waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import { binaryPath } from "../../sandbox/paths.ts";
 import { STANDIN_IMAGES } from "../../sandbox/images.ts";
-import { functions as registry } from "../../functions/index.ts";
+import { baseFunctions, functions as registry } from "../../functions/index.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const exec = promisify(execFile);
@@ -85,7 +85,8 @@ beforeAll(async () => {
   ]);
 });
 
-const HOSTED = ["fence-old-master", "kube-events", "label-master", "master-configmap", "master-endpoints", "sentinel-reset"];
+/** What components/functions-host runs, in its order. */
+const HOSTED = baseFunctions.map((f) => f.name);
 
 const VALKEY_IMAGE = "docker.io/valkey/valkey:8.0.1-bookworm";
 
