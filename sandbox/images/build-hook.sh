@@ -22,7 +22,7 @@ base=localhost/failover-functions:production
 exec 9>"$CACHE/images/.lock"
 flock 9
 bh inspect --type image "$base" >/dev/null 2>&1 || fail "$base is not built; run 'npm run setup'"
-bh bud --force-rm --isolation chroot --pull=never --format docker --from "$base" --tag "$image" --file "$context/Dockerfile" "$context" >/dev/null ||
+bh bud --isolation chroot --pull=never --format docker --from "$base" --tag "$image" --file "$context/Dockerfile" "$context" >/dev/null ||
   fail "buildah bud of $context failed"
 # The registry speaks plain HTTP; the local tag goes once it is pushed (the registry keeps the image).
 bh push --quiet --tls-verify=false "$image" "docker://$image"
