@@ -59,7 +59,7 @@ import { serverIdentityOf } from "../shared/redis-info.ts";
 import { HOOK_LABEL, writeHookScript } from "./lib/kubectl-hook.ts";
 import { LandingProber } from "./lib/landing-probe.ts";
 import { cpuByComponent, cpuPerRound } from "./lib/cpu-share.ts";
-import { functionPods, phaseFigures, PHASES, snapshot, throttling } from "./lib/function-pods.ts";
+import { functionPods, kubeRequests, phaseFigures, PHASES, snapshot, throttling } from "./lib/function-pods.ts";
 import { apiserverWrites, FUNCTION_WRITES } from "./lib/apiserver-writes.ts";
 import { parsePrometheusText } from "./lib/prom-scrape.ts";
 import { figure, table, tail } from "./lib/stats.ts";
@@ -588,6 +588,7 @@ async function main(): Promise<void> {
     const roundMs = Math.round((performance.now() - switchesStarted) / rounds);
     const cpuPerSwitch = cpuPerRound(cpuBefore, await cpuByComponent(sb, NS), rounds);
     const phasesMs = phaseFigures(fnPods, fnBefore, fnAfter);
+    const functionRequests = kubeRequests(fnBefore, fnAfter);
     const cpuThrottling = throttling(fnPods, fnBefore, fnAfter);
     const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
     const alone = switchSamples.filter((s) => !s.hook);
@@ -639,6 +640,9 @@ async function main(): Promise<void> {
       /** Per function, from its own failover_event_phase_seconds over the switches. */
       phasesMs,
       apiserverApplyMs,
+      /** The same writes as the functions timed them (failover_kube_request_seconds), and the apiserver connections they opened over the switches. */
+      functionRequestMs: functionRequests.requestsMs,
+      functionConnectionsOpened: functionRequests.connectionsOpened,
       /** Per function, its pod cgroup's CFS periods and throttling over the switches. */
       cpuThrottling,
       /** CPU ms per switch round (the whole round: settling, probing, the switch) by component, largest first; roundMs is a round's wall time. */
@@ -706,6 +710,13 @@ async function main(): Promise<void> {
           x.n,
           `${x.meanMs} / ${x.p50BoundMs} / ${x.p99BoundMs}`,
         ]),
+      ),
+      ``,
+      `And as the functions timed them (their failover_kube_request_seconds: serialization, the wire, the apiserver; mean / p50 / p99 as above, ms). Connections the functions opened to the apiserver over the switches: ${functionRequests.connectionsOpened}.`,
+      ``,
+      table(
+        ["request", "n", "mean / p50 / p99"],
+        Object.entries(functionRequests.requestsMs).map(([r, x]) => [r, x.n, `${x.meanMs} / ${x.p50BoundMs} / ${x.p99BoundMs}`]),
       ),
       ``,
       `CPU per switch round, by component (ms of CPU; a round, ${roundMs} ms of wall time on ${cpus().length} cores, is the whole of it: waiting for the set to settle, probing, the switch):`,

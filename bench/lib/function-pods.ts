@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { controllerMount, podCgroup } from "./cpu-share.ts";
-import { histogram, histogramDelta, quantileBound, scrape } from "./prom-scrape.ts";
+import { histogram, histogramDelta, quantileBound, scrape, total } from "./prom-scrape.ts";
 import type { Histogram, PromSeries } from "./prom-scrape.ts";
 
 export const PHASES = ["delivery", "lane", "verify", "converge"] as const;
@@ -147,4 +147,31 @@ export function throttling(
     t.throttledMs = Math.round((t.throttledMs + a.throttledMs - b.throttledMs) * 10) / 10;
   }
   return out;
+}
+
+const REQUEST_METRIC = "failover_kube_request_seconds";
+
+/**
+ * The functions' Kubernetes requests between two snapshots, as the functions timed them
+ * (failover_kube_request_seconds, every pod's summed), per `verb resource` that succeeded, and the
+ * connections they opened to the apiserver meanwhile (each a TCP and TLS handshake).
+ */
+export function kubeRequests(
+  before: Map<string, PodSnapshot>,
+  after: Map<string, PodSnapshot>,
+): { requestsMs: Record<string, PhaseFigure>; connectionsOpened: number } {
+  const all = (m: Map<string, PodSnapshot>) => [...m.values()].flatMap((p) => p.metrics);
+  const [b, a] = [all(before), all(after)];
+  const requestsMs: Record<string, PhaseFigure> = {};
+  const kinds = new Set(
+    a.filter((s) => s.name === `${REQUEST_METRIC}_count` && s.labels.code === "ok").map((s) => `${s.labels.verb} ${s.labels.resource}`),
+  );
+  for (const kind of [...kinds].sort()) {
+    const [verb, resource] = kind.split(" ") as [string, string];
+    const labels = { verb, resource, code: "ok" };
+    const h = histogramDelta(histogram(b, REQUEST_METRIC, labels), histogram(a, REQUEST_METRIC, labels));
+    if (h.count > 0) requestsMs[kind] = histogramFigure(h);
+  }
+  const connections = "failover_kube_connections_opened_total";
+  return { requestsMs, connectionsOpened: total(a, connections) - total(b, connections) };
 }

@@ -17,8 +17,12 @@ export interface VerifiedMaster extends MasterTruth {
 
 /** Kubernetes writes. */
 export interface KubeClient {
-  /** Server-side apply of `object` as `fieldManager`; errors are the project's (RbacError, RetryableError, TerminalError). */
-  apply<T extends KubernetesObject>(object: T, fieldManager: string): Promise<T>;
+  /**
+   * Server-side apply of `object` as `fieldManager`; errors are the project's (RbacError,
+   * RetryableError, TerminalError). Resolves once the apiserver accepted it; its answer is not
+   * parsed (a function reads from the caches, which the write reaches through their watch).
+   */
+  apply<T extends KubernetesObject>(object: T, fieldManager: string): Promise<void>;
   /** Creates an events.k8s.io/v1 Event in its metadata.namespace; "exists" when that name was created before (409). */
   createEvent(event: EventsV1Event): Promise<"created" | "exists">;
 }

@@ -58,11 +58,10 @@ export async function recordEvent(
   note: string,
 ): Promise<void> {
   try {
-    await kube.events.createNamespacedEvent({
-      namespace: target.namespace,
-      // a unique name, as client-go's recorder makes them (generateName must itself be a valid name)
-      body: kubeEvent({
+    await kube.createEvent(
+      kubeEvent({
         fn,
+        // a unique name, as client-go's recorder makes them (generateName must itself be a valid name)
         name: `${target.name}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`,
         target,
         type,
@@ -70,7 +69,7 @@ export async function recordEvent(
         reason,
         note: note.slice(0, 1000),
       }),
-    });
+    );
   } catch (err) {
     log.warn({ err, fn, reason, target: target.name }, "could not record Kubernetes Event");
   }

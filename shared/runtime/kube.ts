@@ -4,10 +4,17 @@
  * builds a new undici Agent, hence a new TCP+TLS connection, per call); writes by server-side
  * apply with the function's own field manager; 409/429/5xx and network errors retried briefly,
  * 403 reported as an RBAC problem naming the verb and resource.
+ *
+ * The writes (apply, createEvent) are sent by undici directly with the kubeconfig's credentials,
+ * not through the generated clients: those convert every body and answer through their model
+ * classes, a third more CPU per apply (`npm run bench:apply`; docs/design.md, "Decisions"). The
+ * reads (the watch caches' lists) keep them.
  */
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ApiException, CoreV1Api, DiscoveryV1Api, EventsV1Api, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, DiscoveryV1Api, HttpMethod, RequestContext } from "@kubernetes/client-node";
 import type { EventsV1Event, KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { request } from "undici";
 import { RbacError, RetryableError, TerminalError } from "../errors.ts";
 import { loadKubeConfig } from "../kube-config.ts";
 import type { KubeClient } from "./context.ts";
@@ -25,27 +32,58 @@ export function classify(err: unknown, verb: string, resource: string, namespace
   return new RetryableError(`${verb} ${resource}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
+/** Told of every API request attempt: its verb, resource (plural, no name), seconds, and code ("ok", an HTTP status, "network"). */
+export type RequestObserver = (verb: string, resource: string, seconds: number, code: string) => void;
+
+/** Where a kind's objects live: its plural and whether it is namespaced. */
+interface ResourceInfo {
+  plural: string;
+  namespaced: boolean;
+}
+
+/** The kinds the built-in functions write, known without asking the apiserver; any other kind is looked up once (discovery). */
+const KNOWN_RESOURCES: Record<string, ResourceInfo> = {
+  "v1/Pod": { plural: "pods", namespaced: true },
+  "v1/ConfigMap": { plural: "configmaps", namespaced: true },
+  "v1/Service": { plural: "services", namespaced: true },
+  "discovery.k8s.io/v1/EndpointSlice": { plural: "endpointslices", namespaced: true },
+  "events.k8s.io/v1/Event": { plural: "events", namespaced: true },
+};
+
+/** `/api/v1` or `/apis/<group>/<version>`. */
+const apiPath = (apiVersion: string): string => (apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`);
+
 export class Kube implements KubeClient {
   readonly kc: KubeConfig;
   readonly core: CoreV1Api;
   readonly discovery: DiscoveryV1Api;
-  readonly events: EventsV1Api;
-  readonly #objects: KubernetesObjectApi;
+  #observers: RequestObserver[] = [];
+  /** Discovery answers per apiVersion, for kinds not in KNOWN_RESOURCES (a failed lookup is forgotten). */
+  readonly #discovered = new Map<string, Promise<(ResourceInfo & { kind: string })[]>>();
 
   constructor(kc: KubeConfig = loadKubeConfig()) {
     this.kc = kc;
     this.core = kc.makeApiClient(CoreV1Api);
     this.discovery = kc.makeApiClient(DiscoveryV1Api);
-    this.events = kc.makeApiClient(EventsV1Api);
-    this.#objects = KubernetesObjectApi.makeApiClient(kc);
+  }
+
+  /** Tells `observer` of every request attempt from now on (the runtime's request-duration metric). */
+  observe(observer: RequestObserver): this {
+    this.#observers.push(observer);
+    return this;
   }
 
   /** Calls `fn`, retrying retryable failures a few times (50..400 ms), classifying the last error. */
   async call<T>(verb: string, resource: string, namespace: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const kind = resource.split("/", 1)[0] ?? resource;
     for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
       try {
-        return await fn();
+        const result = await fn();
+        this.#tell(verb, kind, started, "ok");
+        return result;
       } catch (err) {
+        this.#tell(verb, kind, started, err instanceof ApiException ? String(err.code) : "network");
         const e = classify(err, verb, resource, namespace);
         if (!(e instanceof RetryableError) || attempt >= RETRIES.length) throw e;
         await sleep(RETRIES[attempt]);
@@ -53,25 +91,130 @@ export class Kube implements KubeClient {
     }
   }
 
+  #tell(verb: string, resource: string, started: number, code: string): void {
+    const seconds = (performance.now() - started) / 1000;
+    for (const o of this.#observers) o(verb, resource, seconds, code);
+  }
+
+  /**
+   * One request with the kubeconfig's credentials (token, client certificate, Impersonate-User)
+   * over its connection pool; the answer parsed as JSON, a non-2xx status thrown as ApiException
+   * (what the generated clients throw, so classify() reads both).
+   */
+  async #send(
+    method: HttpMethod,
+    path: string,
+    query: Record<string, string>,
+    contentType: string | undefined,
+    body?: unknown,
+  ): Promise<unknown> {
+    const server = this.kc.getCurrentCluster()?.server;
+    if (!server) throw new TerminalError("the kubeconfig names no cluster");
+    const ctx = new RequestContext(`${server}${path}`, method);
+    for (const [k, v] of Object.entries(query)) ctx.setQueryParam(k, v);
+    ctx.setHeaderParam("Accept", "application/json");
+    ctx.setHeaderParam("User-Agent", "failover-functions");
+    if (contentType) ctx.setHeaderParam("Content-Type", contentType);
+    await this.kc.applySecurityAuthentication(ctx);
+    const dispatcher = ctx.getDispatcher();
+    const res = await request(ctx.getUrl(), {
+      method,
+      headers: ctx.getHeaders(),
+      body: body === undefined ? undefined : JSON.stringify(body),
+      ...(dispatcher ? { dispatcher } : {}),
+    });
+    const text = await res.body.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON (a proxy's error page): kept as text for the ApiException
+    }
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      throw new ApiException(res.statusCode, `${method} ${path}: HTTP ${res.statusCode}`, parsed, headersOf(res.headers));
+    }
+    return parsed;
+  }
+
+  /** Where `apiVersion` `kind` objects live: known, else from the apiserver's discovery (cached). */
+  async #resource(apiVersion: string, kind: string): Promise<ResourceInfo> {
+    const known = KNOWN_RESOURCES[`${apiVersion}/${kind}`];
+    if (known) return known;
+    let list = this.#discovered.get(apiVersion);
+    if (!list) {
+      list = this.#send(HttpMethod.GET, apiPath(apiVersion), {}, undefined).then((answer) =>
+        ((answer as { resources?: { name: string; kind: string; namespaced: boolean }[] }).resources ?? [])
+          .filter((r) => !r.name.includes("/"))
+          .map((r) => ({ plural: r.name, namespaced: r.namespaced, kind: r.kind })),
+      );
+      this.#discovered.set(apiVersion, list);
+      list.catch(() => this.#discovered.delete(apiVersion));
+    }
+    const found = (await list).find((r) => r.kind === kind);
+    if (!found) throw new TerminalError(`the apiserver serves no kind ${kind} in ${apiVersion}`);
+    return found;
+  }
+
   /** Server-side apply of `object` as `fieldManager` (force: this function owns these fields). */
-  apply<T extends KubernetesObject>(object: T, fieldManager: string): Promise<T> {
-    const resource = `${object.kind?.toLowerCase() ?? "object"}s/${object.metadata?.name ?? ""}`;
-    return this.call("patch", resource, object.metadata?.namespace, () =>
-      this.#objects.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply),
-    );
+  async apply<T extends KubernetesObject>(object: T, fieldManager: string): Promise<void> {
+    const { apiVersion = "v1", kind = "", metadata = {} } = object;
+    const resource = `${kind.toLowerCase()}s/${metadata.name ?? ""}`;
+    await this.call("patch", resource, metadata.namespace, async () => {
+      const where = await this.#resource(apiVersion, kind);
+      if (!metadata.name) throw new TerminalError(`apply ${kind}: metadata.name is not set`);
+      if (where.namespaced && !metadata.namespace) throw new TerminalError(`apply ${kind} ${metadata.name}: metadata.namespace is not set`);
+      const scope = where.namespaced ? `/namespaces/${encodeURIComponent(metadata.namespace ?? "")}` : "";
+      const path = `${apiPath(apiVersion)}${scope}/${where.plural}/${encodeURIComponent(metadata.name)}`;
+      await this.#send(HttpMethod.PATCH, path, { fieldManager, force: "true" }, "application/apply-patch+yaml", { ...object, apiVersion });
+    });
   }
 
   /** Creates an Event once; a 409 (that name exists: another replica, or before a restart) is "exists", not an error. */
   async createEvent(event: EventsV1Event): Promise<"created" | "exists"> {
     const namespace = event.metadata?.namespace ?? "default";
+    const body = { apiVersion: "events.k8s.io/v1", kind: "Event", ...event };
+    const started = performance.now();
     try {
-      await this.events.createNamespacedEvent({ namespace, body: event });
+      await this.#send(
+        HttpMethod.POST,
+        `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`,
+        {},
+        "application/json",
+        body,
+      );
+      this.#tell("create", "events", started, "ok");
       return "created";
     } catch (err) {
+      this.#tell("create", "events", started, err instanceof ApiException ? String(err.code) : "network");
       if (err instanceof ApiException && err.code === 409) return "exists";
       throw classify(err, "create", "events.events.k8s.io", namespace);
     }
   }
+}
+
+/** undici's response headers as the single-valued record ApiException carries. */
+function headersOf(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : (v ?? "")]));
+}
+
+/**
+ * Calls `onConnect` for every connection this process opens to `kc`'s apiserver (undici's
+ * `undici:client:connected` channel, which every undici client in the process reports to). A warm
+ * pool opens one at start and then none: a connection per failover is a TLS handshake in its path.
+ * Returns the unsubscribe.
+ */
+export function onApiserverConnect(kc: KubeConfig, onConnect: () => void): () => void {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) return () => undefined;
+  const { hostname, port, protocol } = new URL(server);
+  const want = { hostname: hostname.replace(/^\[|\]$/g, ""), port: port || (protocol === "https:" ? "443" : "80") };
+  const listener = (message: unknown): void => {
+    // undici's payload: { connectParams: { hostname, port, ... }, ... }; only those two are read.
+    const params = (message as { connectParams?: { hostname?: string; port?: string | number } }).connectParams;
+    if (params?.hostname?.replace(/^\[|\]$/g, "") === want.hostname && String(params.port || want.port) === want.port) onConnect();
+  };
+  subscribe("undici:client:connected", listener);
+  return () => void unsubscribe("undici:client:connected", listener);
 }
 
 /** Now as a Kubernetes MicroTime (RFC 3339 with exactly 6 fractional digits, as the apiserver parses it). */

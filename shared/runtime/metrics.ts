@@ -64,6 +64,18 @@ export function runtimeMetrics() {
       buckets: [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5],
       registers: r,
     }),
+    kubeRequest: new Histogram({
+      name: "failover_kube_request_seconds",
+      help: "Kubernetes API requests as this process times them (serialization, the wire and the apiserver), by verb, resource and code (ok, an HTTP status, network); beside the apiserver's own apiserver_request_duration_seconds it says where a slow write was slow",
+      labelNames: ["verb", "resource", "code"],
+      buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5],
+      registers: r,
+    }),
+    kubeConnections: new Counter({
+      name: "failover_kube_connections_opened_total",
+      help: "Connections opened to the apiserver (each a TCP and TLS handshake); a warm pool opens them at start only",
+      registers: r,
+    }),
     propagation: new Histogram({
       name: "failover_propagation_seconds",
       help: "Sentinel announcement (as received by the relay) to this function's Kubernetes writes acknowledged",

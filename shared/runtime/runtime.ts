@@ -29,7 +29,7 @@ import { deadLetter, deadLetterOnMaxDeliveries } from "./dead-letter.ts";
 import type { FunctionDefinition } from "./define-function.ts";
 import { handleMessage } from "./handle-message.ts";
 import type { ReconcileOutcome } from "./handle-message.ts";
-import { Kube } from "./kube.ts";
+import { Kube, onApiserverConnect } from "./kube.ts";
 import { recordEvent } from "./kube-event.ts";
 import { Lanes } from "./lanes.ts";
 import { untilMastersMonitored } from "./monitored-masters.ts";
@@ -58,6 +58,7 @@ export class Runtime {
   readonly #configs = new Map<string, object>();
   /** Each function's Kubernetes client when it acts as its own ServiceAccount (FUNCTION_IDENTITY=impersonate). */
   readonly #kubes = new Map<string, Kube>();
+  readonly #unwatchConnections: () => void;
   readonly #lanes = new Lanes();
   readonly #resync: Resync;
   readonly #reconciler: Reconciler;
@@ -82,10 +83,14 @@ export class Runtime {
     for (const fn of functions) this.#configs.set(fn.name, functionConfig(fn, env));
     this.config = config;
     this.functions = functions;
-    this.kube = kube ?? new Kube();
+    const observeRequest = (verb: string, resource: string, seconds: number, code: string) =>
+      this.metrics.kubeRequest.observe({ verb, resource, code }, seconds);
+    this.kube = (kube ?? new Kube()).observe(observeRequest);
+    this.#unwatchConnections = onApiserverConnect(this.kube.kc, () => this.metrics.kubeConnections.inc());
     if (config.FUNCTION_IDENTITY === "impersonate") {
       for (const fn of functions) {
-        this.#kubes.set(fn.name, new Kube(impersonating(this.kube.kc, serviceAccountUser(config.NAMESPACE, fn.name))));
+        const own = new Kube(impersonating(this.kube.kc, serviceAccountUser(config.NAMESPACE, fn.name)));
+        this.#kubes.set(fn.name, own.observe(observeRequest));
       }
     }
     this.redis = redisAccess(config.REDIS_PASSWORD);
@@ -229,6 +234,7 @@ export class Runtime {
     await this.#nc?.drain().catch(() => undefined);
     await this.caches.stop();
     this.sentinels.close();
+    this.#unwatchConnections();
     await this.#http?.close();
     this.log.info("runtime stopped");
   }

@@ -64,7 +64,7 @@ export class FakeKube implements KubeClient {
     this.cluster = cluster;
   }
 
-  async apply<T extends KubernetesObject>(object: T, fieldManager: string): Promise<T> {
+  async apply<T extends KubernetesObject>(object: T, fieldManager: string): Promise<void> {
     this.failWhen?.({ verb: "apply", object });
     this.applied.push({ object: structuredClone(object), fieldManager });
     const ns = object.metadata?.namespace ?? "default";
@@ -80,7 +80,7 @@ export class FakeKube implements KubeClient {
     } else {
       this.cluster.put(object);
     }
-    return Promise.resolve(this.cluster.get<T>(object.kind ?? "", ns, object.metadata?.name ?? "")!);
+    return Promise.resolve();
   }
 
   async createEvent(event: EventsV1Event): Promise<"created" | "exists"> {
