@@ -335,7 +335,7 @@ function sliceNames(r: ServiceResolver, t: number, host: string): number | undef
   return r.changes.find((c) => c.at >= t && c.addresses.length === 1 && c.addresses[0] === host)?.at;
 }
 
-async function switchRound(b: Bench, i: number, clusterIp: string): Promise<SwitchSample> {
+async function switchRound(b: Bench, i: number, clusterIp: string, probeMs: number): Promise<SwitchSample> {
   // The hook runs in every other switch: the project's share is measured in the switches without
   // it, the hook's in those with it (the project runs in all: it cannot be switched off).
   const runHook = i % 2 === 1;
@@ -347,10 +347,10 @@ async function switchRound(b: Bench, i: number, clusterIp: string): Promise<Swit
       timeoutMs: 30_000,
     });
   }
-  // A probe every ~10 ms (the kube-proxy figure's resolution): at a 2 ms pause the probes were
+  // A probe every --probe-ms (default 10: the kube-proxy figure's resolution): at a 2 ms pause the probes were
   // ~250 new connections a second, and the bench was the machine's largest CPU user (820 ms of CPU
   // per 3 s round, beside the apiserver's 400), competing with what it measures.
-  const prober = new LandingProber({ host: clusterIp, port: 6379, password: PASSWORD, intervalMs: 10 });
+  const prober = new LandingProber({ host: clusterIp, port: 6379, password: PASSWORD, intervalMs: probeMs });
   prober.start();
   try {
     await waitFor("a probe through the ClusterIP landing on the master", () => prober.firstOn(from, 0), { timeoutMs: 10_000 });
@@ -465,6 +465,7 @@ async function main(): Promise<void> {
       out: { type: "string" },
       server: { type: "string", default: "redis" },
       host: { type: "boolean", default: false },
+      "probe-ms": { type: "string", default: "10" },
     },
   });
   const server = serverFamily(values.server, "--server");
@@ -472,6 +473,8 @@ async function main(): Promise<void> {
   const out = values.out ?? (host ? "bench/host" : server === "redis" ? "bench" : `bench/${server}`);
   const switches = Number(values.switches);
   const kills = Number(values.kills);
+  const probeMs = Number(values["probe-ms"]);
+  if (!Number.isInteger(probeMs) || probeMs < 1) throw new Error("bench: --probe-ms must be a whole number >= 1");
   if (!Number.isInteger(switches) || switches < 1 || !Number.isInteger(kills) || kills < 1)
     throw new Error("bench: --switches and --kills must be whole numbers >= 1");
   const started = performance.now();
@@ -564,7 +567,7 @@ async function main(): Promise<void> {
     // a tenth of them stops the run (its figures would not mean much).
     const failedSwitches: string[] = [];
     for (let i = 0; i < switches; i++) {
-      const s = await switchRound(b, i, stack.clusterIp).catch((err: unknown) => {
+      const s = await switchRound(b, i, stack.clusterIp, probeMs).catch((err: unknown) => {
         failedSwitches.push((err as Error).message);
         console.log(`switch ${i + 1}: ${(err as Error).message}`);
         if (failedSwitches.length > switches / 10)
