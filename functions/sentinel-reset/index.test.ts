@@ -78,6 +78,23 @@ describe("sentinel-reset", () => {
     expect(ctx.sentinels.callsOf("RESET").map((c) => c.index)).toEqual([0, 1]);
   });
 
+  it("resets no Sentinel while one still names another master (a failover it has not learned yet)", async () => {
+    const behind = sentinelMasterReply({ name: "mymaster", ip: "198.18.100.11", port: 6379, "config-epoch": 3, flags: "master" });
+    let learned = false;
+    const replies = sentinels((i) => (i === 1 ? ["198.18.100.11", "198.18.100.12", "198.18.100.99"] : ["198.18.100.11", "198.18.100.12"]));
+    const ctx = fakeContext({
+      objects: pods,
+      redis: following,
+      sentinels: { replies: (i, args) => (i === 1 && args[0] === "MASTER" && !learned ? behind : replies(i, args)) },
+    });
+    expect(await sentinelReset.reconcile(ctx, master)).toEqual({ requeueAfterMs: LOOK_AGAIN_MS });
+    expect(ctx.sentinels.callsOf("RESET")).toEqual([]);
+    // once it names the quorum's master, its stale entry goes
+    learned = true;
+    await sentinelReset.reconcile(ctx, master);
+    expect(ctx.sentinels.callsOf("RESET")).toEqual([{ index: 1, args: ["RESET", "mymaster"] }]);
+  });
+
   it("waits (a requeue, not a failure) while a replica pod does not follow the master yet", async () => {
     const ctx = fakeContext({
       objects: pods,

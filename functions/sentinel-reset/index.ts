@@ -111,6 +111,20 @@ export default defineFunction({
       );
       return { requeueAfterMs: LOOK_AGAIN_MS };
     }
+    // Only while every Sentinel names the quorum's master: a Sentinel reset before it has learned a
+    // failover stays on the old master, and when that pod then goes (a rolling restart), it has no
+    // instance left to hear the others' hellos from and never learns the new master (seen on the
+    // sandbox's node: reset 2 s after the others switched, then stuck on the old address).
+    const elsewhere = (await Promise.all(listed.map((_, j) => masterView(ctx, j, master.name)))).flatMap((v, j) =>
+      v && (v.ip !== master.host || Number(v.port) !== master.port) ? [j] : [],
+    );
+    if (elsewhere.length > 0) {
+      ctx.log.info(
+        { sentinel: i, stale, elsewhere, master: `${master.host}:${master.port}` },
+        "stale sentinel entries: waiting for every sentinel to name the quorum's master",
+      );
+      return { requeueAfterMs: LOOK_AGAIN_MS };
+    }
     // Only while every Sentinel knows the set: one reset before (a reset forgets replicas and
     // Sentinels) must have rediscovered both before the next Sentinel forgets them too.
     const relearning = await Promise.all(
