@@ -116,8 +116,13 @@ describe("Kube writes", () => {
       "PATCH /apis/example.io/v1/namespaces/redis/widgets/w",
       "PATCH /apis/example.io/v1/gadgets/g",
     ]);
-    await expect(kube.apply({ apiVersion: "example.io/v1", kind: "Gizmo", metadata: { name: "z" } }, "m")).rejects.toThrow(
-      /no kind Gizmo in example.io\/v1/,
+    seen.length = 0;
+    const unknown = kube.apply({ apiVersion: "example.io/v1", kind: "Gizmo", metadata: { name: "z" } }, "m");
+    await expect(unknown).rejects.toBeInstanceOf(TerminalError);
+    await expect(unknown).rejects.toThrow(/no kind Gizmo in example.io\/v1/);
+    expect(seen).toEqual([]); // not retried, and discovery not asked again
+    await expect(kube.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "no-namespace" } }, "m")).rejects.toBeInstanceOf(
+      TerminalError,
     );
   });
 

@@ -23,6 +23,8 @@ const RETRIES = [50, 100, 200, 400];
 
 /** Maps API errors to the project's: 403 -> RbacError, 409/429/5xx/network -> RetryableError, other 4xx -> TerminalError. */
 export function classify(err: unknown, verb: string, resource: string, namespace?: string): Error {
+  // Already the project's (a bad object, an unknown kind): kept, so a TerminalError is not retried.
+  if (err instanceof TerminalError || err instanceof RetryableError) return err;
   if (err instanceof ApiException) {
     const code = err.code;
     if (code === 403) return new RbacError(verb, resource, namespace, { cause: err });
