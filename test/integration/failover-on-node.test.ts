@@ -565,7 +565,9 @@ describe("failover on real pods, judged by the referee", () => {
       overlay,
       `${text.replace(forward, `${forward}  - ${relative(dirname(overlay), join(hookDir, "deploy"))}\n`)}images:\n  - {name: acme-record, newName: ${REGISTRY}/acme-record, newTag: on-node}\n`,
     );
-    await skaffoldRun(sb, workdir, ["-p", devProfiles(SERVER), "--tag", "failover-on-node"], "skaffold-run-hook.log").catch(
+    // Within the test's 480 s, so a roll that never stabilizes fails with skaffold's own output
+    // (which pod it waits for) instead of a bare test timeout.
+    await skaffoldRun(sb, workdir, ["-p", devProfiles(SERVER), "--tag", "failover-on-node"], "skaffold-run-hook.log", 240_000).catch(
       async (err: unknown) => {
         // What the hook's container said and how it ended, for the failure's message.
         const said = await sb
@@ -630,7 +632,13 @@ describe("failover on real pods, judged by the referee", () => {
       expect(text).toContain("components:\n");
       writeFileSync(hostOverlay, text.replace("components:\n", "components:\n  - ../../components/valkey\n"));
     }
-    await skaffoldRun(sb, workdir, ["-p", devProfiles("redis", { host: true }), "--tag", "failover-on-node"], "skaffold-run-host.log");
+    await skaffoldRun(
+      sb,
+      workdir,
+      ["-p", devProfiles("redis", { host: true }), "--tag", "failover-on-node"],
+      "skaffold-run-host.log",
+      240_000,
+    );
     // Applying does not remove what the manifests no longer hold: the six Deployments and their
     // metrics Services are deleted by hand, as the README says.
     const deployments = async () =>
