@@ -134,7 +134,8 @@ export async function skaffoldRun(sb: Sandbox, workdir: string, args: string[], 
   const s = skaffold(sb, workdir, ["run", ...args], logName);
   await waitFor("skaffold run to finish", () => s.exited() !== undefined, { timeoutMs, intervalMs: 250 }).catch(async (err: unknown) => {
     await s.interrupt(5_000);
-    throw err;
+    // What it was still waiting for (its status check names the pod), for the failure's message.
+    throw new Error(`${(err as Error).message}:\n${s.output().slice(-4000)}`, { cause: err });
   });
   if (s.process.exitCode !== 0) throw new Error(`${s.exited() ?? "skaffold run failed"}:\n${s.output().slice(-4000)}`);
   return s.output();
