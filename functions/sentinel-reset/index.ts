@@ -63,6 +63,7 @@ export default defineFunction({
     // 1. Sentinels left on a master that is gone (or that lost it: they answer, but not for it).
     const views = await Promise.all(Array.from({ length: ctx.sentinels.size }, (_, i) => masterView(ctx, i, master.name)));
     const agreeing = views.find((v) => v?.ip === master.host && Number(v.port) === master.port);
+    const repointed = new Set<number>();
     for (const [i, v] of views.entries()) {
       if (!agreeing || (v?.ip === master.host && Number(v.port) === master.port)) continue;
       let was: string;
@@ -80,6 +81,7 @@ export default defineFunction({
       const monitored = await ctx.sentinels.sentinel(i, "MONITOR", master.name, master.host, String(master.port), agreeing.quorum ?? "2");
       if (monitored !== "OK")
         throw new RetryableError(`sentinel ${i}: SENTINEL MONITOR ${master.name} ${master.host} ${master.port} failed`);
+      repointed.add(i);
       const settings = ["down-after-milliseconds", "failover-timeout", "parallel-syncs"].flatMap((k) =>
         agreeing[k] ? [k, agreeing[k]] : [],
       );
@@ -115,8 +117,8 @@ export default defineFunction({
     // failover stays on the old master, and when that pod then goes (a rolling restart), it has no
     // instance left to hear the others' hellos from and never learns the new master (seen on the
     // sandbox's node: reset 2 s after the others switched, then stuck on the old address).
-    const elsewhere = (await Promise.all(listed.map((_, j) => masterView(ctx, j, master.name)))).flatMap((v, j) =>
-      v && (v.ip !== master.host || Number(v.port) !== master.port) ? [j] : [],
+    const elsewhere = views.flatMap((v, j) =>
+      v && !repointed.has(j) && (v.ip !== master.host || Number(v.port) !== master.port) ? [j] : [],
     );
     if (elsewhere.length > 0) {
       ctx.log.info(

@@ -63,8 +63,12 @@ export class Kube implements KubeClient {
   /** Discovery answers per apiVersion, for kinds not in KNOWN_RESOURCES (a failed lookup is forgotten). */
   readonly #discovered = new Map<string, Promise<(ResourceInfo & { kind: string })[]>>();
 
+  /** The apiserver's URL, read once: the kubeconfig does not change under a process. */
+  readonly #server: string | undefined;
+
   constructor(kc: KubeConfig = loadKubeConfig()) {
     this.kc = kc;
+    this.#server = kc.getCurrentCluster()?.server;
     this.core = kc.makeApiClient(CoreV1Api);
     this.discovery = kc.makeApiClient(DiscoveryV1Api);
   }
@@ -110,9 +114,8 @@ export class Kube implements KubeClient {
     contentType: string | undefined,
     body?: unknown,
   ): Promise<unknown> {
-    const server = this.kc.getCurrentCluster()?.server;
-    if (!server) throw new TerminalError("the kubeconfig names no cluster");
-    const ctx = new RequestContext(`${server}${path}`, method);
+    if (!this.#server) throw new TerminalError("the kubeconfig names no cluster");
+    const ctx = new RequestContext(`${this.#server}${path}`, method);
     for (const [k, v] of Object.entries(query)) ctx.setQueryParam(k, v);
     ctx.setHeaderParam("Accept", "application/json");
     ctx.setHeaderParam("User-Agent", "failover-functions");
