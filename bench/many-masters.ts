@@ -3,7 +3,8 @@
  * Sentinels, all failed over at once; the time until every master's objects are right, and the
  * functions' and relays' RSS and CPU meanwhile. Real processes throughout: the sandbox, two
  * sentinel-relays and one process per function (label-master, master-endpoints,
- * master-configmap), each master mapped to its own Service / ConfigMap by MASTERS.
+ * master-configmap), each master mapped to its own Service / ConfigMap by MASTERS; with --host, those
+ * functions in one process as components/functions-host runs them.
  *
  * Rounds (--rounds, default `failover,kill`, in that order on the same sandbox):
  *   failover  `SENTINEL FAILOVER <master>` for every master, sent at once, round-robin over the
@@ -12,14 +13,18 @@
  *   kill      SIGKILL of every master's redis-server at once (down-after, odown, vote, failover:
  *             the machine hosting every master dies); the killed ones come back as replicas after
  *
- * Per master, from the first command (t0): first +switch-master from any Sentinel; pod labels,
- * EndpointSlice and ConfigMap right (watched from the benchmark's side); all three right. RSS and
- * CPU of every process from /proc every --sample-ms. Prints tables, writes
- * <out>/many-masters.json and <out>/MANY-MASTERS.md.
+ * Per master, from the first command (t0): first +switch-master from any Sentinel; +switch-master
+ * from a majority of them (the quorum names the new master: the project's share starts here, as in
+ * `npm run bench`); pod labels, EndpointSlice and ConfigMap right (watched from the benchmark's
+ * side); all three right. RSS and CPU of every process from /proc every --sample-ms; the
+ * apiserver's 429 answers from its /metrics. Prints tables, writes <out>/many-masters.json and
+ * <out>/MANY-MASTERS.md, whose first fields are the issue's goals: projectShareP95Ms (the worst
+ * round's), idleRssMb, peakRssMb (the largest project process, MB = 10^6 bytes), apiserver429.
  *
  * Flags: --masters N (200), --rounds failover,kill, --timeout S per round (180), --idle-ms (30000: an
  * idle window after the cold start), --sample-ms (200), --precreate-services (the bench applies the
- * Services; default: master-endpoints creates them, createService), --out DIR (bench).
+ * Services; default: master-endpoints creates them, createService), --host, --node-options '<flags>'
+ * (NODE_OPTIONS of the function processes), --out DIR (bench).
  * Sentinel's down-after-milliseconds / failover-timeout are the sandbox's defaults unless --down-after /
  * --failover-timeout are given. When the sandbox cannot start N masters, it halves N (down to
  * --min-masters, --no-fallback: not) and says so.
@@ -49,7 +54,7 @@ import { ConvergenceTracker, PARTS } from "./lib/master-convergence.ts";
 import type { Part, Target } from "./lib/master-convergence.ts";
 import { machineBusyPercent, machineTicks, ProcessSampler, pidsOf } from "./lib/proc-sampler.ts";
 import type { WindowFigures } from "./lib/proc-sampler.ts";
-import { counterDelta, histogram, histogramDelta, quantileBound, scrape, sums } from "./lib/prom-scrape.ts";
+import { counterDelta, histogram, histogramDelta, parsePrometheusText, quantileBound, scrape, sums, total } from "./lib/prom-scrape.ts";
 import type { Histogram, PromSeries } from "./lib/prom-scrape.ts";
 import { addCounts, jsonLogCounts, logOffset, sentinelLogCounts } from "./lib/log-counts.ts";
 import { summarize, table } from "./lib/stats.ts";
@@ -82,6 +87,10 @@ interface Settings {
   failoverTimeoutMs: number | undefined;
   /** failover rounds: send SENTINEL FAILOVER again for a master whose failover Sentinel aborted. */
   resend: boolean;
+  /** The functions in one process (the functions host), as components/functions-host deploys them. */
+  host: boolean;
+  /** NODE_OPTIONS of the function processes (e.g. a V8 heap flag to measure), "" for none. */
+  nodeOptions: string;
   out: string;
 }
 
@@ -115,10 +124,16 @@ interface RoundResult {
   resentAfterAbort: number;
   /** Per master, ms from t0. */
   switchMs: Summary;
+  /** Per master, ms from t0 to +switch-master from a majority of the Sentinels (the quorum names the new master). */
+  majoritySwitchMs: Summary;
   partsMs: Record<Part, Summary>;
   allRightMs: Summary;
   /** Per master, ms from its first +switch-master to all its objects right. */
   switchToRightMs: Summary;
+  /** The project's own share per master: a majority's +switch-master -> all its objects right (as `npm run bench`'s projectShareMs). */
+  projectShareMs: Summary;
+  /** The apiserver's answers 429 (Too Many Requests) during the round (apiserver_request_total{code="429"}). */
+  apiserver429: number;
   /** t0 to the last master's +switch-master / all objects right (undefined if some never did). */
   lastSwitchMs: number | null;
   everyMasterRightMs: number | null;
@@ -166,6 +181,14 @@ interface RoundResult {
 }
 
 interface Results {
+  /** The issue's goals, each the worst over the run: the largest round p95 of projectShareMs. */
+  projectShareP95Ms: number;
+  /** The largest project process's (function or host, relay) peak RSS in the idle window, MB (10^6 bytes). */
+  idleRssMb: number | undefined;
+  /** The largest project process's peak RSS from its start to the end of the last round, MB. */
+  peakRssMb: number;
+  /** The apiserver's 429 answers from the project's start to the end of the last round. */
+  apiserver429: number;
   when: string;
   machine: { cpus: number; cpuModel: string | undefined; memoryGiB: number; node: string };
   settings: {
@@ -177,6 +200,9 @@ interface Results {
     downAfterMs: number;
     failoverTimeoutMs: number;
     functions: string[];
+    /** The functions in one process (the functions host) instead of one process each. */
+    host: boolean;
+    nodeOptions: string;
     relays: number;
     resyncIntervalMs: number;
     createService: boolean;
@@ -212,6 +238,8 @@ function flags(): Settings {
       "down-after": { type: "string" },
       "failover-timeout": { type: "string" },
       "no-resend": { type: "boolean", default: false },
+      host: { type: "boolean", default: false },
+      "node-options": { type: "string", default: "" },
       out: { type: "string", default: "bench" },
     },
   });
@@ -239,6 +267,8 @@ function flags(): Settings {
     downAfterMs: values["down-after"] === undefined ? undefined : int("down-after", values["down-after"], 100),
     failoverTimeoutMs: values["failover-timeout"] === undefined ? undefined : int("failover-timeout", values["failover-timeout"], 1000),
     resend: !values["no-resend"],
+    host: values.host,
+    nodeOptions: values["node-options"],
     out: values.out,
   };
 }
@@ -483,22 +513,37 @@ async function main(): Promise<void> {
       ),
     );
     console.log(
-      `bench: starting the project: 2 relays + ${FUNCTIONS.join(", ")} (MASTERS maps ${n} masters, ${JSON.stringify(masters).length} bytes)`,
+      `bench: starting the project: 2 relays + ${FUNCTIONS.join(", ")}${s.host ? " in one functions host" : ""} (MASTERS maps ${n} masters, ${JSON.stringify(masters).length} bytes)`,
     );
+    const apiserver429 = async () =>
+      total(parsePrometheusText(await sb.kubectl("get", "--raw", "/metrics")), "apiserver_request_total", { code: "429" });
+    const tooManyAtStart = await apiserver429();
     const projectStart = performance.now();
-    const project: Project = await startProject(sb, { functions: FUNCTIONS, relays: 2, env: { MASTERS: JSON.stringify(masters) } });
+    const project: Project = await startProject(sb, {
+      functions: FUNCTIONS,
+      relays: 2,
+      host: s.host,
+      env: { MASTERS: JSON.stringify(masters), ...(s.nodeOptions ? { NODE_OPTIONS: s.nodeOptions } : {}) },
+    });
     stops.push(() => project.stop());
     const projectReadyMs = performance.now() - projectStart;
-    for (const [name, proc] of project.functions) sampler.add({ name: `function ${name}`, pids: pidsOf(proc) });
+    // One row per process: with the host, every function is the same one.
+    const fnProcesses = [...new Set(project.functions.values())];
+    for (const proc of fnProcesses) sampler.add({ name: proc.name, pids: pidsOf(proc) });
     for (const [i, relay] of project.relays.entries()) sampler.add({ name: `sentinel-relay-${i}`, pids: pidsOf(relay) });
     const fnNames = [...project.functions.keys()];
-    const projectRows = [...fnNames.map((f) => `function ${f}`), ...project.relays.map((_, i) => `sentinel-relay-${i}`)];
+    const projectRows = [...fnProcesses.map((p) => p.name), ...project.relays.map((_, i) => `sentinel-relay-${i}`)];
     const rowOrder = [...projectRows, ...sampler.names.filter((x) => !projectRows.includes(x))];
     const figures = (from: number, to: number) => rowOrder.flatMap((name) => sampler.window(name, from, to) ?? []);
+    const projectFigures = (from: number, to: number) => projectRows.flatMap((name) => sampler.window(name, from, to) ?? []);
+    // A function's own series (label fn): the host's /metrics holds every function's.
+    const ownSeries = (f: string, series: PromSeries[]) => series.filter((x) => x.labels.fn === undefined || x.labels.fn === f);
     const snapshot = async (): Promise<{ functions: PromSeries[][]; relays: PromSeries[][] }> => ({
-      functions: await Promise.all(fnNames.map((f) => scrape(`http://127.0.0.1:${project.httpPort(f)}/metrics`))),
+      functions: await Promise.all(fnNames.map(async (f) => ownSeries(f, await scrape(`http://127.0.0.1:${project.httpPort(f)}/metrics`)))),
       relays: await Promise.all(project.relays.map((_, i) => scrape(relayMetricsUrl(i)))),
     });
+    const fnLogCounts = (f: string, from: number) =>
+      jsonLogCounts(project.functions.get(f)!.spec.logFile, from, ["nats status"], s.host ? f : undefined);
 
     const coldOk = await tracker.waitAll(s.timeoutMs);
     const coldRight = names.map((m) => (tracker.progress(m)?.first.all ?? Number.NaN) - projectStart);
@@ -514,7 +559,7 @@ async function main(): Promise<void> {
     const coldCounters = Object.fromEntries(
       fnNames.map((f, i) => [f, sums(coldSeries.functions[i]!, FUNCTION_COUNTERS, ["result", "kind"])]),
     );
-    const coldLog = Object.fromEntries(fnNames.map((f) => [f, jsonLogCounts(project.functions.get(f)!.spec.logFile, 0, ["nats status"])]));
+    const coldLog = Object.fromEntries(fnNames.map((f) => [f, fnLogCounts(f, 0)]));
     console.log(`bench: function log lines since start: ${JSON.stringify(coldLog)}`);
     console.log(
       `bench: ${coldFirstResync}/${n} masters right within 30 s of the project start (before the second resync); function counters since start: ${JSON.stringify(coldCounters)}`,
@@ -534,20 +579,29 @@ async function main(): Promise<void> {
       };
     }
 
-    // +switch-master from every Sentinel: the first per master in the current round.
+    // +switch-master from every Sentinel: the first per master in the current round, and when a
+    // majority of the Sentinels had announced it.
     let switches = new Map<string, { at: number; host: string }>();
+    let announced = new Map<string, Set<number>>();
+    let majorities = new Map<string, number>();
+    const majority = Math.floor(sb.sentinels.length / 2) + 1;
     let onSwitch: (master: string, host: string) => void = () => undefined;
     let onAbort: (master: string, why: string) => void = () => undefined;
     const subs: Redis[] = [];
     stops.push(() => subs.forEach((c) => c.disconnect()));
-    for (const sen of sb.sentinels) {
+    for (const [j, sen] of sb.sentinels.entries()) {
       const sub = sen.client();
       subs.push(sub);
       await sub.connect();
       sub.on("message", (_channel: string, message: string) => {
         const [master, , , host] = message.split(" ");
-        if (master === undefined || host === undefined || switches.has(master)) return;
-        switches.set(master, { at: performance.now(), host });
+        if (master === undefined || host === undefined) return;
+        const at = performance.now();
+        const by = announced.get(master) ?? new Set<number>();
+        announced.set(master, by.add(j));
+        if (by.size >= majority && !majorities.has(master)) majorities.set(master, at);
+        if (switches.has(master)) return;
+        switches.set(master, { at, host });
         onSwitch(master, host);
       });
       // `-failover-abort-<why> master <name> <ip> <port>` (or `<type> <name> ... @ <master> <ip> <port>`)
@@ -592,6 +646,7 @@ async function main(): Promise<void> {
         oldMasters.set(ms.name, hostInfo.get(cur.host)!.redis);
       }
       const metricsBefore = await snapshot();
+      const tooManyBefore = await apiserver429();
       const streamBefore = await streamMessages(sb);
       const sentinelLogs = sb.sentinels.map((sen) => sen.process.spec.logFile);
       const logOffsets = sentinelLogs.map(logOffset);
@@ -599,6 +654,8 @@ async function main(): Promise<void> {
       const fnLogOffsets = fnLogs.map(logOffset);
       let unexpected = 0;
       switches = new Map();
+      announced = new Map();
+      majorities = new Map();
       onSwitch = (master, host) => {
         const t = targets.get(master);
         if (t && t.host !== host) {
@@ -684,6 +741,7 @@ async function main(): Promise<void> {
       const progress = names.map((m) => tracker.progress(m)!);
       const rel = (x: number | undefined) => (x === undefined ? Number.NaN : x - t0);
       const switchMs = names.map((m) => rel(switches.get(m)?.at));
+      const majorityMs = names.map((m) => rel(majorities.get(m)));
       const allRight = progress.map((p) => rel(p.first.all));
       const everyMasterRightMs = ok ? Math.max(...allRight) : undefined;
       const lastSwitchMs = switches.size >= n ? Math.max(...switchMs) : undefined;
@@ -702,6 +760,7 @@ async function main(): Promise<void> {
         configMapEpochIsQuorums: names.filter((m) => tracker.configMapOf(m)?.epoch === String(after.get(m)?.epoch)).length,
       };
       const metricsAfter = await snapshot();
+      const tooManyAfter = await apiserver429();
       const sentinelLog = addCounts(sentinelLogs.map((f, i) => sentinelLogCounts(f, logOffsets[i]!)));
       const streamAfter = await streamMessages(sb);
       const notConverged = tracker.pending();
@@ -714,12 +773,15 @@ async function main(): Promise<void> {
         sentinelAborts: aborts,
         resentAfterAbort: resent,
         switchMs: summarize(switchMs),
+        majoritySwitchMs: summarize(majorityMs),
         partsMs: Object.fromEntries(PARTS.map((part) => [part, summarize(progress.map((p) => rel(p.first[part])))])) as Record<
           Part,
           Summary
         >,
         allRightMs: summarize(allRight),
         switchToRightMs: summarize(names.map((m, i) => allRight[i]! - switchMs[i]!)),
+        projectShareMs: summarize(names.map((m, i) => allRight[i]! - majorityMs[i]!)),
+        apiserver429: tooManyAfter - tooManyBefore,
         lastSwitchMs: lastSwitchMs === undefined ? null : Math.round(lastSwitchMs),
         everyMasterRightMs: everyMasterRightMs === undefined ? null : Math.round(everyMasterRightMs),
         converged: n - notConverged.length,
@@ -753,7 +815,7 @@ async function main(): Promise<void> {
           };
         }),
         sentinelLog,
-        functionLog: Object.fromEntries(fnNames.map((f, i) => [f, jsonLogCounts(fnLogs[i]!, fnLogOffsets[i]!, ["nats status"])])),
+        functionLog: Object.fromEntries(fnNames.map((f, i) => [f, fnLogCounts(f, fnLogOffsets[i]!)])),
         perMaster: names.map((m, i) => {
           const r = (x: number) => (Number.isFinite(x) ? Math.round(x) : null);
           const p = progress[i]!;
@@ -782,7 +844,15 @@ async function main(): Promise<void> {
       }
     }
 
+    const tooManyAtEnd = await apiserver429();
+    const lastRoundEnd = performance.now();
+    const mb = (mib: number) => round1((mib * 2 ** 20) / 1e6);
+    const largest = (rows: WindowFigures[]) => Math.max(...rows.map((r) => r.peakRssMiB));
     const results: Results = {
+      projectShareP95Ms: Math.max(...rounds.map((r) => r.projectShareMs.p95)),
+      idleRssMb: idle ? mb(largest(idle.processes.filter((r) => projectRows.includes(r.name)))) : undefined,
+      peakRssMb: mb(largest(projectFigures(projectStart, lastRoundEnd))),
+      apiserver429: tooManyAtEnd - tooManyAtStart,
       when: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
       settings: {
@@ -794,6 +864,8 @@ async function main(): Promise<void> {
         downAfterMs: sb.options.downAfterMs,
         failoverTimeoutMs: sb.options.failoverTimeoutMs,
         functions: FUNCTIONS,
+        host: s.host,
+        nodeOptions: s.nodeOptions,
         relays: project.relays.length,
         resyncIntervalMs: 30_000,
         createService: s.createService,
@@ -826,6 +898,16 @@ async function main(): Promise<void> {
     console.log("bench: stopping the sandbox ...");
     await sb.stop();
   }
+}
+
+/** The command line's flags that differ from the defaults, for the report. */
+function flagsOf(s: Settings): string {
+  const f = [
+    ...(s.masters !== 200 ? [`--masters ${s.masters}`] : []),
+    ...(s.host ? ["--host"] : []),
+    ...(s.nodeOptions ? [`--node-options '${s.nodeOptions}'`] : []),
+  ];
+  return f.length > 0 ? ` -- ${f.join(" ")}` : "";
 }
 
 function describeMode(mode: Mode, sb: Sandbox): string {
@@ -886,17 +968,19 @@ function roundReport(r: RoundResult, sb: Sandbox): string {
       ["per master, ms from the first command", "p50", "p95", "p99", "min", "max", "n"],
       [
         row("first +switch-master (any Sentinel)", r.switchMs),
+        row("+switch-master from a majority of the Sentinels", r.majoritySwitchMs),
         row("pod labels right (redis-role)", r.partsMs.labels),
         row("EndpointSlice right", r.partsMs.slice),
         row("ConfigMap right (host, pod, epoch)", r.partsMs.configMap),
         row("all three right", r.allRightMs),
         row("+switch-master -> all three right", r.switchToRightMs),
+        row("project's share: a majority's +switch-master -> all three right", r.projectShareMs),
       ],
     ),
     ``,
     `Every master's objects right after ${ms(r.everyMasterRightMs)} (${r.converged}/${r.masters}); last +switch-master after ${ms(r.lastSwitchMs)} (${r.switched}/${r.masters}). ` +
       `Regressions (right, then wrong again): ${r.regressions}. After the round: quorum names the expected new master for ${r.verified.quorumIsTarget}/${r.masters}, ConfigMap epoch = quorum's for ${r.verified.configMapEpochIsQuorums}/${r.masters}; ` +
-      `${r.streamMessages ?? "?"} events stored in REDIS_SENTINEL.`,
+      `${r.streamMessages ?? "?"} events stored in REDIS_SENTINEL; the apiserver answered 429 ${r.apiserver429} times.`,
     ``,
     `Function counters during the round: ${Object.entries(r.functionCounters)
       .map(
@@ -980,10 +1064,13 @@ function markdown(res: Results, s: Settings, sb: Sandbox): string {
   return [
     `# Many masters: ${n} masters failed over at once`,
     ``,
-    `${res.when}, ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}. \`npm run bench:masters${s.masters !== 200 ? ` -- --masters ${s.masters}` : ""}\` (bench/many-masters.ts, issue #6); ${res.totalSeconds} s in all.`,
+    `Goals (issue 13), each the worst over this run: the project's share (a majority of the Sentinels' +switch-master -> a master's labels, EndpointSlice and ConfigMap right) **p95 ${res.projectShareP95Ms} ms** (goal <= 1000); ` +
+      `largest project process's RSS idle **${res.idleRssMb ?? "-"} MB** (goal < 80) and at its peak **${res.peakRssMb} MB** (goal < 150); the apiserver answered **429 ${res.apiserver429} times** (goal 0).`,
+    ``,
+    `${res.when}, ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}. \`npm run bench:masters${flagsOf(s)}\` (bench/many-masters.ts, issue #6); ${res.totalSeconds} s in all.`,
     ``,
     `Setup: ${n} masters${n !== s.masters ? ` (**${s.masters} requested, fell back**)` : ""} x 2 redis-server, 3 Sentinels (quorum ${sb.options.quorum}, down-after ${sb.options.downAfterMs} ms, failover-timeout ${sb.options.failoverTimeoutMs} ms), ` +
-      `2 sentinel-relays, one process each for ${FUNCTIONS.join(", ")}; MASTERS maps master-<m> to Service / ConfigMap redis-<m>-master (${s.createService ? "Services created by master-endpoints" : "Services pre-created"}). Sandbox start: ${start}.`,
+      `2 sentinel-relays, ${s.host ? "one functions host running" : "one process each for"} ${FUNCTIONS.join(", ")}; MASTERS maps master-<m> to Service / ConfigMap redis-<m>-master (${s.createService ? "Services created by master-endpoints" : "Services pre-created"}). Sandbox start: ${start}.`,
     ``,
     `"Right" per master = pod labels redis-role (master on the new master's pod only), the EndpointSlice of its Service listing exactly the new master, its ConfigMap naming the new master's host and pod with a newer epoch; watched from the benchmark's side. Times are from the first command (t0). RSS = VmRSS, CPU = utime + stime from /proc, sampled every ${s.sampleMs} ms.`,
     ``,

@@ -54,19 +54,21 @@ export function addCounts(records: Record<string, number>[]): Record<string, num
 
 /**
  * Line counts of a JSON (pino) log after byte `from`, by message; a short error message (such as
- * an HTTP status text) is kept in the key, a long one (naming a master) is not.
+ * an HTTP status text) is kept in the key, a long one (naming a master) is not. With `fn`, only the
+ * lines of that function (its `fn` field: the functions host logs every function to one file).
  */
-export function jsonLogCounts(path: string, from: number, skip: string[] = []): Record<string, number> {
+export function jsonLogCounts(path: string, from: number, skip: string[] = [], fn?: string): Record<string, number> {
   const text = textAfter(path, from);
   const counts: Record<string, number> = {};
   for (const line of text.split("\n")) {
     if (!line.startsWith("{")) continue;
-    let entry: { msg?: unknown; err?: { message?: unknown } };
+    let entry: { msg?: unknown; fn?: unknown; err?: { message?: unknown } };
     try {
       entry = JSON.parse(line) as typeof entry;
     } catch {
       continue;
     }
+    if (fn !== undefined && entry.fn !== fn) continue;
     const msg = typeof entry.msg === "string" ? entry.msg : "";
     if (msg === "" || skip.includes(msg)) continue;
     const err = typeof entry.err?.message === "string" && entry.err.message.length <= 40 ? ` (${entry.err.message})` : "";

@@ -89,6 +89,20 @@ describe("log-counts", () => {
       "resync reconcile failed": 1,
     });
   });
+
+  it("counts one function's lines of a functions host's shared log", () => {
+    const path = join(dir, "host.log");
+    writeFileSync(
+      path,
+      [
+        JSON.stringify({ level: 30, fn: "label-master", msg: "pod relabelled" }),
+        JSON.stringify({ level: 30, fn: "master-configmap", msg: "configmap records the master" }),
+        JSON.stringify({ level: 30, component: "runtime", msg: "runtime started" }),
+      ].join("\n"),
+    );
+    expect(jsonLogCounts(path, 0, [], "label-master")).toEqual({ "pod relabelled": 1 });
+    expect(jsonLogCounts(path, 0, [])).toEqual({ "pod relabelled": 1, "configmap records the master": 1, "runtime started": 1 });
+  });
 });
 
 describe("function-pods", () => {
