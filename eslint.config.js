@@ -57,6 +57,28 @@ export default tseslint.config(
       },
     ],
   ),
+  // A function process never loads @kubernetes/client-node's index (every generated client, the
+  // KubeConfig and its auth providers: about 90 MB of RSS). Types are free; the two modules that
+  // hand a kubeconfig to client-node when only it can serve one load it on their own.
+  {
+    files: ["bin/**/*.ts", "shared/**/*.ts", "functions/**/*.ts"],
+    ignores: ["**/*.test.ts", "**/testing/**", "shared/kube-config.ts", "shared/kube-access-client-node.ts"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            {
+              name: "@kubernetes/client-node",
+              allowTypeImports: true,
+              message:
+                "a function process must not load client-node's index (about 90 MB of RSS): use shared/runtime/kube.ts, or import type",
+            },
+          ],
+        },
+      ],
+    },
+  },
   // The init containers decide alone, before any function runs: none of the functions runtime.
   restrictImports(
     ["init/**/*.ts"],

@@ -1,9 +1,10 @@
 /**
  * `npm run bench:apply`: one server-side apply, the functions' write, as the project sends it
- * (`Kube.apply`: undici with the kubeconfig's credentials, the answer parsed as plain JSON) against
- * `@kubernetes/client-node`'s own `KubernetesObjectApi.patch` (its model classes serialize the body
- * and deserialize the answer), on a real kube-apiserver (the sandbox's control plane, no node), over
- * the same connection pool. Per path and object: latency p50/p99/mean, the apiserver's own mean
+ * (`Kube.apply` with the access a function process loads, shared/kube-access.ts: undici with the
+ * kubeconfig's credentials, the answer parsed as plain JSON) against `@kubernetes/client-node`'s
+ * own `KubernetesObjectApi.patch` (its model classes serialize the body and deserialize the
+ * answer), on a real kube-apiserver (the sandbox's control plane, no node), each over its own
+ * keep-alive connection pool, warmed before the first batch. Per path and object: latency p50/p99/mean, the apiserver's own mean
  * for the same requests (apiserver_request_duration_seconds, verb APPLY, read from its /metrics
  * around each batch), and the CPU this process spent per call. Batches alternate between the two
  * paths, so a busy moment of the machine hits both alike. Prints a table, writes bench/apply.json.
@@ -16,6 +17,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { inSandboxNamespace } from "../sandbox/addresses.ts";
 import { reexecInSandbox } from "../sandbox/cli.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
+import { loadKubeAccess } from "../shared/kube-access.ts";
 import { loadKubeConfig } from "../shared/kube-config.ts";
 import { Kube } from "../shared/runtime/kube.ts";
 import { histogram, histogramDelta, parsePrometheusText } from "./lib/prom-scrape.ts";
@@ -39,7 +41,7 @@ async function main(): Promise<void> {
   try {
     process.env.KUBECONFIG = sb.kubeconfigPath;
     const kc = loadKubeConfig();
-    const kube = new Kube(kc);
+    const kube = new Kube(loadKubeAccess());
     const objects = KubernetesObjectApi.makeApiClient(kc);
     const namespace = sb.namespace;
     const pod = sb.podOf(sb.masters[0]!.redis[0]!);
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
       round(f(results[`${what} clientNode`]!) / f(results[`${what} project`]!));
     const out = {
       when: new Date().toISOString(),
-      path: "the sandbox's kube-apiserver (no node), this process in the sandbox's network namespace; one keep-alive pool for both paths",
+      path: "the sandbox's kube-apiserver (no node), this process in the sandbox's network namespace; one warm keep-alive pool per path",
       settings: { callsPerBatch: calls, batches },
       results,
       clientNodeOverProject: {

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { impersonating, loadKubeConfig, serviceAccountUser } from "./kube-config.ts";
+import { serviceAccountUser } from "./kube-access.ts";
+import { impersonating, loadKubeConfig } from "./kube-config.ts";
 
 // A stand-in apiserver (plain HTTP): records each request's headers and counts connections.
 const seen: IncomingHttpHeaders[] = [];

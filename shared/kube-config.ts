@@ -18,7 +18,7 @@ interface Pool {
 }
 
 /** Runs the generated clients' security step once, then reuses its connection pool for every call. */
-class SharedAgentKubeConfig extends KubeConfig {
+export class SharedAgentKubeConfig extends KubeConfig {
   readonly #pool: Pool;
   readonly #as: string | undefined;
 
@@ -55,21 +55,22 @@ export function loadKubeConfig(): KubeConfig {
   return kc;
 }
 
-/** The user name of ServiceAccount `name` in `namespace`, as the apiserver authenticates it. */
-export const serviceAccountUser = (namespace: string, name: string): string => `system:serviceaccount:${namespace}:${name}`;
-
 /**
  * `kc`'s cluster and credentials, every call made as `user` (Impersonate-User). The caller needs
  * the `impersonate` verb on that user (for a ServiceAccount: on `serviceaccounts`, by name); the
  * apiserver then authorizes each call as `user` alone, so a missing permission is that user's 403.
  */
 export function impersonating(kc: KubeConfig, user: string): KubeConfig {
-  if (kc instanceof SharedAgentKubeConfig) return kc.as(user);
-  // A plain KubeConfig (a test's): the same cluster and credentials, over a pool of its own.
+  return sharingOnePool(kc).as(user);
+}
+
+/** `kc` itself if it already sends every call over one pool; else (a test's KubeConfig) a copy that does. */
+export function sharingOnePool(kc: KubeConfig): SharedAgentKubeConfig {
+  if (kc instanceof SharedAgentKubeConfig) return kc;
   const shared = new SharedAgentKubeConfig();
   shared.clusters = kc.clusters;
   shared.users = kc.users;
   shared.contexts = kc.contexts;
   shared.currentContext = kc.currentContext;
-  return shared.as(user);
+  return shared;
 }

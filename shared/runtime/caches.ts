@@ -1,19 +1,28 @@
 /**
- * Warm informer caches, so the failover path only writes: the pods of each master's set, the
- * EndpointSlices of its Service and its ConfigMap, per namespace, started once and kept watching
- * (restarted with a delay after a watch error, e.g. while the apiserver is down).
+ * Warm watch caches, so the failover path only writes: pods, EndpointSlices and the project's
+ * ConfigMaps, per namespace, started at the first read and kept watching.
+ *
+ * One watch per namespace and kind, not one per master: the pods of every master whose selector
+ * requires the same label keys (`redis.failover.io/master=<name>` for all of them by default) come
+ * from one watch of `redis.failover.io/master`, and each master's are picked in memory; every
+ * Service's EndpointSlices from one watch of `kubernetes.io/service-name`. 200 masters are 3
+ * watches instead of 401 (docs/design.md, "Decisions"). The price: a selector such as `app=cache`
+ * watches every pod of its namespace that has an `app` label.
  */
-import { makeInformer } from "@kubernetes/client-node";
-import type { Informer, KubernetesObject, ObjectCache, V1ConfigMap, V1EndpointSlice, V1Pod } from "@kubernetes/client-node";
+import type { KubernetesObject, V1ConfigMap, V1EndpointSlice, V1Pod } from "@kubernetes/client-node";
+import { matchesLabels, parseLabelSelector, watchSelector } from "../label-selector.ts";
+import type { LabelSelector } from "../label-selector.ts";
 import type { Logger } from "../logger.ts";
 import type { Kube } from "./kube.ts";
+import { WatchCache } from "./watch-cache.ts";
 
-type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+const MANAGED_BY = "app.kubernetes.io/managed-by=failover-functions";
 
 export class Caches {
   readonly #kube: Kube;
   readonly #log: Logger;
-  readonly #informers = new Map<string, { informer: Cache<KubernetesObject>; synced: Promise<void> }>();
+  readonly #caches = new Map<string, { cache: WatchCache<KubernetesObject>; synced: Promise<void> }>();
+  readonly #selectors = new Map<string, LabelSelector>();
   #stopped = false;
 
   constructor(kube: Kube, log: Logger) {
@@ -21,75 +30,58 @@ export class Caches {
     this.#log = log;
   }
 
-  async #get<T extends KubernetesObject>(key: string, make: () => Cache<T>): Promise<Cache<T>> {
-    let entry = this.#informers.get(key);
+  /** The cache of `path` under `selector`, started at the first call; a failed first list is forgotten, so the next read tries again. */
+  async #get<T extends KubernetesObject>(path: string, selector: string | undefined): Promise<WatchCache<T>> {
+    const key = `${path}?${selector ?? ""}`;
+    let entry = this.#caches.get(key);
     if (!entry) {
-      const informer = make();
-      informer.on("error", (err: unknown) => {
-        if (this.#stopped) return;
-        this.#log.warn({ err, cache: key }, "informer error, restarting");
-        setTimeout(() => {
-          if (!this.#stopped) informer.start().catch(() => undefined);
-        }, 1000);
+      const cache = new WatchCache<KubernetesObject>(this.#kube, path, selector, (err) => {
+        if (!this.#stopped) this.#log.warn({ err, cache: key }, "watch cache error, retrying");
       });
-      // A failed first list (apiserver down) forgets the cache, so the next reconcile tries again.
-      const synced = informer.start().catch((err: unknown) => {
-        this.#informers.delete(key);
+      const synced = cache.start().catch((err: unknown) => {
+        this.#caches.delete(key);
         throw err;
       });
-      entry = { informer: informer as unknown as Cache<KubernetesObject>, synced };
-      this.#informers.set(key, entry);
+      entry = { cache, synced };
+      this.#caches.set(key, entry);
     }
     await entry.synced;
-    return entry.informer as unknown as Cache<T>;
+    return entry.cache as unknown as WatchCache<T>;
+  }
+
+  #parsed(selector: string): LabelSelector {
+    let parsed = this.#selectors.get(selector);
+    if (!parsed) {
+      parsed = parseLabelSelector(selector);
+      this.#selectors.set(selector, parsed);
+    }
+    return parsed;
   }
 
   /** Pods of `namespace` matching `selector`. */
   async pods(namespace: string, selector: string): Promise<readonly V1Pod[]> {
-    const core = this.#kube.core;
-    const inf = await this.#get<V1Pod>(`pods/${namespace}/${selector}`, () =>
-      makeInformer(
-        this.#kube.kc,
-        `/api/v1/namespaces/${namespace}/pods`,
-        () => core.listNamespacedPod({ namespace, labelSelector: selector }),
-        selector,
-      ),
-    );
-    return inf.list(namespace);
+    const wanted = this.#parsed(selector);
+    const cache = await this.#get<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watchSelector(wanted));
+    return cache.list().filter((p) => matchesLabels(wanted, p.metadata?.labels));
   }
 
   /** EndpointSlices of one Service. */
   async endpointSlices(namespace: string, service: string): Promise<readonly V1EndpointSlice[]> {
-    const selector = `kubernetes.io/service-name=${service}`;
-    const discovery = this.#kube.discovery;
-    const inf = await this.#get<V1EndpointSlice>(`slices/${namespace}/${service}`, () =>
-      makeInformer(
-        this.#kube.kc,
-        `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
-        () => discovery.listNamespacedEndpointSlice({ namespace, labelSelector: selector }),
-        selector,
-      ),
+    const cache = await this.#get<V1EndpointSlice>(
+      `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
+      "kubernetes.io/service-name",
     );
-    return inf.list(namespace);
+    return cache.list().filter((s) => s.metadata?.labels?.["kubernetes.io/service-name"] === service);
   }
 
   /** ConfigMaps of `namespace` labelled as written by this project. */
   async configMap(namespace: string, name: string): Promise<V1ConfigMap | undefined> {
-    const selector = "app.kubernetes.io/managed-by=failover-functions";
-    const core = this.#kube.core;
-    const inf = await this.#get<V1ConfigMap>(`configmaps/${namespace}`, () =>
-      makeInformer(
-        this.#kube.kc,
-        `/api/v1/namespaces/${namespace}/configmaps`,
-        () => core.listNamespacedConfigMap({ namespace, labelSelector: selector }),
-        selector,
-      ),
-    );
-    return inf.get(name, namespace);
+    const cache = await this.#get<V1ConfigMap>(`/api/v1/namespaces/${namespace}/configmaps`, MANAGED_BY);
+    return cache.get(namespace, name);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    await Promise.all([...this.#informers.values()].map((e) => e.informer.stop().catch(() => undefined)));
+    await Promise.all([...this.#caches.values()].map((e) => e.cache.stop().catch(() => undefined)));
   }
 }

@@ -27,4 +27,14 @@ describe("runtimeConfig: MASTERS", () => {
     );
     expect(() => runtimeConfig({ ...base, MASTERS: "{oops" })).toThrow(/^MASTERS: expected JSON/);
   });
+
+  it("refuses a pod selector the apiserver would not accept, at start, naming where it is", () => {
+    expect(() => runtimeConfig({ ...base, MASTERS: JSON.stringify({ mymaster: { podSelector: "app in (a b)" } }) })).toThrow(
+      /^MASTERS: mymaster\.podSelector: label selector "app in \(a b\)"/,
+    );
+    expect(() => runtimeConfig({ ...base, POD_SELECTOR: "app=has space,{master}" })).toThrow(/^POD_SELECTOR: label selector/);
+    expect(runtimeConfig({ ...base, POD_SELECTOR: "app=redis,redis.failover.io/master={master}" }).POD_SELECTOR).toBe(
+      "app=redis,redis.failover.io/master={master}",
+    );
+  });
 });

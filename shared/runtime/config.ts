@@ -7,14 +7,27 @@
  */
 import { z } from "zod";
 import { boolFlag, dnsName, hostPortList, millis, parseEnv } from "../config.ts";
+import { parseLabelSelector } from "../label-selector.ts";
 import { natsEnvSchema } from "../nats-connection.ts";
 import { streamEnvShape } from "../streams.ts";
 import type { FunctionDefinition } from "./define-function.ts";
 
+/** A label selector the apiserver would accept, checked at start (`{master}` stands for a master's name). */
+const labelSelector = z
+  .string()
+  .min(1)
+  .superRefine((text, ctx) => {
+    try {
+      parseLabelSelector(text.replaceAll("{master}", "master"));
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : String(err) });
+    }
+  });
+
 export const masterMappingSchema = z.object({
   namespace: dnsName,
   /** Label selector of the master's redis pods. */
-  podSelector: z.string().min(1),
+  podSelector: labelSelector,
   service: dnsName,
   configMap: dnsName,
   statefulSet: dnsName,
@@ -54,7 +67,7 @@ export const runtimeEnvSchema = natsEnvSchema.extend({
   CONFIGMAP_NAME: dnsName.default("redis-master"),
   STATEFULSET_NAME: dnsName.default("redis"),
   /** Default pod selector; `{master}` is replaced by the master name. */
-  POD_SELECTOR: z.string().min(1).default("redis.failover.io/master={master}"),
+  POD_SELECTOR: labelSelector.default("redis.failover.io/master={master}"),
   CREATE_SERVICE: boolFlag.default(false),
   MASTERS: z
     .string()

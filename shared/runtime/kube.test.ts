@@ -7,9 +7,9 @@
 import { createServer } from "node:http";
 import type { IncomingHttpHeaders, Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RbacError, RetryableError, TerminalError } from "../errors.ts";
+import { DirectAccess } from "../kube-access.ts";
 import { Kube, microTime, onApiserverConnect } from "./kube.ts";
 
 interface Seen {
@@ -50,15 +50,9 @@ async function standIn(status: () => number, seen: Seen[] = []): Promise<{ serve
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-function kubeConfigFor(url: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "c", server: url, skipTLSVerify: true }],
-    users: [{ name: "u", token: "the-token" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
-  });
-  return kc;
+/** The stand-in's address, a token, no TLS (plain HTTP needs insecure-skip-tls-verify, as client-node asks too). */
+function accessFor(url: string): DirectAccess {
+  return new DirectAccess({ server: url, insecureSkipTlsVerify: true, token: "the-token" });
 }
 
 const configMap = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "redis-master", namespace: "redis" }, data: { host: "a" } };
@@ -95,7 +89,7 @@ afterAll(async () => {
 
 describe("Kube writes", () => {
   it("server-side applies to the object's own path with the field manager, force and the kubeconfig's token", async () => {
-    await new Kube(kubeConfigFor(main.url)).apply(configMap, "failover-functions.io/master-configmap");
+    await new Kube(accessFor(main.url)).apply(configMap, "failover-functions.io/master-configmap");
     expect(seen).toHaveLength(1);
     const [req] = seen;
     expect(req?.method).toBe("PATCH");
@@ -108,7 +102,7 @@ describe("Kube writes", () => {
   });
 
   it("finds the path of a kind it does not know by discovery, once per apiVersion, cluster-scoped kinds without a namespace", async () => {
-    const kube = new Kube(kubeConfigFor(main.url));
+    const kube = new Kube(accessFor(main.url));
     await kube.apply({ apiVersion: "example.io/v1", kind: "Widget", metadata: { name: "w", namespace: "redis" } }, "m");
     await kube.apply({ apiVersion: "example.io/v1", kind: "Gadget", metadata: { name: "g" } }, "m");
     expect(seen.map((s) => `${s.method} ${s.url.split("?")[0]}`)).toEqual([
@@ -127,7 +121,7 @@ describe("Kube writes", () => {
   });
 
   it("maps 403 to RbacError, 404 to TerminalError, and retries 409 before giving up with RetryableError", async () => {
-    const kube = new Kube(kubeConfigFor(main.url));
+    const kube = new Kube(accessFor(main.url));
     status = 403;
     await expect(kube.apply(configMap, "m")).rejects.toBeInstanceOf(RbacError);
     status = 404;
@@ -139,7 +133,7 @@ describe("Kube writes", () => {
   });
 
   it("creates an events.k8s.io/v1 Event, its eventTime in microseconds; a 409 is 'exists'", async () => {
-    const kube = new Kube(kubeConfigFor(main.url));
+    const kube = new Kube(accessFor(main.url));
     expect(await kube.createEvent(event)).toBe("created");
     expect(seen[0]?.method).toBe("POST");
     expect(seen[0]?.url).toBe("/apis/events.k8s.io/v1/namespaces/redis/events");
@@ -155,7 +149,7 @@ describe("Kube writes", () => {
 describe("Kube request observers", () => {
   it("are told verb, resource without the name, seconds and code of every attempt", async () => {
     const observed: [string, string, number, string][] = [];
-    const kube = new Kube(kubeConfigFor(main.url)).observe((...x) => observed.push(x));
+    const kube = new Kube(accessFor(main.url)).observe((...x) => observed.push(x));
     await kube.apply(configMap, "test");
     status = 404;
     await expect(kube.apply(configMap, "test")).rejects.toBeInstanceOf(TerminalError);
@@ -172,9 +166,9 @@ describe("Kube request observers", () => {
 
 describe("onApiserverConnect", () => {
   it("counts the connections opened to the kubeconfig's apiserver only, until unsubscribed", async () => {
-    const kc = kubeConfigFor(main.url);
+    const kc = accessFor(main.url);
     let opened = 0;
-    const stop = onApiserverConnect(kc, () => opened++);
+    const stop = onApiserverConnect(kc.server, () => opened++);
     try {
       // Another server in the same process (a webhook receiver, say) is not the apiserver.
       await fetch(other.url, { method: "POST", body: "{}" }).then((r) => r.text());

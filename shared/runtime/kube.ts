@@ -1,22 +1,24 @@
 /**
  * The one Kubernetes client of a functions process: in-cluster config in a pod, KUBECONFIG
- * outside; every API call over ONE shared keep-alive connection pool (@kubernetes/client-node 2.x
- * builds a new undici Agent, hence a new TCP+TLS connection, per call); writes by server-side
- * apply with the function's own field manager; 409/429/5xx and network errors retried briefly,
- * 403 reported as an RBAC problem naming the verb and resource.
+ * outside (shared/kube-access.ts); every API call over ONE shared keep-alive connection pool;
+ * writes by server-side apply with the function's own field manager; 409/429/5xx and network
+ * errors retried briefly, 403 reported as an RBAC problem naming the verb and resource; lists and
+ * watches for the watch caches (watch-cache.ts).
  *
- * The writes (apply, createEvent) are sent by undici directly with the kubeconfig's credentials,
- * not through the generated clients: those convert every body and answer through their model
- * classes, a third more CPU per apply (`npm run bench:apply`; docs/design.md, "Decisions"). The
- * reads (the watch caches' lists) keep them.
+ * Every request is sent by undici directly, as JSON, not through @kubernetes/client-node's
+ * generated clients: those convert every body and answer through their model classes (a third
+ * more CPU per apply, `npm run bench:apply`), and loading them and the KubeConfig costs a process
+ * about 90 MB of RSS (docs/design.md, "Decisions"). client-node's types and ApiException stay.
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ApiException, CoreV1Api, DiscoveryV1Api, HttpMethod, RequestContext } from "@kubernetes/client-node";
-import type { EventsV1Event, KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+// The exception class alone: the package's index would load every generated client.
+import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
+import type { EventsV1Event, KubernetesObject } from "@kubernetes/client-node";
 import { request } from "undici";
 import { RbacError, RetryableError, TerminalError } from "../errors.ts";
-import { loadKubeConfig } from "../kube-config.ts";
+import { loadKubeAccess } from "../kube-access.ts";
+import type { KubeAccess } from "../kube-access.ts";
 import type { KubeClient } from "./context.ts";
 
 const RETRIES = [50, 100, 200, 400];
@@ -55,22 +57,27 @@ const KNOWN_RESOURCES: Record<string, ResourceInfo> = {
 /** `/api/v1` or `/apis/<group>/<version>`. */
 const apiPath = (apiVersion: string): string => (apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`);
 
+type Method = "GET" | "POST" | "PATCH";
+
+/** One watch event as the apiserver streams it (a line of JSON). */
+export interface WatchEvent {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: KubernetesObject & { code?: number; reason?: string; message?: string };
+}
+
 export class Kube implements KubeClient {
-  readonly kc: KubeConfig;
-  readonly core: CoreV1Api;
-  readonly discovery: DiscoveryV1Api;
+  readonly access: KubeAccess;
   #observers: RequestObserver[] = [];
   /** Discovery answers per apiVersion, for kinds not in KNOWN_RESOURCES (a failed lookup is forgotten). */
   readonly #discovered = new Map<string, Promise<(ResourceInfo & { kind: string })[]>>();
 
-  /** The apiserver's URL, read once: the kubeconfig does not change under a process. */
-  readonly #server: string | undefined;
+  constructor(access: KubeAccess = loadKubeAccess()) {
+    this.access = access;
+  }
 
-  constructor(kc: KubeConfig = loadKubeConfig()) {
-    this.kc = kc;
-    this.#server = kc.getCurrentCluster()?.server;
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.discovery = kc.makeApiClient(DiscoveryV1Api);
+  /** The same cluster and pool, every request made as `user` (a functions host acting as a function). */
+  as(user: string): Kube {
+    return new Kube(this.access.as(user));
   }
 
   /** Tells `observer` of every request attempt from now on (the runtime's request-duration metric). */
@@ -102,32 +109,43 @@ export class Kube implements KubeClient {
     for (const o of this.#observers) o(verb, resource, seconds, code);
   }
 
+  /** Starts one request with the credentials (token, client certificate, Impersonate-User) over the pool. */
+  async #start(
+    method: Method,
+    path: string,
+    query: Record<string, string>,
+    contentType: string | undefined,
+    { body, signal, bodyTimeoutMs }: { body?: unknown; signal?: AbortSignal; bodyTimeoutMs?: number } = {},
+  ) {
+    const { headers, dispatcher } = await this.access.authenticate();
+    const qs = new URLSearchParams(query).toString();
+    return request(`${this.access.server}${path}${qs ? `?${qs}` : ""}`, {
+      method,
+      headers: {
+        ...headers,
+        accept: "application/json",
+        "user-agent": "failover-functions",
+        ...(contentType ? { "content-type": contentType } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      ...(dispatcher ? { dispatcher } : {}),
+      ...(signal ? { signal } : {}),
+      ...(bodyTimeoutMs !== undefined ? { bodyTimeout: bodyTimeoutMs } : {}),
+    });
+  }
+
   /**
-   * One request with the kubeconfig's credentials (token, client certificate, Impersonate-User)
-   * over its connection pool; the answer parsed as JSON, a non-2xx status thrown as ApiException
-   * (what the generated clients throw, so classify() reads both).
+   * One request; the answer parsed as JSON, a non-2xx status thrown as ApiException (what the
+   * generated clients throw, so classify() reads answers of both).
    */
   async #send(
-    method: HttpMethod,
+    method: Method,
     path: string,
     query: Record<string, string>,
     contentType: string | undefined,
     body?: unknown,
   ): Promise<unknown> {
-    if (!this.#server) throw new TerminalError("the kubeconfig names no cluster");
-    const ctx = new RequestContext(`${this.#server}${path}`, method);
-    for (const [k, v] of Object.entries(query)) ctx.setQueryParam(k, v);
-    ctx.setHeaderParam("Accept", "application/json");
-    ctx.setHeaderParam("User-Agent", "failover-functions");
-    if (contentType) ctx.setHeaderParam("Content-Type", contentType);
-    await this.kc.applySecurityAuthentication(ctx);
-    const dispatcher = ctx.getDispatcher();
-    const res = await request(ctx.getUrl(), {
-      method,
-      headers: ctx.getHeaders(),
-      body: body === undefined ? undefined : JSON.stringify(body),
-      ...(dispatcher ? { dispatcher } : {}),
-    });
+    const res = await this.#start(method, path, query, contentType, { body });
     const text = await res.body.text();
     let parsed: unknown = text;
     try {
@@ -141,13 +159,54 @@ export class Kube implements KubeClient {
     return parsed;
   }
 
+  /** A list (GET `path`), e.g. `/api/v1/namespaces/redis/pods` with `{ labelSelector }`; not retried (a watch cache retries). */
+  async list<T extends KubernetesObject>(path: string, query: Record<string, string>): Promise<{ items: T[]; resourceVersion: string }> {
+    const resource = path.split("/").at(-1) ?? path;
+    const started = performance.now();
+    try {
+      const answer = (await this.#send("GET", path, query, undefined)) as { items?: T[]; metadata?: { resourceVersion?: string } };
+      this.#tell("list", resource, started, "ok");
+      return { items: answer.items ?? [], resourceVersion: answer.metadata?.resourceVersion ?? "" };
+    } catch (err) {
+      this.#tell("list", resource, started, err instanceof ApiException ? String(err.code) : "network");
+      throw err;
+    }
+  }
+
+  /**
+   * A watch (GET `path?watch=1`): its events as they stream, until the apiserver ends it (its
+   * timeout, `query.timeoutSeconds`), `signal` aborts it, or the connection fails (thrown). A
+   * non-2xx answer is thrown as ApiException before the first event. A quiet watch may send
+   * nothing for minutes: undici's 300 s body timeout is lifted to the watch's own timeout + 30 s.
+   */
+  async *watch(path: string, query: Record<string, string>, signal?: AbortSignal): AsyncGenerator<WatchEvent> {
+    const timeoutSeconds = Number(query.timeoutSeconds);
+    const bodyTimeoutMs = Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? (timeoutSeconds + 30) * 1000 : 0;
+    const res = await this.#start("GET", path, { ...query, watch: "1" }, undefined, { signal, bodyTimeoutMs });
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      const text = await res.body.text();
+      throw new ApiException(res.statusCode, `watch ${path}: HTTP ${res.statusCode}`, text, headersOf(res.headers));
+    }
+    res.body.setEncoding("utf8"); // a character split between two chunks is decoded whole
+    let rest = "";
+    for await (const chunk of res.body) {
+      rest += chunk as string;
+      let nl: number;
+      while ((nl = rest.indexOf("\n")) >= 0) {
+        const line = rest.slice(0, nl).trim();
+        rest = rest.slice(nl + 1);
+        if (line) yield JSON.parse(line) as WatchEvent;
+      }
+    }
+  }
+
   /** Where `apiVersion` `kind` objects live: known, else from the apiserver's discovery (cached). */
   async #resource(apiVersion: string, kind: string): Promise<ResourceInfo> {
     const known = KNOWN_RESOURCES[`${apiVersion}/${kind}`];
     if (known) return known;
     let list = this.#discovered.get(apiVersion);
     if (!list) {
-      list = this.#send(HttpMethod.GET, apiPath(apiVersion), {}, undefined).then((answer) =>
+      list = this.#send("GET", apiPath(apiVersion), {}, undefined).then((answer) =>
         ((answer as { resources?: { name: string; kind: string; namespaced: boolean }[] }).resources ?? [])
           .filter((r) => !r.name.includes("/"))
           .map((r) => ({ plural: r.name, namespaced: r.namespaced, kind: r.kind })),
@@ -170,7 +229,7 @@ export class Kube implements KubeClient {
       if (where.namespaced && !metadata.namespace) throw new TerminalError(`apply ${kind} ${metadata.name}: metadata.namespace is not set`);
       const scope = where.namespaced ? `/namespaces/${encodeURIComponent(metadata.namespace ?? "")}` : "";
       const path = `${apiPath(apiVersion)}${scope}/${where.plural}/${encodeURIComponent(metadata.name)}`;
-      await this.#send(HttpMethod.PATCH, path, { fieldManager, force: "true" }, "application/apply-patch+yaml", { ...object, apiVersion });
+      await this.#send("PATCH", path, { fieldManager, force: "true" }, "application/apply-patch+yaml", { ...object, apiVersion });
     });
   }
 
@@ -180,13 +239,7 @@ export class Kube implements KubeClient {
     const body = { apiVersion: "events.k8s.io/v1", kind: "Event", ...event };
     const started = performance.now();
     try {
-      await this.#send(
-        HttpMethod.POST,
-        `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`,
-        {},
-        "application/json",
-        body,
-      );
+      await this.#send("POST", `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`, {}, "application/json", body);
       this.#tell("create", "events", started, "ok");
       return "created";
     } catch (err) {
@@ -203,14 +256,12 @@ function headersOf(headers: Record<string, string | string[] | undefined>): Reco
 }
 
 /**
- * Calls `onConnect` for every connection this process opens to `kc`'s apiserver (undici's
+ * Calls `onConnect` for every connection this process opens to the apiserver at `server` (undici's
  * `undici:client:connected` channel, which every undici client in the process reports to). A warm
  * pool opens one at start and then none: a connection per failover is a TLS handshake in its path.
  * Returns the unsubscribe.
  */
-export function onApiserverConnect(kc: KubeConfig, onConnect: () => void): () => void {
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) return () => undefined;
+export function onApiserverConnect(server: string, onConnect: () => void): () => void {
   const { hostname, port, protocol } = new URL(server);
   const want = { hostname: hostname.replace(/^\[|\]$/g, ""), port: port || (protocol === "https:" ? "443" : "80") };
   const listener = (message: unknown): void => {

@@ -2,12 +2,12 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../errors.ts";
 import { runtimeConfig } from "./config.ts";
 import { defineFunction } from "./define-function.ts";
 import type { FunctionDefinition } from "./define-function.ts";
+import { DirectAccess } from "../kube-access.ts";
 import { Kube } from "./kube.ts";
 import { Runtime } from "./runtime.ts";
 import type { MasterTruth } from "../sentinel-quorum.ts";
@@ -15,14 +15,7 @@ import { FakeSentinels, switchMasterEvent } from "./testing/index.ts";
 
 /** A Kube that is never called: these functions touch no object. */
 function unusedKube(): Kube {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "none", server: "https://127.0.0.1:1" }],
-    users: [{ name: "none" }],
-    contexts: [{ name: "none", cluster: "none", user: "none" }],
-    currentContext: "none",
-  });
-  return new Kube(kc);
+  return new Kube(new DirectAccess({ server: "https://127.0.0.1:1" }));
 }
 
 let runtime: Runtime | undefined;
@@ -176,16 +169,10 @@ describe("Runtime: whose permissions a function's Kubernetes calls use (FUNCTION
       req.on("end", () => res.writeHead(201, { "content-type": "application/json" }).end("{}"));
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-      users: [{ name: "host", token: "t" }],
-      contexts: [{ name: "x", cluster: "c", user: "host" }],
-      currentContext: "x",
-    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return {
       seen,
-      kube: new Kube(kc),
+      kube: new Kube(new DirectAccess({ server: url, insecureSkipTlsVerify: true, token: "t" })),
       close: () => {
         server.closeAllConnections();
         return new Promise((r) => server.close(r));

@@ -16,7 +16,7 @@ import type { SentinelCloudEvent } from "../events.ts";
 import { startProbeServer } from "../http-server.ts";
 import type { ProbeServer } from "../http-server.ts";
 import { logger } from "../logger.ts";
-import { impersonating, serviceAccountUser } from "../kube-config.ts";
+import { serviceAccountUser } from "../kube-access.ts";
 import { connectNats, untilNatsAnswers } from "../nats-connection.ts";
 import { majority } from "../sentinel-quorum.ts";
 import { ensureStreams, streamSettingsOf } from "../streams.ts";
@@ -86,10 +86,10 @@ export class Runtime {
     const observeRequest = (verb: string, resource: string, seconds: number, code: string) =>
       this.metrics.kubeRequest.observe({ verb, resource, code }, seconds);
     this.kube = (kube ?? new Kube()).observe(observeRequest);
-    this.#unwatchConnections = onApiserverConnect(this.kube.kc, () => this.metrics.kubeConnections.inc());
+    this.#unwatchConnections = onApiserverConnect(this.kube.access.server, () => this.metrics.kubeConnections.inc());
     if (config.FUNCTION_IDENTITY === "impersonate") {
       for (const fn of functions) {
-        const own = new Kube(impersonating(this.kube.kc, serviceAccountUser(config.NAMESPACE, fn.name)));
+        const own = this.kube.as(serviceAccountUser(config.NAMESPACE, fn.name));
         this.#kubes.set(fn.name, own.observe(observeRequest));
       }
     }
