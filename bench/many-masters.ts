@@ -23,8 +23,9 @@
  *
  * Flags: --masters N (200), --rounds failover,kill, --timeout S per round (180), --idle-ms (30000: an
  * idle window after the cold start), --sample-ms (200), --precreate-services (the bench applies the
- * Services; default: master-endpoints creates them, createService), --host, --node-options '<flags>'
- * (NODE_OPTIONS of the function processes), --out DIR (bench).
+ * Services; default: master-endpoints creates them, createService), --host, --node-options='<flags>'
+ * (the function processes' NODE_OPTIONS instead of the image's, which every process here runs
+ * with), --out DIR (bench).
  * Sentinel's down-after-milliseconds / failover-timeout are the sandbox's defaults unless --down-after /
  * --failover-timeout are given. When the sandbox cannot start N masters, it halves N (down to
  * --min-masters, --no-fallback: not) and says so.
@@ -42,6 +43,7 @@ import type { MasterTruth } from "../shared/sentinel-quorum.ts";
 import { inSandboxNamespace, REDIS_PORT } from "../sandbox/addresses.ts";
 import { reexecInSandbox } from "../sandbox/cli.ts";
 import { apply } from "../sandbox/cluster.ts";
+import { IMAGE_NODE_OPTIONS } from "../sandbox/failover-process.ts";
 import { logTail } from "../sandbox/process.ts";
 import { startProject } from "../sandbox/project.ts";
 import type { Project } from "../sandbox/project.ts";
@@ -50,6 +52,9 @@ import { startSandbox } from "../sandbox/sandbox.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import { waitFor } from "../sandbox/wait.ts";
 import { natsOf } from "../sandbox/nats-client.ts";
+import { apiserverWrites, FUNCTION_WRITES } from "./lib/apiserver-writes.ts";
+import { PHASES } from "./lib/function-pods.ts";
+import type { PhaseFigure } from "./lib/function-pods.ts";
 import { ConvergenceTracker, PARTS } from "./lib/master-convergence.ts";
 import type { Part, Target } from "./lib/master-convergence.ts";
 import { machineBusyPercent, machineTicks, ProcessSampler, pidsOf } from "./lib/proc-sampler.ts";
@@ -89,7 +94,7 @@ interface Settings {
   resend: boolean;
   /** The functions in one process (the functions host), as components/functions-host deploys them. */
   host: boolean;
-  /** NODE_OPTIONS of the function processes (e.g. a V8 heap flag to measure), "" for none. */
+  /** NODE_OPTIONS of the function processes instead of the image's (its Dockerfile's), "" to keep the image's. */
   nodeOptions: string;
   out: string;
 }
@@ -134,6 +139,14 @@ interface RoundResult {
   projectShareMs: Summary;
   /** The apiserver's answers 429 (Too Many Requests) during the round (apiserver_request_total{code="429"}). */
   apiserver429: number;
+  /** The functions' writes per resource: the apiserver's own time (its APPLY histogram) and as the function processes timed them (failover_kube_request_seconds, patch). */
+  writesMs: { apiserver: Partial<Record<string, PhaseFigure>>; functions: Record<string, LatencyFromHistogram> };
+  /**
+   * Inside the apiserver during the round: its requests to etcd by operation
+   * (etcd_request_duration_seconds, every type summed), and the time requests waited in API
+   * Priority and Fairness queues by priority level (apiserver_flowcontrol_request_wait_duration_seconds).
+   */
+  apiserverInsideMs: { etcd: Record<string, LatencyFromHistogram>; priorityQueue: Record<string, LatencyFromHistogram> };
   /** t0 to the last master's +switch-master / all objects right (undefined if some never did). */
   lastSwitchMs: number | null;
   everyMasterRightMs: number | null;
@@ -151,6 +164,8 @@ interface RoundResult {
   functionCounters: Record<string, Record<string, number>>;
   /** Per function, from its failover_propagation_seconds histogram: relay received +switch-master -> the function's writes acknowledged (bucket upper bounds). */
   functionPropagationMs: Record<string, LatencyFromHistogram>;
+  /** Per function and phase (failover_event_phase_seconds: delivery, lane, verify, converge), where an event's time went inside it. */
+  functionPhasesMs: Record<string, Record<string, LatencyFromHistogram>>;
   /** Per relay: Sentinel messages received, events stored / dropped as duplicates, publish latency (received -> JetStream ack), the most events waiting in its buffer (polled every 500 ms). */
   relays: {
     received: number;
@@ -301,8 +316,8 @@ const RELAY_COUNTERS = [
 const relayMetricsUrl = (i: number) => `http://127.0.0.1:${18080 + i}/metrics`;
 
 /** A latency histogram's change between two scrapes, in ms. */
-function latency(before: PromSeries[], after: PromSeries[], name: string): LatencyFromHistogram {
-  const h: Histogram = histogramDelta(histogram(before, name), histogram(after, name));
+function latency(before: PromSeries[], after: PromSeries[], name: string, labels: Record<string, string> = {}): LatencyFromHistogram {
+  const h: Histogram = histogramDelta(histogram(before, name, labels), histogram(after, name, labels));
   const ms = (x: number) => Math.round(x * 1000 * 10) / 10;
   const bound = (q: number) => {
     const b = quantileBound(h, q);
@@ -319,6 +334,10 @@ function latency(before: PromSeries[], after: PromSeries[], name: string): Laten
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+/** The distinct values of `label` among the series named `name`. */
+const labelValues = (series: PromSeries[], name: string, label: string): string[] => [
+  ...new Set(series.filter((x) => x.name === name && x.labels[label] !== undefined).map((x) => x.labels[label]!)),
+];
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 const firstLines = (err: unknown, n = 6) => (err instanceof Error ? err.message : String(err)).split("\n").slice(0, n).join(" | ");
 
@@ -515,8 +534,9 @@ async function main(): Promise<void> {
     console.log(
       `bench: starting the project: 2 relays + ${FUNCTIONS.join(", ")}${s.host ? " in one functions host" : ""} (MASTERS maps ${n} masters, ${JSON.stringify(masters).length} bytes)`,
     );
-    const apiserver429 = async () =>
-      total(parsePrometheusText(await sb.kubectl("get", "--raw", "/metrics")), "apiserver_request_total", { code: "429" });
+    const apiserverMetrics = async () => parsePrometheusText(await sb.kubectl("get", "--raw", "/metrics"));
+    const tooMany = (series: PromSeries[]) => total(series, "apiserver_request_total", { code: "429" });
+    const apiserver429 = async () => tooMany(await apiserverMetrics());
     const tooManyAtStart = await apiserver429();
     const projectStart = performance.now();
     const project: Project = await startProject(sb, {
@@ -646,7 +666,7 @@ async function main(): Promise<void> {
         oldMasters.set(ms.name, hostInfo.get(cur.host)!.redis);
       }
       const metricsBefore = await snapshot();
-      const tooManyBefore = await apiserver429();
+      const apiBefore = await apiserverMetrics();
       const streamBefore = await streamMessages(sb);
       const sentinelLogs = sb.sentinels.map((sen) => sen.process.spec.logFile);
       const logOffsets = sentinelLogs.map(logOffset);
@@ -760,7 +780,7 @@ async function main(): Promise<void> {
         configMapEpochIsQuorums: names.filter((m) => tracker.configMapOf(m)?.epoch === String(after.get(m)?.epoch)).length,
       };
       const metricsAfter = await snapshot();
-      const tooManyAfter = await apiserver429();
+      const apiAfter = await apiserverMetrics();
       const sentinelLog = addCounts(sentinelLogs.map((f, i) => sentinelLogCounts(f, logOffsets[i]!)));
       const streamAfter = await streamMessages(sb);
       const notConverged = tracker.pending();
@@ -781,7 +801,33 @@ async function main(): Promise<void> {
         allRightMs: summarize(allRight),
         switchToRightMs: summarize(names.map((m, i) => allRight[i]! - switchMs[i]!)),
         projectShareMs: summarize(names.map((m, i) => allRight[i]! - majorityMs[i]!)),
-        apiserver429: tooManyAfter - tooManyBefore,
+        apiserver429: tooMany(apiAfter) - tooMany(apiBefore),
+        apiserverInsideMs: {
+          etcd: Object.fromEntries(
+            labelValues(apiAfter, "etcd_request_duration_seconds_count", "operation").map((operation) => [
+              operation,
+              latency(apiBefore, apiAfter, "etcd_request_duration_seconds", { operation }),
+            ]),
+          ),
+          priorityQueue: Object.fromEntries(
+            labelValues(apiAfter, "apiserver_flowcontrol_request_wait_duration_seconds_count", "priority_level").map((level) => [
+              level,
+              latency(apiBefore, apiAfter, "apiserver_flowcontrol_request_wait_duration_seconds", { priority_level: level }),
+            ]),
+          ),
+        },
+        writesMs: {
+          apiserver: apiserverWrites(apiBefore, apiAfter),
+          functions: Object.fromEntries(
+            Object.keys(FUNCTION_WRITES).map((resource) => [
+              resource,
+              latency(metricsBefore.functions[0]!, metricsAfter.functions[0]!, "failover_kube_request_seconds", {
+                verb: "patch",
+                resource,
+              }),
+            ]),
+          ),
+        },
         lastSwitchMs: lastSwitchMs === undefined ? null : Math.round(lastSwitchMs),
         everyMasterRightMs: everyMasterRightMs === undefined ? null : Math.round(everyMasterRightMs),
         converged: n - notConverged.length,
@@ -797,6 +843,17 @@ async function main(): Promise<void> {
             counterDelta(
               sums(metricsBefore.functions[i]!, FUNCTION_COUNTERS, ["result", "kind"]),
               sums(metricsAfter.functions[i]!, FUNCTION_COUNTERS, ["result", "kind"]),
+            ),
+          ]),
+        ),
+        functionPhasesMs: Object.fromEntries(
+          fnNames.map((f, i) => [
+            f,
+            Object.fromEntries(
+              PHASES.map((phase) => [
+                phase,
+                latency(metricsBefore.functions[i]!, metricsAfter.functions[i]!, "failover_event_phase_seconds", { phase }),
+              ]),
             ),
           ]),
         ),
@@ -865,7 +922,7 @@ async function main(): Promise<void> {
         failoverTimeoutMs: sb.options.failoverTimeoutMs,
         functions: FUNCTIONS,
         host: s.host,
-        nodeOptions: s.nodeOptions,
+        nodeOptions: s.nodeOptions || IMAGE_NODE_OPTIONS,
         relays: project.relays.length,
         resyncIntervalMs: 30_000,
         createService: s.createService,
@@ -905,7 +962,7 @@ function flagsOf(s: Settings): string {
   const f = [
     ...(s.masters !== 200 ? [`--masters ${s.masters}`] : []),
     ...(s.host ? ["--host"] : []),
-    ...(s.nodeOptions ? [`--node-options '${s.nodeOptions}'`] : []),
+    ...(s.nodeOptions ? [`--node-options='${s.nodeOptions}'`] : []),
   ];
   return f.length > 0 ? ` -- ${f.join(" ")}` : "";
 }
@@ -1019,6 +1076,36 @@ function roundReport(r: RoundResult, sb: Sandbox): string {
           atMost(x, "p99AtMostMs"),
           "",
         ]),
+        ...Object.entries(r.writesMs.functions)
+          .filter(([, x]) => x.count > 0)
+          .map(([resource, x]) => [
+            `apply ${resource}, as the function process timed it`,
+            x.count,
+            x.meanMs,
+            atMost(x, "p50AtMostMs"),
+            atMost(x, "p99AtMostMs"),
+            r.writesMs.apiserver[resource]
+              ? `the apiserver's own: n ${r.writesMs.apiserver[resource].n}, mean ${r.writesMs.apiserver[resource].meanMs} ms`
+              : "",
+          ]),
+        ...Object.entries(r.apiserverInsideMs.etcd)
+          .filter(([, x]) => x.count > 0)
+          .map(([op, x]) => [`kube-apiserver: etcd ${op}`, x.count, x.meanMs, atMost(x, "p50AtMostMs"), atMost(x, "p99AtMostMs"), ""]),
+        ...Object.entries(r.apiserverInsideMs.priorityQueue)
+          .filter(([, x]) => x.count > 0)
+          .map(([level, x]) => [
+            `kube-apiserver: waiting in priority level ${level}'s queue`,
+            x.count,
+            x.meanMs,
+            atMost(x, "p50AtMostMs"),
+            atMost(x, "p99AtMostMs"),
+            "",
+          ]),
+        ...Object.entries(r.functionPhasesMs).flatMap(([f, phases]) =>
+          Object.entries(phases)
+            .filter(([, x]) => x.count > 0)
+            .map(([phase, x]) => [`${f}: phase ${phase}`, x.count, x.meanMs, atMost(x, "p50AtMostMs"), atMost(x, "p99AtMostMs"), ""]),
+        ),
       ],
     ),
     ``,

@@ -3,12 +3,23 @@
  * sandbox, configured by environment as in a pod, ready when their /readyz says so. Tracked like
  * every sandbox process (stopped with SIGTERM, killed if the test process dies).
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ManagedProcess } from "./process.ts";
 import type { Sandbox } from "./sandbox.ts";
 
 const entry = fileURLToPath(new URL("../bin/failover.ts", import.meta.url));
+
+/** The image's NODE_OPTIONS (the Dockerfile's `ENV NODE_OPTIONS=`), so a process here runs with the heap a pod's has. */
+export const IMAGE_NODE_OPTIONS = imageNodeOptions(readFileSync(fileURLToPath(new URL("../Dockerfile", import.meta.url)), "utf8"));
+
+/** Every stage's `ENV NODE_OPTIONS=` of a Dockerfile, which must agree; "" when none sets it. */
+export function imageNodeOptions(dockerfile: string): string {
+  const values = new Set([...dockerfile.matchAll(/^ENV NODE_OPTIONS=(.*)$/gm)].map((m) => m[1]!.trim()));
+  if (values.size > 1) throw new Error(`the Dockerfile's stages set different NODE_OPTIONS: ${[...values].join(" | ")}`);
+  return [...values][0] ?? "";
+}
 
 export interface FailoverProcessOptions {
   /** e.g. ["relay"] or ["run", "label-master", "master-endpoints"] */
@@ -28,7 +39,14 @@ export function failoverProcess(o: FailoverProcessOptions): ManagedProcess {
     name: o.name,
     command: process.execPath,
     args: [entry, ...o.args],
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", HTTP_HOST: "127.0.0.1", HTTP_PORT: String(o.httpPort), ...o.env },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: IMAGE_NODE_OPTIONS,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: String(o.httpPort),
+      ...o.env,
+    },
     logFile: o.logFile,
     ready: async () => (await fetch(`http://127.0.0.1:${o.httpPort}/${o.waitFor === "live" ? "healthz" : "readyz"}`)).ok,
     readyTimeoutMs: o.readyTimeoutMs ?? 30_000,

@@ -2,10 +2,11 @@
  * Where a process finds its Kubernetes cluster (KUBECONFIG, in-cluster config in a pod, else the
  * default kubeconfig), with every API call over ONE shared keep-alive connection pool
  * (@kubernetes/client-node 2.x builds a new undici Agent, hence a new TCP+TLS connection, per
- * call). Used by the functions runtime (shared/runtime/kube.ts) and the init containers.
+ * call). Used by the init containers, and by a function process only for a kubeconfig that
+ * needs client-node's auth (shared/kube-access-client-node.ts; the runtime otherwise reaches the
+ * apiserver through shared/kube-access.ts, without loading client-node).
  * `impersonating(kc, user)`: the same cluster and credentials, over the same pool, with every call
- * made as `user` (the Impersonate-User header): a functions host acts as each function's own
- * ServiceAccount, so each function keeps its own Role.
+ * made as `user` (the Impersonate-User header), as a functions host acts as each function.
  */
 import { KubeConfig } from "@kubernetes/client-node";
 

@@ -25,6 +25,7 @@ import type {
 } from "@kubernetes/client-node";
 import { startSandbox, waitFor } from "../../sandbox/index.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
+import { IMAGE_NODE_OPTIONS, imageNodeOptions } from "../../sandbox/failover-process.ts";
 import { binaryPath } from "../../sandbox/paths.ts";
 import { STANDIN_IMAGES } from "../../sandbox/images.ts";
 import { baseFunctions, functions as registry } from "../../functions/index.ts";
@@ -545,6 +546,14 @@ describe("the image", () => {
     expect(provisioned).toBeGreaterThanOrEqual(Number(min[1]));
     expect(dockerfile).toMatch(/^USER nonroot$/m);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
+  });
+
+  it("runs every target with the same V8 heap flags, which the sandbox's processes use too", () => {
+    const stages = dockerfile.split(/^FROM /m).filter((x) => / AS (dev|production)\b/.test(x));
+    expect(stages).toHaveLength(2);
+    for (const stage of stages) expect(stage).toMatch(/^ENV NODE_OPTIONS=--max-semi-space-size=\d+$/m);
+    expect(IMAGE_NODE_OPTIONS).toMatch(/^--max-semi-space-size=\d+$/);
+    expect(() => imageNodeOptions("ENV NODE_OPTIONS=--a\nENV NODE_OPTIONS=--b\n")).toThrow(/different NODE_OPTIONS/);
   });
 
   it("compiles from the directories the Dockerfile copies alone: nothing shipped reaches sandbox, demo, bench or test", async () => {
