@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { request } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "./errors.ts";
-import { DirectAccess, inClusterSettings, loadKubeAccess, planKubeconfig, serviceAccountUser } from "./kube-access.ts";
+import { expectImpersonatedOverOnePool, IMPERSONATED_CALLS } from "../test/support/impersonation.ts";
+import { DirectAccess, inClusterSettings, loadKubeAccess, planKubeconfig } from "./kube-access.ts";
 import type { KubeAccess } from "./kube-access.ts";
 
 const seen: IncomingHttpHeaders[] = [];
@@ -119,20 +120,10 @@ describe("planKubeconfig", () => {
 describe("DirectAccess", () => {
   it("sends the token, and Impersonate-User on a copy's requests only, over one pool", async () => {
     const host = new DirectAccess({ server: url, insecureSkipTlsVerify: true, token: "the-hosts-token" });
-    const asLabels = host.as(serviceAccountUser("redis", "label-master"));
-    const asConfigMap = host.as(serviceAccountUser("redis", "master-configmap"));
     seen.length = 0;
     connections = 0;
-    for (const a of [host, asLabels, asConfigMap, asLabels]) await call(a);
-    expect(seen.map((h) => h["impersonate-user"])).toEqual([
-      undefined,
-      "system:serviceaccount:redis:label-master",
-      "system:serviceaccount:redis:master-configmap",
-      "system:serviceaccount:redis:label-master",
-    ]);
-    expect(seen.every((h) => h.authorization === "Bearer the-hosts-token")).toBe(true);
-    // one keep-alive pool for the host and its copies (undici opens a second connection once, then reuses them)
-    expect(connections).toBeLessThanOrEqual(2);
+    for (const user of IMPERSONATED_CALLS) await call(user === undefined ? host : host.as(user));
+    expectImpersonatedOverOnePool(seen, connections, "the-hosts-token");
   });
 
   it("the pool check above can fail: separate accesses open a connection each", async () => {

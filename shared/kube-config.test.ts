@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serviceAccountUser } from "./kube-access.ts";
+import { expectImpersonatedOverOnePool, IMPERSONATED_CALLS } from "../test/support/impersonation.ts";
 import { impersonating, loadKubeConfig } from "./kube-config.ts";
 
 // A stand-in apiserver (plain HTTP): records each request's headers and counts connections.
@@ -72,23 +72,10 @@ describe("impersonating", () => {
     const host = loadKubeConfig();
     if (before === undefined) delete process.env.KUBECONFIG;
     else process.env.KUBECONFIG = before;
-    const asLabels = impersonating(host, serviceAccountUser("redis", "label-master"));
-    const asConfigMap = impersonating(host, serviceAccountUser("redis", "master-configmap"));
     seen.length = 0;
     connections = 0;
-    await read(host);
-    await read(asLabels);
-    await read(asConfigMap);
-    await read(asLabels);
-    expect(seen.map((h) => h["impersonate-user"])).toEqual([
-      undefined,
-      "system:serviceaccount:redis:label-master",
-      "system:serviceaccount:redis:master-configmap",
-      "system:serviceaccount:redis:label-master",
-    ]);
-    expect(seen.every((h) => h.authorization === "Bearer the-hosts-token")).toBe(true);
-    // one keep-alive pool for the host and its copies (undici opens a second connection once, then reuses them)
-    expect(connections).toBeLessThanOrEqual(2);
+    for (const user of IMPERSONATED_CALLS) await read(user === undefined ? host : impersonating(host, user));
+    expectImpersonatedOverOnePool(seen, connections, "the-hosts-token");
   });
 
   it("the counter above can fail: a plain KubeConfig opens a connection per call", async () => {
