@@ -8,7 +8,7 @@ import { HttpMethod, RequestContext } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ConfigError } from "./errors.ts";
 import type { Authenticated, KubeAccess } from "./kube-access.ts";
-import { impersonating, loadKubeConfig, sharingOnePool } from "./kube-config.ts";
+import { impersonating, SharedAgentKubeConfig, sharingOnePool } from "./kube-config.ts";
 
 class ClientNodeAccess implements KubeAccess {
   readonly server: string;
@@ -37,7 +37,9 @@ export function accessOf(kc: KubeConfig): KubeAccess {
   return new ClientNodeAccess(sharingOnePool(kc));
 }
 
-/** KUBECONFIG (or ~/.kube/config) loaded by client-node. */
-export function clientNodeAccess(): KubeAccess {
-  return accessOf(loadKubeConfig());
+/** The kubeconfig file at `path`, loaded by client-node. */
+export function accessFromKubeconfigFile(path: string): KubeAccess {
+  const kc = new SharedAgentKubeConfig();
+  kc.loadFromFile(path);
+  return accessOf(kc);
 }

@@ -114,6 +114,15 @@ describe("planKubeconfig", () => {
     );
     expect(bad("clusters: [unclosed")).toThrow(ConfigError);
     expect(() => planKubeconfig(join(dir, "absent"))).toThrow(/^KUBECONFIG: cannot read kubeconfig/);
+    expect(bad(kubeconfig({ "client-certificate": "missing.pem" }))).toThrow(/^KUBECONFIG: kubeconfig .*: cannot read .*missing\.pem/);
+    expect(
+      bad(
+        kubeconfig({}).replace(
+          '"contexts":[{"name":"x","context":{"cluster":"c","user":"u"}}]',
+          '"contexts":[{"name":"x","context":{"cluster":"c","user":"gone"}}]',
+        ),
+      ),
+    ).toThrow(/names user gone, which it does not define/);
   });
 });
 
@@ -179,15 +188,8 @@ describe("loadKubeAccess", () => {
     const access = loadKubeAccess({ KUBECONFIG: path });
     expect(access).not.toBeInstanceOf(DirectAccess);
     expect(access.server).toBe(url);
-    const before = process.env.KUBECONFIG;
-    process.env.KUBECONFIG = path; // client-node's loader reads it from the environment
-    try {
-      seen.length = 0;
-      await call(access.as("system:serviceaccount:redis:label-master"));
-    } finally {
-      if (before === undefined) delete process.env.KUBECONFIG;
-      else process.env.KUBECONFIG = before;
-    }
+    seen.length = 0;
+    await call(access.as("system:serviceaccount:redis:label-master"));
     expect(seen[0]?.authorization).toBe("Bearer from-the-plugin");
     expect(seen[0]?.["impersonate-user"]).toBe("system:serviceaccount:redis:label-master");
   });

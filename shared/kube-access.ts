@@ -191,10 +191,10 @@ export function planKubeconfig(path: string, key = "KUBECONFIG"): KubeconfigPlan
   const cluster = cfg.clusters.find((c) => c.name === context.cluster)?.cluster;
   if (!cluster)
     throw new ConfigError(key, `kubeconfig ${path}: context ${contextName} names cluster ${context.cluster}, which it does not define`);
-  const user = context.user === undefined ? {} : (cfg.users.find((u) => u.name === context.user)?.user ?? undefined);
-  if (user === undefined)
+  const entry = context.user === undefined ? undefined : cfg.users.find((x) => x.name === context.user);
+  if (context.user !== undefined && entry === undefined)
     throw new ConfigError(key, `kubeconfig ${path}: context ${contextName} names user ${context.user}, which it does not define`);
-  const u = user ?? {};
+  const u = entry?.user ?? {};
   const needs = [
     u.exec !== undefined && "an exec plugin",
     u["auth-provider"] !== undefined && "an auth-provider",
@@ -203,9 +203,19 @@ export function planKubeconfig(path: string, key = "KUBECONFIG"): KubeconfigPlan
     cluster["proxy-url"] !== undefined && "a proxy-url",
   ].filter((x): x is string => typeof x === "string");
   if (needs.length > 0) return { clientNode: needs.join(", "), server: cluster.server };
-  const file = (p: string | undefined) => (p === undefined ? undefined : readFileSync(isAbsolute(p) ? p : join(dirname(path), p)));
-  const data = (b64: string | undefined) => (b64 === undefined ? undefined : Buffer.from(b64, "base64"));
   const relative = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : join(dirname(path), p));
+  const file = (p: string | undefined) => {
+    const where = relative(p);
+    if (where === undefined) return undefined;
+    try {
+      return readFileSync(where);
+    } catch (err) {
+      throw new ConfigError(key, `kubeconfig ${path}: cannot read ${where}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
+  };
+  const data = (b64: string | undefined) => (b64 === undefined ? undefined : Buffer.from(b64, "base64"));
   const direct: DirectSettings = { server: cluster.server };
   const ca = data(cluster["certificate-authority-data"]) ?? file(cluster["certificate-authority"]);
   const cert = data(u["client-certificate-data"]) ?? file(u["client-certificate"]);
@@ -238,7 +248,7 @@ export function loadKubeAccess(env: NodeJS.ProcessEnv = process.env): KubeAccess
   const fromFile = (path: string): KubeAccess => {
     const plan = planKubeconfig(path);
     if ("direct" in plan) return new DirectAccess(plan.direct);
-    return new LazyClientNodeAccess(plan.server);
+    return new LazyClientNodeAccess(plan.server, path);
   };
   const kubeconfig = env.KUBECONFIG;
   if (kubeconfig) {
@@ -259,26 +269,24 @@ export function loadKubeAccess(env: NodeJS.ProcessEnv = process.env): KubeAccess
 /** A kubeconfig only client-node can use: its KubeConfig is loaded at the first request. */
 class LazyClientNodeAccess implements KubeAccess {
   readonly server: string;
-  readonly #user: string | undefined;
+  readonly #load: () => Promise<KubeAccess>;
   #loaded: Promise<KubeAccess> | undefined;
-  constructor(server: string, user?: string, loaded?: Promise<KubeAccess>) {
+
+  constructor(server: string, path: string, load?: () => Promise<KubeAccess>) {
     this.server = server.replace(/\/+$/, "");
-    this.#user = user;
-    this.#loaded = loaded;
+    this.#load = load ?? (() => import("./kube-access-client-node.ts").then((m) => m.accessFromKubeconfigFile(path)));
   }
 
   #access(): Promise<KubeAccess> {
-    // The path is the one loadKubeConfig() reads too: KUBECONFIG, else ~/.kube/config (never in a pod).
-    this.#loaded ??= import("./kube-access-client-node.ts").then((m) => m.clientNodeAccess());
+    this.#loaded ??= this.#load();
     return this.#loaded;
   }
 
   async authenticate(): Promise<Authenticated> {
-    const access = await this.#access();
-    return (this.#user === undefined ? access : access.as(this.#user)).authenticate();
+    return (await this.#access()).authenticate();
   }
 
   as(user: string): KubeAccess {
-    return new LazyClientNodeAccess(this.server, user, this.#access());
+    return new LazyClientNodeAccess(this.server, "", () => this.#access().then((a) => a.as(user)));
   }
 }
