@@ -468,9 +468,15 @@ describe("on the sandbox's kube-apiserver", () => {
 });
 
 describe("skaffold.yaml with the pinned skaffold", () => {
-  // One folder for everything these tests and skaffold write, removed after.
-  const tmp = mkdtempSync(join(tmpdir(), "skaffold-test-"));
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  // One folder for everything these tests and skaffold write, removed after (made in beforeAll: a
+  // run that filters these tests out runs neither hook, and leaves nothing behind).
+  let tmp = "";
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), "skaffold-test-"));
+  });
+  afterAll(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
   const skaffold = (...args: string[]) =>
     exec(binaryPath("skaffold"), args, {
       cwd: ROOT,
