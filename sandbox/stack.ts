@@ -132,12 +132,13 @@ export function skaffold(sb: Sandbox, workdir: string, args: string[], logName: 
 /** Runs `skaffold run` to its end; returns its output, throws with the output's tail if it fails. */
 export async function skaffoldRun(sb: Sandbox, workdir: string, args: string[], logName: string, timeoutMs = 600_000): Promise<string> {
   const s = skaffold(sb, workdir, ["run", ...args], logName);
+  // The failure's message ends with skaffold's output: what it was still waiting for (its status check names the pod).
+  const failed = (why: string, cause?: unknown) => new Error(`${why}:\n${s.output().slice(-4000)}`, { cause });
   await waitFor("skaffold run to finish", () => s.exited() !== undefined, { timeoutMs, intervalMs: 250 }).catch(async (err: unknown) => {
     await s.interrupt(5_000);
-    // What it was still waiting for (its status check names the pod), for the failure's message.
-    throw new Error(`${(err as Error).message}:\n${s.output().slice(-4000)}`, { cause: err });
+    throw failed((err as Error).message, err);
   });
-  if (s.process.exitCode !== 0) throw new Error(`${s.exited() ?? "skaffold run failed"}:\n${s.output().slice(-4000)}`);
+  if (s.process.exitCode !== 0) throw failed(s.exited() ?? "skaffold run failed");
   return s.output();
 }
 

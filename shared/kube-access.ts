@@ -248,7 +248,9 @@ export function loadKubeAccess(env: NodeJS.ProcessEnv = process.env): KubeAccess
   const fromFile = (path: string): KubeAccess => {
     const plan = planKubeconfig(path);
     if ("direct" in plan) return new DirectAccess(plan.direct);
-    return new LazyClientNodeAccess(plan.server, path);
+    return new LazyClientNodeAccess(plan.server, () =>
+      import("./kube-access-client-node.ts").then((m) => m.accessFromKubeconfigFile(path)),
+    );
   };
   const kubeconfig = env.KUBECONFIG;
   if (kubeconfig) {
@@ -272,9 +274,9 @@ class LazyClientNodeAccess implements KubeAccess {
   readonly #load: () => Promise<KubeAccess>;
   #loaded: Promise<KubeAccess> | undefined;
 
-  constructor(server: string, path: string, load?: () => Promise<KubeAccess>) {
+  constructor(server: string, load: () => Promise<KubeAccess>) {
     this.server = server.replace(/\/+$/, "");
-    this.#load = load ?? (() => import("./kube-access-client-node.ts").then((m) => m.accessFromKubeconfigFile(path)));
+    this.#load = load;
   }
 
   #access(): Promise<KubeAccess> {
@@ -287,6 +289,6 @@ class LazyClientNodeAccess implements KubeAccess {
   }
 
   as(user: string): KubeAccess {
-    return new LazyClientNodeAccess(this.server, "", () => this.#access().then((a) => a.as(user)));
+    return new LazyClientNodeAccess(this.server, () => this.#access().then((a) => a.as(user)));
   }
 }

@@ -90,13 +90,9 @@ export class Kube implements KubeClient {
   async call<T>(verb: string, resource: string, namespace: string | undefined, fn: () => Promise<T>): Promise<T> {
     const kind = resource.split("/", 1)[0] ?? resource;
     for (let attempt = 0; ; attempt++) {
-      const started = performance.now();
       try {
-        const result = await fn();
-        this.#tell(verb, kind, started, "ok");
-        return result;
+        return await this.#timed(verb, kind, fn);
       } catch (err) {
-        this.#tell(verb, kind, started, err instanceof ApiException ? String(err.code) : "network");
         const e = classify(err, verb, resource, namespace);
         if (!(e instanceof RetryableError) || attempt >= RETRIES.length) throw e;
         await sleep(RETRIES[attempt]);
@@ -104,9 +100,19 @@ export class Kube implements KubeClient {
     }
   }
 
-  #tell(verb: string, resource: string, started: number, code: string): void {
-    const seconds = (performance.now() - started) / 1000;
-    for (const o of this.#observers) o(verb, resource, seconds, code);
+  /** One attempt of `fn`, its time and outcome ("ok", the HTTP status, "network") told to the observers. */
+  async #timed<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let code = "ok";
+    try {
+      return await fn();
+    } catch (err) {
+      code = err instanceof ApiException ? String(err.code) : "network";
+      throw err;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      for (const o of this.#observers) o(verb, resource, seconds, code);
+    }
   }
 
   /** Starts one request with the credentials (token, client certificate, Impersonate-User) over the pool. */
@@ -161,16 +167,11 @@ export class Kube implements KubeClient {
 
   /** A list (GET `path`), e.g. `/api/v1/namespaces/redis/pods` with `{ labelSelector }`; not retried (a watch cache retries). */
   async list<T extends KubernetesObject>(path: string, query: Record<string, string>): Promise<{ items: T[]; resourceVersion: string }> {
-    const resource = path.split("/").at(-1) ?? path;
-    const started = performance.now();
-    try {
-      const answer = (await this.#send("GET", path, query, undefined)) as { items?: T[]; metadata?: { resourceVersion?: string } };
-      this.#tell("list", resource, started, "ok");
-      return { items: answer.items ?? [], resourceVersion: answer.metadata?.resourceVersion ?? "" };
-    } catch (err) {
-      this.#tell("list", resource, started, err instanceof ApiException ? String(err.code) : "network");
-      throw err;
-    }
+    const answer = (await this.#timed("list", path.split("/").at(-1) ?? path, () => this.#send("GET", path, query, undefined))) as {
+      items?: T[];
+      metadata?: { resourceVersion?: string };
+    };
+    return { items: answer.items ?? [], resourceVersion: answer.metadata?.resourceVersion ?? "" };
   }
 
   /**
@@ -237,13 +238,11 @@ export class Kube implements KubeClient {
   async createEvent(event: EventsV1Event): Promise<"created" | "exists"> {
     const namespace = event.metadata?.namespace ?? "default";
     const body = { apiVersion: "events.k8s.io/v1", kind: "Event", ...event };
-    const started = performance.now();
+    const path = `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`;
     try {
-      await this.#send("POST", `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`, {}, "application/json", body);
-      this.#tell("create", "events", started, "ok");
+      await this.#timed("create", "events", () => this.#send("POST", path, {}, "application/json", body));
       return "created";
     } catch (err) {
-      this.#tell("create", "events", started, err instanceof ApiException ? String(err.code) : "network");
       if (err instanceof ApiException && err.code === 409) return "exists";
       throw classify(err, "create", "events.events.k8s.io", namespace);
     }

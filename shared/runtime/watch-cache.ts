@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { RetryableError } from "../errors.ts";
 import type { Kube } from "./kube.ts";
 
 /** A watch asks the apiserver to end it after 5-10 minutes (client-go's spread), so watches do not all end at once. */
@@ -15,14 +16,6 @@ const watchTimeoutSeconds = (): string => String(300 + Math.floor(Math.random() 
 const RETRY_MS = 1000;
 
 const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
-
-/** Thrown inside the loop to list again (410 Gone). */
-class Expired extends Error {
-  constructor() {
-    super("watch: resourceVersion expired (410 Gone)");
-    this.name = "Expired";
-  }
-}
 
 export class WatchCache<T extends KubernetesObject> {
   readonly #kube: Kube;
@@ -75,14 +68,9 @@ export class WatchCache<T extends KubernetesObject> {
     while (!signal.aborted) {
       try {
         if (relist) await this.#list();
-        relist = false;
-        await this.#watchOnce(signal);
+        relist = (await this.#watchOnce(signal)) === "expired";
       } catch (err) {
         if (signal.aborted) return;
-        if (err instanceof Expired) {
-          relist = true;
-          continue;
-        }
         this.#onError(err);
         // A failed list lists again; a failed watch resumes from the last version (410 lists again).
         await sleep(RETRY_MS, undefined, { signal }).catch(() => undefined);
@@ -90,7 +78,8 @@ export class WatchCache<T extends KubernetesObject> {
     }
   }
 
-  async #watchOnce(signal: AbortSignal): Promise<void> {
+  /** One watch until it ends: "expired" when its version is gone (410: list again), else "ended". */
+  async #watchOnce(signal: AbortSignal): Promise<"expired" | "ended"> {
     const query = {
       ...this.#query,
       resourceVersion: this.#resourceVersion,
@@ -100,8 +89,8 @@ export class WatchCache<T extends KubernetesObject> {
     try {
       for await (const event of this.#kube.watch(this.#path, query, signal)) {
         if (event.type === "ERROR") {
-          if (event.object.code === 410) throw new Expired();
-          throw new Error(
+          if (event.object.code === 410) return "expired";
+          throw new RetryableError(
             `watch ${this.#path}: ${event.object.code ?? "?"} ${event.object.reason ?? ""} ${event.object.message ?? ""}`.trim(),
           );
         }
@@ -112,8 +101,9 @@ export class WatchCache<T extends KubernetesObject> {
         else this.#objects.set(keyOf(event.object), event.object as T);
       }
     } catch (err) {
-      if (err instanceof ApiException && err.code === 410) throw new Expired();
+      if (err instanceof ApiException && err.code === 410) return "expired";
       throw err;
     }
+    return "ended";
   }
 }
