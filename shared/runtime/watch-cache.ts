@@ -67,7 +67,10 @@ export class WatchCache<T extends KubernetesObject> {
     let relist = false;
     while (!signal.aborted) {
       try {
-        if (relist) await this.#list();
+        if (relist) {
+          await this.#list();
+          relist = false;
+        }
         relist = (await this.#watchOnce(signal)) === "expired";
       } catch (err) {
         if (signal.aborted) return;
