@@ -241,7 +241,7 @@ describe("overlays/production on the real node (skaffold run -p sandbox-producti
     expect(await sentinelsAgree(moved.ipOf[moved.master]!)).toBe(true);
   });
 
-  it("redis and sentinel rolled together (what a second skaffold run does): every pod comes back, the Sentinels agree, one master", async () => {
+  it("redis and sentinel rolled together (kubectl rollout restart): every pod comes back, the Sentinels agree, one master", async () => {
     const t0 = performance.now();
     await sb.kubectl("-n", NS, "rollout", "restart", "statefulset/redis", "statefulset/sentinel");
     for (const s of ["redis", "sentinel"]) await sb.kubectl("-n", NS, "rollout", "status", `statefulset/${s}`, "--timeout=600s");

@@ -543,6 +543,15 @@ describe("failover on real pods, judged by the referee", () => {
     expect(ref.violations).toEqual([]);
   });
 
+  // The Redis, Sentinel and NATS pods by name, with their uid: a re-deploy that changes nothing
+  // in them leaves them running (skaffold.yaml keeps its run-id off the StatefulSets' templates).
+  const statefulPods = async () =>
+    Object.fromEntries(
+      (await podsIn(sb))
+        .filter((p) => /^(redis|sentinel|nats)-\d$/.test(p.metadata?.name ?? ""))
+        .map((p) => [p.metadata!.name!, p.metadata!.uid!]),
+    );
+
   it("a hook from `failover new hook`, shipped as its own image FROM the production image and deployed by its generated component, follows a failover", async () => {
     // The hook lives in its own folder, beside the checkout copy skaffold deploys from.
     const dir = mkdtempSync(join(workdir, "hooks-"));
@@ -565,6 +574,8 @@ describe("failover on real pods, judged by the referee", () => {
       overlay,
       `${text.replace(forward, `${forward}  - ${relative(dirname(overlay), join(hookDir, "deploy"))}\n`)}images:\n  - {name: acme-record, newName: ${REGISTRY}/acme-record, newTag: on-node}\n`,
     );
+    const stateful = await statefulPods();
+    expect(Object.keys(stateful)).toHaveLength(7);
     // Within the test's 480 s, so a roll that never stabilizes fails with skaffold's own output
     // (which pod it waits for) instead of a bare test timeout.
     await skaffoldRun(sb, workdir, ["-p", devProfiles(SERVER), "--tag", "failover-on-node"], "skaffold-run-hook.log", 240_000).catch(
@@ -588,6 +599,8 @@ describe("failover on real pods, judged by the referee", () => {
         throw new Error(`${(err as Error).message}\nacme-record's last log:\n${said}\nits container statuses: ${ended}`, { cause: err });
       },
     );
+    // Nothing in the StatefulSets changed, so no failover, no Sentinel or NATS restart: the same pods.
+    expect(await statefulPods()).toEqual(stateful);
     const core = sb.kubeConfig.makeApiClient(CoreV1Api);
     const recorded = async () =>
       (await core.readNamespacedConfigMap({ name: "acme-record", namespace: NS }).catch(() => undefined))?.data?.host;
@@ -610,8 +623,8 @@ describe("failover on real pods, judged by the referee", () => {
       (await sb.kubectl("auth", "can-i", verb, what, "-n", NS, `--as=system:serviceaccount:${NS}:acme-record`).catch(() => "no")).trim();
     expect(await can("patch", "configmap/acme-record")).toBe("yes");
     expect(await can("patch", "configmap/redis-master")).toBe("no");
-    // skaffold's second run rolled every pod (its run-id is in the templates): let the old ones
-    // finish terminating, or the node's stop right after can catch one mid-teardown (a veth left).
+    // skaffold's second run rolled the Deployments' pods (its run-id is in their templates): let the
+    // old ones finish terminating, or the node's stop right after can catch one mid-teardown (a veth left).
     await waitFor("no pod still terminating after the roll", async () => (await podsIn(sb)).every((p) => !p.metadata?.deletionTimestamp), {
       timeoutMs: 120_000,
       intervalMs: 500,
@@ -632,6 +645,7 @@ describe("failover on real pods, judged by the referee", () => {
       expect(text).toContain("components:\n");
       writeFileSync(hostOverlay, text.replace("components:\n", "components:\n  - ../../components/valkey\n"));
     }
+    const stateful = await statefulPods();
     await skaffoldRun(
       sb,
       workdir,
@@ -639,6 +653,7 @@ describe("failover on real pods, judged by the referee", () => {
       "skaffold-run-host.log",
       240_000,
     );
+    expect(await statefulPods()).toEqual(stateful);
     // Applying does not remove what the manifests no longer hold: the six Deployments and their
     // metrics Services are deleted by hand, as the README says.
     const deployments = async () =>
