@@ -43,6 +43,7 @@ import type { MasterTruth } from "../shared/sentinel-quorum.ts";
 import { inSandboxNamespace, REDIS_PORT } from "../sandbox/addresses.ts";
 import { reexecInSandbox } from "../sandbox/cli.ts";
 import { apply } from "../sandbox/cluster.ts";
+import { ETCD_URL } from "../sandbox/control-plane.ts";
 import { IMAGE_NODE_OPTIONS } from "../sandbox/failover-process.ts";
 import { logTail } from "../sandbox/process.ts";
 import { startProject } from "../sandbox/project.ts";
@@ -99,6 +100,12 @@ interface Settings {
   out: string;
 }
 
+interface HeapPeak {
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+}
+
 interface LatencyFromHistogram {
   count: number;
   meanMs: number;
@@ -147,6 +154,18 @@ interface RoundResult {
    * Priority and Fairness queues by priority level (apiserver_flowcontrol_request_wait_duration_seconds).
    */
   apiserverInsideMs: { etcd: Record<string, LatencyFromHistogram>; priorityQueue: Record<string, LatencyFromHistogram> };
+  /**
+   * Inside etcd during the round, from its own /metrics: each request's time in the server by
+   * type (etcd_server_request_duration_seconds: raft proposal, commit and apply), the applies by
+   * operation, the backend's commits, and the applies it counted slow (over 100 ms). Beside
+   * apiserverInsideMs.etcd it tells etcd's own time from the time a request waited outside it.
+   */
+  etcdInsideMs: {
+    requests: Record<string, LatencyFromHistogram>;
+    applies: Record<string, LatencyFromHistogram>;
+    backendCommit: LatencyFromHistogram;
+    slowApplies: number;
+  };
   /** t0 to the last master's +switch-master / all objects right (undefined if some never did). */
   lastSwitchMs: number | null;
   everyMasterRightMs: number | null;
@@ -174,7 +193,11 @@ interface RoundResult {
     bufferDropped: number;
     publishLatencyMs: LatencyFromHistogram;
     peakBuffered: number;
+    /** The largest V8 heap (reserved, used) and external memory its /metrics reported over the same polls, MiB: beside its peak RSS, what of it is the JavaScript heap. */
+    peakHeapMiB: HeapPeak;
   }[];
+  /** Per function process, the same heap peaks (a functions host: one entry). */
+  functionHeapPeakMiB: Record<string, HeapPeak>;
   /** Sentinel log lines during the round, summed over the Sentinels. */
   sentinelLog: Record<string, number>;
   /** Per function, its log lines during the round by message (the routine "nats status" left out). */
@@ -535,6 +558,7 @@ async function main(): Promise<void> {
       `bench: starting the project: 2 relays + ${FUNCTIONS.join(", ")}${s.host ? " in one functions host" : ""} (MASTERS maps ${n} masters, ${JSON.stringify(masters).length} bytes)`,
     );
     const apiserverMetrics = async () => parsePrometheusText(await sb.kubectl("get", "--raw", "/metrics"));
+    const etcdMetrics = async () => parsePrometheusText(await (await fetch(`${ETCD_URL}/metrics`)).text());
     const tooMany = (series: PromSeries[]) => total(series, "apiserver_request_total", { code: "429" });
     const apiserver429 = async () => tooMany(await apiserverMetrics());
     const tooManyAtStart = await apiserver429();
@@ -667,6 +691,7 @@ async function main(): Promise<void> {
       }
       const metricsBefore = await snapshot();
       const apiBefore = await apiserverMetrics();
+      const etcdBefore = await etcdMetrics();
       const streamBefore = await streamMessages(sb);
       const sentinelLogs = sb.sentinels.map((sen) => sen.process.spec.logFile);
       const logOffsets = sentinelLogs.map(logOffset);
@@ -740,13 +765,29 @@ async function main(): Promise<void> {
       }
       const commandsMs = performance.now() - t0;
       const peakBuffered = project.relays.map(() => 0);
+      const noHeap = (): HeapPeak => ({ heapTotal: 0, heapUsed: 0, external: 0 });
+      const relayHeaps = project.relays.map(noHeap);
+      // A host's functions share one process: its heap once, under the first function's name.
+      const heapProcesses = s.host ? fnNames.slice(0, 1) : fnNames;
+      const functionHeaps = heapProcesses.map(noHeap);
+      const heapPeak = (peak: HeapPeak, series: PromSeries[]) => {
+        const mib = (name: string) => round1(total(series, name) / 2 ** 20);
+        peak.heapTotal = Math.max(peak.heapTotal, mib("nodejs_heap_size_total_bytes"));
+        peak.heapUsed = Math.max(peak.heapUsed, mib("nodejs_heap_size_used_bytes"));
+        peak.external = Math.max(peak.external, mib("nodejs_external_memory_bytes"));
+      };
       let polling = true;
       const poller = (async () => {
         while (polling) {
-          const now = await Promise.all(project.relays.map((_, i) => scrape(relayMetricsUrl(i))));
-          now.forEach(
-            (series, i) => (peakBuffered[i] = Math.max(peakBuffered[i]!, sums(series, ["relay_buffer_events"]).relay_buffer_events ?? 0)),
-          );
+          const [now, fns] = await Promise.all([
+            Promise.all(project.relays.map((_, i) => scrape(relayMetricsUrl(i)))),
+            Promise.all(heapProcesses.map((f) => scrape(`http://127.0.0.1:${project.httpPort(f)}/metrics`).catch(() => []))),
+          ]);
+          now.forEach((series, i) => {
+            peakBuffered[i] = Math.max(peakBuffered[i]!, sums(series, ["relay_buffer_events"]).relay_buffer_events ?? 0);
+            heapPeak(relayHeaps[i]!, series);
+          });
+          fns.forEach((series, i) => heapPeak(functionHeaps[i]!, series));
           await sleep(500);
         }
       })();
@@ -781,6 +822,7 @@ async function main(): Promise<void> {
       };
       const metricsAfter = await snapshot();
       const apiAfter = await apiserverMetrics();
+      const etcdAfter = await etcdMetrics();
       const sentinelLog = addCounts(sentinelLogs.map((f, i) => sentinelLogCounts(f, logOffsets[i]!)));
       const streamAfter = await streamMessages(sb);
       const notConverged = tracker.pending();
@@ -815,6 +857,22 @@ async function main(): Promise<void> {
               latency(apiBefore, apiAfter, "apiserver_flowcontrol_request_wait_duration_seconds", { priority_level: level }),
             ]),
           ),
+        },
+        etcdInsideMs: {
+          requests: Object.fromEntries(
+            labelValues(etcdAfter, "etcd_server_request_duration_seconds_count", "type").map((type) => [
+              type,
+              latency(etcdBefore, etcdAfter, "etcd_server_request_duration_seconds", { type }),
+            ]),
+          ),
+          applies: Object.fromEntries(
+            labelValues(etcdAfter, "etcd_server_apply_duration_seconds_count", "op").map((op) => [
+              op,
+              latency(etcdBefore, etcdAfter, "etcd_server_apply_duration_seconds", { op }),
+            ]),
+          ),
+          backendCommit: latency(etcdBefore, etcdAfter, "etcd_disk_backend_commit_duration_seconds"),
+          slowApplies: total(etcdAfter, "etcd_server_slow_apply_total") - total(etcdBefore, "etcd_server_slow_apply_total"),
         },
         writesMs: {
           apiserver: apiserverWrites(apiBefore, apiAfter),
@@ -869,8 +927,10 @@ async function main(): Promise<void> {
             bufferDropped: d.relay_buffer_dropped_total ?? 0,
             publishLatencyMs: latency(metricsBefore.relays[i]!, metricsAfter.relays[i]!, "relay_publish_latency_seconds"),
             peakBuffered: peakBuffered[i]!,
+            peakHeapMiB: relayHeaps[i]!,
           };
         }),
+        functionHeapPeakMiB: Object.fromEntries(heapProcesses.map((f, i) => [s.host ? "functions-host" : f, functionHeaps[i]!])),
         sentinelLog,
         functionLog: Object.fromEntries(fnNames.map((f, i) => [f, fnLogCounts(f, fnLogOffsets[i]!)])),
         perMaster: names.map((m, i) => {
@@ -1066,7 +1126,7 @@ function roundReport(r: RoundResult, sb: Sandbox): string {
           x.publishLatencyMs.meanMs,
           atMost(x.publishLatencyMs, "p50AtMostMs"),
           atMost(x.publishLatencyMs, "p99AtMostMs"),
-          `${x.received} received, ${x.published} stored, ${x.duplicates} duplicates, ${x.bufferDropped} dropped, peak buffer ${x.peakBuffered}`,
+          `${x.received} received, ${x.published} stored, ${x.duplicates} duplicates, ${x.bufferDropped} dropped, peak buffer ${x.peakBuffered}; V8 heap at most ${x.peakHeapMiB.heapTotal} MiB reserved / ${x.peakHeapMiB.heapUsed} used, external ${x.peakHeapMiB.external}`,
         ]),
         ...Object.entries(r.functionPropagationMs).map(([f, x]) => [
           `${f}: relay received +switch-master -> writes acknowledged`,
@@ -1074,8 +1134,20 @@ function roundReport(r: RoundResult, sb: Sandbox): string {
           x.meanMs,
           atMost(x, "p50AtMostMs"),
           atMost(x, "p99AtMostMs"),
-          "",
+          r.functionHeapPeakMiB[f]
+            ? `V8 heap at most ${r.functionHeapPeakMiB[f].heapTotal} MiB reserved / ${r.functionHeapPeakMiB[f].heapUsed} used, external ${r.functionHeapPeakMiB[f].external}`
+            : "",
         ]),
+        ...Object.entries(r.functionHeapPeakMiB)
+          .filter(([f]) => !(f in r.functionPropagationMs))
+          .map(([f, h]) => [
+            `${f}: its process`,
+            "",
+            "",
+            "",
+            "",
+            `V8 heap at most ${h.heapTotal} MiB reserved / ${h.heapUsed} used, external ${h.external}`,
+          ]),
         ...Object.entries(r.writesMs.functions)
           .filter(([, x]) => x.count > 0)
           .map(([resource, x]) => [
@@ -1091,6 +1163,20 @@ function roundReport(r: RoundResult, sb: Sandbox): string {
         ...Object.entries(r.apiserverInsideMs.etcd)
           .filter(([, x]) => x.count > 0)
           .map(([op, x]) => [`kube-apiserver: etcd ${op}`, x.count, x.meanMs, atMost(x, "p50AtMostMs"), atMost(x, "p99AtMostMs"), ""]),
+        ...Object.entries(r.etcdInsideMs.requests)
+          .filter(([, x]) => x.count > 0)
+          .map(([type, x]) => [`etcd itself: ${type} requests`, x.count, x.meanMs, atMost(x, "p50AtMostMs"), atMost(x, "p99AtMostMs"), ""]),
+        ...Object.entries(r.etcdInsideMs.applies)
+          .filter(([, x]) => x.count > 0)
+          .map(([op, x]) => [`etcd itself: apply ${op}`, x.count, x.meanMs, atMost(x, "p50AtMostMs"), atMost(x, "p99AtMostMs"), ""]),
+        [
+          "etcd itself: backend commits",
+          r.etcdInsideMs.backendCommit.count,
+          r.etcdInsideMs.backendCommit.meanMs,
+          atMost(r.etcdInsideMs.backendCommit, "p50AtMostMs"),
+          atMost(r.etcdInsideMs.backendCommit, "p99AtMostMs"),
+          `slow applies (over 100 ms): ${r.etcdInsideMs.slowApplies}`,
+        ],
         ...Object.entries(r.apiserverInsideMs.priorityQueue)
           .filter(([, x]) => x.count > 0)
           .map(([level, x]) => [

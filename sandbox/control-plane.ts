@@ -10,6 +10,8 @@ import { makePki, writeKubeconfig } from "./pki.ts";
 import type { Pki } from "./pki.ts";
 
 const ETCD_CLIENT_PORT = 2379;
+/** etcd's client URL, where it serves /metrics too (inside the sandbox's network namespace). */
+export const ETCD_URL = `http://127.0.0.1:${ETCD_CLIENT_PORT}`;
 const ETCD_PEER_PORT = 2380;
 const KCM_PORT = 10257;
 
@@ -56,7 +58,7 @@ export class ControlPlane {
       name: "system:kube-controller-manager",
       ...this.pki.clients["controller-manager"],
     });
-    const etcdUrl = `http://127.0.0.1:${ETCD_CLIENT_PORT}`;
+    const etcdUrl = ETCD_URL;
     const peerUrl = `http://127.0.0.1:${ETCD_PEER_PORT}`;
     this.etcd = new ManagedProcess({
       name: "etcd",
