@@ -24,8 +24,10 @@
  * Flags: --masters N (200), --rounds failover,kill, --timeout S per round (180), --idle-ms (30000: an
  * idle window after the cold start), --sample-ms (200), --precreate-services (the bench applies the
  * Services; default: master-endpoints creates them, createService), --host, --node-options='<flags>'
- * (the function processes' NODE_OPTIONS instead of the image's, which every process here runs
- * with), --out DIR (bench).
+ * (the project processes' NODE_OPTIONS, relays included, instead of the image's, which every process
+ * here runs with), --code dist|source (dist: the project's processes run tsc's build, built at the
+ * start, as the production image does; source: the TypeScript sources, as the dev image does),
+ * --out DIR (bench).
  * Sentinel's down-after-milliseconds / failover-timeout are the sandbox's defaults unless --down-after /
  * --failover-timeout are given. When the sandbox cannot start N masters, it halves N (down to
  * --min-masters, --no-fallback: not) and says so.
@@ -44,7 +46,8 @@ import { inSandboxNamespace, REDIS_PORT } from "../sandbox/addresses.ts";
 import { reexecInSandbox } from "../sandbox/cli.ts";
 import { apply } from "../sandbox/cluster.ts";
 import { ETCD_URL } from "../sandbox/control-plane.ts";
-import { IMAGE_NODE_OPTIONS } from "../sandbox/failover-process.ts";
+import { buildDist, IMAGE_NODE_OPTIONS } from "../sandbox/failover-process.ts";
+import type { ProcessCode } from "../sandbox/failover-process.ts";
 import { logTail } from "../sandbox/process.ts";
 import { startProject } from "../sandbox/project.ts";
 import type { Project } from "../sandbox/project.ts";
@@ -95,8 +98,10 @@ interface Settings {
   resend: boolean;
   /** The functions in one process (the functions host), as components/functions-host deploys them. */
   host: boolean;
-  /** NODE_OPTIONS of the function processes instead of the image's (its Dockerfile's), "" to keep the image's. */
+  /** NODE_OPTIONS of the project's processes (relays too) instead of the image's (its Dockerfile's), "" to keep the image's. */
   nodeOptions: string;
+  /** dist: tsc's build, made at the start (the production image's code); source: the TypeScript sources (the dev image's). */
+  code: ProcessCode;
   out: string;
 }
 
@@ -241,6 +246,10 @@ interface Results {
     /** The functions in one process (the functions host) instead of one process each. */
     host: boolean;
     nodeOptions: string;
+    /** What each project process ran with: the image's, sized to its Deployment's memory limit (or --node-options). */
+    nodeOptionsByProcess: Record<string, string>;
+    /** What the project's processes ran: dist/ (tsc's build, as the production image) or the TypeScript sources (the dev image). */
+    code: ProcessCode;
     relays: number;
     resyncIntervalMs: number;
     createService: boolean;
@@ -278,6 +287,7 @@ function flags(): Settings {
       "no-resend": { type: "boolean", default: false },
       host: { type: "boolean", default: false },
       "node-options": { type: "string", default: "" },
+      code: { type: "string", default: "dist" },
       out: { type: "string", default: "bench" },
     },
   });
@@ -307,8 +317,14 @@ function flags(): Settings {
     resend: !values["no-resend"],
     host: values.host,
     nodeOptions: values["node-options"],
+    code: processCode(values.code),
     out: values.out,
   };
+}
+
+function processCode(v: string): ProcessCode {
+  if (v !== "dist" && v !== "source") throw new Error(`--code: expected dist or source, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 /** Sentinel log counts shown in the report (all of them are in the JSON). */
@@ -461,6 +477,10 @@ async function streamMessages(sb: Sandbox): Promise<number | undefined> {
 async function main(): Promise<void> {
   const s = flags();
   const started = performance.now();
+  if (s.code === "dist") {
+    console.log("bench: building dist/ (tsc -p tsconfig.build.json), the code the production image runs ...");
+    await buildDist();
+  }
   const { sb, attempts } = await startLargest(s);
   const n = sb.masters.length;
   if (n !== s.masters) console.log(`bench: FALLBACK: running with ${n} masters instead of ${s.masters} (see the attempts above)`);
@@ -567,7 +587,9 @@ async function main(): Promise<void> {
       functions: FUNCTIONS,
       relays: 2,
       host: s.host,
-      env: { MASTERS: JSON.stringify(masters), ...(s.nodeOptions ? { NODE_OPTIONS: s.nodeOptions } : {}) },
+      code: s.code,
+      ...(s.nodeOptions ? { nodeOptions: s.nodeOptions } : {}),
+      env: { MASTERS: JSON.stringify(masters) },
     });
     stops.push(() => project.stop());
     const projectReadyMs = performance.now() - projectStart;
@@ -576,6 +598,7 @@ async function main(): Promise<void> {
     for (const proc of fnProcesses) sampler.add({ name: proc.name, pids: pidsOf(proc) });
     for (const [i, relay] of project.relays.entries()) sampler.add({ name: `sentinel-relay-${i}`, pids: pidsOf(relay) });
     const fnNames = [...project.functions.keys()];
+    const projectProcesses = [...fnProcesses, ...project.relays];
     const projectRows = [...fnProcesses.map((p) => p.name), ...project.relays.map((_, i) => `sentinel-relay-${i}`)];
     const rowOrder = [...projectRows, ...sampler.names.filter((x) => !projectRows.includes(x))];
     const figures = (from: number, to: number) => rowOrder.flatMap((name) => sampler.window(name, from, to) ?? []);
@@ -983,6 +1006,8 @@ async function main(): Promise<void> {
         functions: FUNCTIONS,
         host: s.host,
         nodeOptions: s.nodeOptions || IMAGE_NODE_OPTIONS,
+        nodeOptionsByProcess: nodeOptionsOf(projectProcesses),
+        code: s.code,
         relays: project.relays.length,
         resyncIntervalMs: 30_000,
         createService: s.createService,
@@ -1017,12 +1042,18 @@ async function main(): Promise<void> {
   }
 }
 
+/** Each process's NODE_OPTIONS, as it was started. */
+function nodeOptionsOf(processes: { name: string; spec: { env?: NodeJS.ProcessEnv } }[]): Record<string, string> {
+  return Object.fromEntries(processes.map((p) => [p.name, p.spec.env?.NODE_OPTIONS ?? ""]));
+}
+
 /** The command line's flags that differ from the defaults, for the report. */
 function flagsOf(s: Settings): string {
   const f = [
     ...(s.masters !== 200 ? [`--masters ${s.masters}`] : []),
     ...(s.host ? ["--host"] : []),
     ...(s.nodeOptions ? [`--node-options='${s.nodeOptions}'`] : []),
+    ...(s.code !== "dist" ? [`--code ${s.code}`] : []),
   ];
   return f.length > 0 ? ` -- ${f.join(" ")}` : "";
 }
@@ -1243,7 +1274,13 @@ function markdown(res: Results, s: Settings, sb: Sandbox): string {
     `${res.when}, ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}. \`npm run bench:masters${flagsOf(s)}\` (bench/many-masters.ts, issue #6); ${res.totalSeconds} s in all.`,
     ``,
     `Setup: ${n} masters${n !== s.masters ? ` (**${s.masters} requested, fell back**)` : ""} x 2 redis-server, 3 Sentinels (quorum ${sb.options.quorum}, down-after ${sb.options.downAfterMs} ms, failover-timeout ${sb.options.failoverTimeoutMs} ms), ` +
-      `2 sentinel-relays, ${s.host ? "one functions host running" : "one process each for"} ${FUNCTIONS.join(", ")}; MASTERS maps master-<m> to Service / ConfigMap redis-<m>-master (${s.createService ? "Services created by master-endpoints" : "Services pre-created"}). Sandbox start: ${start}.`,
+      `2 sentinel-relays, ${s.host ? "one functions host running" : "one process each for"} ${FUNCTIONS.join(", ")}, ${s.code === "dist" ? "running tsc's build (node dist/bin/failover.js, as the production image)" : "running the TypeScript sources (node bin/failover.ts, as the dev image)"} with NODE_OPTIONS ${Object.entries(
+        res.settings.nodeOptionsByProcess,
+      )
+        .map(([name, o]) => `${name} "${o}"`)
+        .join(
+          ", ",
+        )}${s.nodeOptions ? "" : ` (the image's "${IMAGE_NODE_OPTIONS}", its percentage taken of each one's Deployment's memory limit)`}; MASTERS maps master-<m> to Service / ConfigMap redis-<m>-master (${s.createService ? "Services created by master-endpoints" : "Services pre-created"}). Sandbox start: ${start}.`,
     ``,
     `"Right" per master = pod labels redis-role (master on the new master's pod only), the EndpointSlice of its Service listing exactly the new master, its ConfigMap naming the new master's host and pod with a newer epoch; watched from the benchmark's side. Times are from the first command (t0). RSS = VmRSS, CPU = utime + stime from /proc, sampled every ${s.sampleMs} ms.`,
     ``,

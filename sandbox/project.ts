@@ -15,6 +15,7 @@ import { baseFunctionNames } from "../functions/index.ts";
 import { HOST_NAME } from "../shared/runtime/manifests.ts";
 import { apply } from "./cluster.ts";
 import { failoverProcess, sandboxEnv, startRelays } from "./failover-process.ts";
+import type { ProcessCode } from "./failover-process.ts";
 import { writeKubeconfig } from "./pki.ts";
 import type { ManagedProcess } from "./process.ts";
 import type { Sandbox } from "./sandbox.ts";
@@ -33,6 +34,10 @@ export interface ProjectOptions {
   env?: Record<string, string>;
   /** The functions in one process, as components/functions-host runs them (httpPort(fn) is then the host's for every fn). */
   host?: boolean;
+  /** NODE_OPTIONS of every process, relays included (default: the image's). */
+  nodeOptions?: string;
+  /** The sources (default) or dist/, as the production image runs it (build it first: buildDist). */
+  code?: ProcessCode;
 }
 
 export interface Project {
@@ -96,6 +101,8 @@ export async function startProject(sb: Sandbox, options: ProjectOptions = {}): P
   const ports = new Map(processes.flatMap((p, i) => p.run.map((fn) => [fn, 18090 + i] as const)));
   const functions = new Map<string, ManagedProcess>();
   const started: ManagedProcess[] = [];
+  const nodeOptions: Record<string, string> = options.nodeOptions === undefined ? {} : { NODE_OPTIONS: options.nodeOptions };
+  const code = options.code ? { code: options.code } : {};
   try {
     for (const { name, run } of processes) {
       const kubeconfig = await serviceAccountKubeconfig(sb, name);
@@ -108,16 +115,18 @@ export async function startProject(sb: Sandbox, options: ProjectOptions = {}): P
           NAMESPACE: ns,
           RESYNC_INTERVAL_MS: String(options.resyncIntervalMs ?? 30_000),
           ...(options.host ? { FUNCTION_IDENTITY: "impersonate" } : {}),
+          ...nodeOptions,
           ...options.env,
         },
         httpPort: ports.get(run[0]!)!,
         logFile: join(sb.dir, `function-${name}.log`),
+        ...code,
       });
       for (const fn of run) functions.set(fn, proc);
       started.push(proc);
     }
     await Promise.all(started.map((p) => p.start()));
-    const relays = await startRelays(sb, options.relays ?? 2);
+    const relays = await startRelays(sb, { count: options.relays ?? 2, env: nodeOptions, ...code });
     started.push(...relays);
     return {
       relays,

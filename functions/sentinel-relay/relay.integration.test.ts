@@ -19,7 +19,7 @@ let nc: NatsConnection;
 
 beforeAll(async () => {
   sb = await startSandbox({ kube: false, server: SERVER });
-  relays = await startRelays(sb, 2);
+  relays = await startRelays(sb, { count: 2 });
   nc = await natsOf(sb);
 });
 

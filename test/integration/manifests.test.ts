@@ -557,8 +557,9 @@ describe("the image", () => {
   it("runs every target with the same V8 heap flags, which the sandbox's processes use too", () => {
     const stages = dockerfile.split(/^FROM /m).filter((x) => / AS (dev|production)\b/.test(x));
     expect(stages).toHaveLength(2);
-    for (const stage of stages) expect(stage).toMatch(/^ENV NODE_OPTIONS=--max-semi-space-size=\d+$/m);
-    expect(IMAGE_NODE_OPTIONS).toMatch(/^--max-semi-space-size=\d+$/);
+    for (const stage of stages)
+      expect(stage).toMatch(/^ENV NODE_OPTIONS="--max-semi-space-size=\d+ --max-old-space-size-percentage=\d+"$/m);
+    expect(IMAGE_NODE_OPTIONS).toMatch(/^--max-semi-space-size=\d+ --max-old-space-size-percentage=\d+$/);
     expect(() => imageNodeOptions("ENV NODE_OPTIONS=--a\nENV NODE_OPTIONS=--b\n")).toThrow(/different NODE_OPTIONS/);
   });
 

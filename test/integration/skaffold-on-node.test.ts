@@ -138,6 +138,31 @@ describe("skaffold dev -p sandbox on the real node", () => {
     expect(sentinelSays.split("\n")[0]).toBe(p.ipOf[p.labelled[0]!]);
   });
 
+  it("sizes every Node process's V8 heap to a third of its container's memory limit, where V8's own default is above the limit", async () => {
+    // `node` run in the container: the image's NODE_OPTIONS, the container's cgroup (its memory limit).
+    const heapLimitMiB = async (pod: string, nodeOptions?: string) => {
+      const env = nodeOptions === undefined ? [] : ["env", `NODE_OPTIONS=${nodeOptions}`];
+      const script = "Math.round(require('v8').getHeapStatistics().heap_size_limit / 2 ** 20)";
+      return Number((await sb.kubectl("exec", "-n", NS, pod, "-c", "function", "--", ...env, "node", "-p", script)).trim());
+    };
+    const all = await pods();
+    for (const app of ["sentinel-relay", "label-master"]) {
+      const pod = all.find((p) => p.metadata?.labels?.["app.kubernetes.io/name"] === app)!;
+      const limit = pod.spec!.containers.find((c) => c.name === "function")!.resources!.limits!.memory as string;
+      const limitMiB = Number(/^(\d+)Mi$/.exec(limit)![1]);
+      const capped = await heapLimitMiB(pod.metadata!.name!);
+      // old generation 33 % of the limit, plus the young generation's 2 x 2 MB and V8's rounding
+      expect(capped).toBeGreaterThanOrEqual(Math.floor(limitMiB * 0.33));
+      expect(capped).toBeLessThanOrEqual(Math.floor(limitMiB * 0.33) + 8);
+      // the same container without the cap: V8 sizes its heap past the limit (the kernel's OOM kill comes first)
+      const uncapped = await heapLimitMiB(pod.metadata!.name!, "--max-semi-space-size=2");
+      expect(uncapped).toBeGreaterThan(limitMiB);
+      console.log(
+        `[figure] ${app}: V8 heap limit ${capped} MiB under its ${limitMiB} Mi container limit (V8's own default there: ${uncapped} MiB)`,
+      );
+    }
+  });
+
   it("forwards localhost:6379 to the master (through redis-master-forward and Service redis-master)", async () => {
     expect(output()).toMatch(
       /Port forwarding service\/redis-master-forward in namespace redis, remote port 6379 -> http:\/\/127\.0\.0\.1:6379/,
