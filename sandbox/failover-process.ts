@@ -72,14 +72,15 @@ export function manifestMemoryLimitMiB(file: string): number {
 }
 
 /**
- * The manifest that deploys what `args` runs: the relay's Deployment, a single function's own, or
- * the functions host's for several; undefined for anything else (a user's hook).
+ * The manifest that deploys what `args` runs: the relay's Deployment, a single function's own (the
+ * webhook's component), or the functions host's for several; undefined for anything else (a user's hook).
  */
 export function deploymentOf(args: string[]): string | undefined {
   const [command, ...rest] = args;
   if (command === "relay") return join(MANIFESTS, "base/functions/deployments/sentinel-relay.yaml");
   if (command !== "run" || rest.length === 0) return undefined;
   if (rest.length > 1) return join(MANIFESTS, "components/functions-host/host.yaml");
+  if (rest[0] === "webhook") return join(MANIFESTS, "components/webhook/deployment.yaml");
   const own = join(MANIFESTS, "base/functions/deployments", `${rest[0]}.yaml`);
   return existsSync(own) ? own : undefined;
 }
