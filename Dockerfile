@@ -27,8 +27,8 @@ ENV NODE_ENV=development
 # V8's young generation capped at 2 MB per semi-space (it grows to 16 by default and stays there):
 # the functions host with 200 masters idled at 246 MB of RSS without it, 161 with it, at the same
 # CPU. Its old generation capped at a third of the container's memory limit (V8's own default in
-# a 192 Mi container is 262 MiB, above the limit: a relay's heap grew to 100 MiB of mostly garbage
-# in a 200-master burst, its RSS to 198 MiB; capped, 30 MiB and 107). npm run bench:masters --
+# a 192 Mi container is 262 MiB, above the limit: a relay's heap grew to 102 MiB of mostly garbage
+# in a 200-master burst, its RSS to 198 MiB; capped, 28 MiB and 115). npm run bench:masters --
 # --host; docs/design.md, "Decisions". A Deployment's own NODE_OPTIONS replaces both.
 ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size-percentage=33"
 COPY --from=deps /app/node_modules node_modules
