@@ -1249,6 +1249,8 @@ function roundReport(r: RoundResult, sb: Sandbox): string {
 
 function markdown(res: Results, s: Settings, sb: Sandbox): string {
   const n = res.settings.masters;
+  const perProcess = Object.entries(res.settings.nodeOptionsByProcess).map(([name, o]) => `${name} "${o}"`);
+  const nodeOptionsText = `${perProcess.join(", ")}${s.nodeOptions ? "" : ` (the image's "${IMAGE_NODE_OPTIONS}", its percentage taken of each one's Deployment's memory limit)`}`;
   const m = res.machine;
   const start = res.sandboxStart
     .map((a) => `${a.masters} masters: ${a.ok ? `started and settled in ${a.seconds} s` : `failed after ${a.seconds} s (${a.error})`}`)
@@ -1274,13 +1276,7 @@ function markdown(res: Results, s: Settings, sb: Sandbox): string {
     `${res.when}, ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}. \`npm run bench:masters${flagsOf(s)}\` (bench/many-masters.ts, issue #6); ${res.totalSeconds} s in all.`,
     ``,
     `Setup: ${n} masters${n !== s.masters ? ` (**${s.masters} requested, fell back**)` : ""} x 2 redis-server, 3 Sentinels (quorum ${sb.options.quorum}, down-after ${sb.options.downAfterMs} ms, failover-timeout ${sb.options.failoverTimeoutMs} ms), ` +
-      `2 sentinel-relays, ${s.host ? "one functions host running" : "one process each for"} ${FUNCTIONS.join(", ")}, ${s.code === "dist" ? "running tsc's build (node dist/bin/failover.js, as the production image)" : "running the TypeScript sources (node bin/failover.ts, as the dev image)"} with NODE_OPTIONS ${Object.entries(
-        res.settings.nodeOptionsByProcess,
-      )
-        .map(([name, o]) => `${name} "${o}"`)
-        .join(
-          ", ",
-        )}${s.nodeOptions ? "" : ` (the image's "${IMAGE_NODE_OPTIONS}", its percentage taken of each one's Deployment's memory limit)`}; MASTERS maps master-<m> to Service / ConfigMap redis-<m>-master (${s.createService ? "Services created by master-endpoints" : "Services pre-created"}). Sandbox start: ${start}.`,
+      `2 sentinel-relays, ${s.host ? "one functions host running" : "one process each for"} ${FUNCTIONS.join(", ")}, ${s.code === "dist" ? "running tsc's build (node dist/bin/failover.js, as the production image)" : "running the TypeScript sources (node bin/failover.ts, as the dev image)"} with NODE_OPTIONS ${nodeOptionsText}; MASTERS maps master-<m> to Service / ConfigMap redis-<m>-master (${s.createService ? "Services created by master-endpoints" : "Services pre-created"}). Sandbox start: ${start}.`,
     ``,
     `"Right" per master = pod labels redis-role (master on the new master's pod only), the EndpointSlice of its Service listing exactly the new master, its ConfigMap naming the new master's host and pod with a newer epoch; watched from the benchmark's side. Times are from the first command (t0). RSS = VmRSS, CPU = utime + stime from /proc, sampled every ${s.sampleMs} ms.`,
     ``,

@@ -9,6 +9,8 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { loadAllYaml } from "@kubernetes/client-node";
+import type { V1Deployment } from "@kubernetes/client-node";
 import { ManagedProcess } from "./process.ts";
 import type { Sandbox } from "./sandbox.ts";
 
@@ -63,12 +65,22 @@ export function nodeOptionsUnderLimit(options: string, limitMiB: number): string
 }
 
 const MANIFESTS = join(ROOT, "manifests");
+/** The functions host's objects (ServiceAccount, Role, RoleBinding, Deployment). */
+export const HOST_OBJECTS = join(MANIFESTS, "components/functions-host/host.yaml");
 
-/** A manifest's first container's memory limit in MiB ("192Mi", "1Gi"); throws when it has none. */
+const memoryLimits = new Map<string, number>();
+
+/** The memory limit in MiB ("192Mi", "1Gi") of the first container of a file's Deployment, read once per file; throws when it has none. */
 export function manifestMemoryLimitMiB(file: string): number {
-  const m = /limits:\s*\{[^}]*\bmemory:\s*(\d+)(Mi|Gi)\b/.exec(readFileSync(file, "utf8"));
-  if (!m) throw new Error(`${file}: no container memory limit (limits: {..., memory: <n>Mi})`);
-  return Number(m[1]) * (m[2] === "Gi" ? 1024 : 1);
+  const known = memoryLimits.get(file);
+  if (known !== undefined) return known;
+  const deployment = (loadAllYaml(readFileSync(file, "utf8")) as V1Deployment[]).find((o) => o?.kind === "Deployment");
+  const limit = deployment?.spec?.template.spec?.containers[0]?.resources?.limits?.memory;
+  const m = typeof limit === "string" ? /^(\d+)(Mi|Gi)$/.exec(limit) : null;
+  if (!m) throw new Error(`${file}: no container memory limit (a Deployment's resources.limits.memory in Mi or Gi)`);
+  const mib = Number(m[1]) * (m[2] === "Gi" ? 1024 : 1);
+  memoryLimits.set(file, mib);
+  return mib;
 }
 
 /**
@@ -79,7 +91,7 @@ export function deploymentOf(args: string[]): string | undefined {
   const [command, ...rest] = args;
   if (command === "relay") return join(MANIFESTS, "base/functions/deployments/sentinel-relay.yaml");
   if (command !== "run" || rest.length === 0) return undefined;
-  if (rest.length > 1) return join(MANIFESTS, "components/functions-host/host.yaml");
+  if (rest.length > 1) return HOST_OBJECTS;
   if (rest[0] === "webhook") return join(MANIFESTS, "components/webhook/deployment.yaml");
   const own = join(MANIFESTS, "base/functions/deployments", `${rest[0]}.yaml`);
   return existsSync(own) ? own : undefined;

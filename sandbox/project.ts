@@ -14,15 +14,13 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { baseFunctionNames } from "../functions/index.ts";
 import { HOST_NAME } from "../shared/runtime/manifests.ts";
 import { apply } from "./cluster.ts";
-import { failoverProcess, sandboxEnv, startRelays } from "./failover-process.ts";
+import { failoverProcess, HOST_OBJECTS, sandboxEnv, startRelays } from "./failover-process.ts";
 import type { ProcessCode } from "./failover-process.ts";
 import { writeKubeconfig } from "./pki.ts";
 import type { ManagedProcess } from "./process.ts";
 import type { Sandbox } from "./sandbox.ts";
 
 export const RBAC_DIR = fileURLToPath(new URL("../manifests/base/functions/rbac/", import.meta.url));
-/** The functions host's objects (its ServiceAccount, Role and RoleBinding are applied; its Deployment is this process). */
-export const HOST_OBJECTS = fileURLToPath(new URL("../manifests/components/functions-host/host.yaml", import.meta.url));
 /** Every base function (functions/index.ts), one process each. */
 export const DEFAULT_FUNCTIONS = baseFunctionNames;
 
@@ -91,6 +89,7 @@ export async function startProject(sb: Sandbox, options: ProjectOptions = {}): P
   });
   const names = options.functions ?? DEFAULT_FUNCTIONS;
   if (options.host) {
+    // the host's ServiceAccount, Role and RoleBinding are applied; its Deployment is this process
     const rbac = (loadAllYaml(readFileSync(HOST_OBJECTS, "utf8")) as KubernetesObject[]).filter((o) =>
       /^(ServiceAccount|Role|RoleBinding)$/.test(o.kind ?? ""),
     );
