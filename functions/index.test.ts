@@ -12,6 +12,6 @@ describe("the built-in functions", () => {
       "sentinel-reset",
     ]);
     expect(baseFunctions.every((f) => functions[f.name] === f)).toBe(true);
-    expect(Object.keys(functions)).toEqual([...baseFunctionNames, "webhook"]);
+    expect(Object.keys(functions)).toEqual([...baseFunctionNames, "webhook", "pod-loss-failover"]);
   });
 });

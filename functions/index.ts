@@ -5,10 +5,11 @@ import kubeEvents from "./kube-events/index.ts";
 import labelMaster from "./label-master/index.ts";
 import masterConfigmap from "./master-configmap/index.ts";
 import masterEndpoints from "./master-endpoints/index.ts";
+import podLossFailover from "./pod-loss-failover/index.ts";
 import sentinelReset from "./sentinel-reset/index.ts";
 import webhook from "./webhook/index.ts";
 
-/** What manifests/base/functions deploys (`npm run manifests` writes their objects); the webhook is the optional components/webhook. */
+/** What manifests/base/functions deploys (`npm run manifests` writes their objects); the webhook and pod-loss-failover are the optional components/webhook and components/pod-loss-failover. */
 export const baseFunctions: FunctionDefinition[] = [
   fenceOldMaster,
   kubeEvents,
@@ -19,7 +20,7 @@ export const baseFunctions: FunctionDefinition[] = [
 ];
 
 export const functions: Record<string, FunctionDefinition> = Object.fromEntries(
-  [labelMaster, masterEndpoints, masterConfigmap, kubeEvents, fenceOldMaster, sentinelReset, webhook].map((f) => [f.name, f]),
+  [labelMaster, masterEndpoints, masterConfigmap, kubeEvents, fenceOldMaster, sentinelReset, webhook, podLossFailover].map((f) => [f.name, f]),
 );
 
 /** The names of the base functions, in the registry's order (the sandbox runs one process each). */

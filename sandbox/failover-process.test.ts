@@ -16,6 +16,8 @@ describe("a process beside the sandbox gets the heap its pod would", () => {
     expect(deploymentOf(["run", "label-master", "master-endpoints"])).toMatch(/components\/functions-host\/host\.yaml$/);
     expect(deploymentOf(["run", "webhook"])).toMatch(/components\/webhook\/deployment\.yaml$/);
     expect(manifestMemoryLimitMiB(deploymentOf(["run", "webhook"])!)).toBe(192);
+    expect(deploymentOf(["run", "pod-loss-failover"])).toMatch(/components\/pod-loss-failover\/deployments\/pod-loss-failover\.yaml$/);
+    expect(manifestMemoryLimitMiB(deploymentOf(["run", "pod-loss-failover"])!)).toBe(192);
     expect(deploymentOf(["run", "./dist/my-hook.js"])).toBeUndefined();
     expect(deploymentOf(["init", "redis"])).toBeUndefined();
     expect(manifestMemoryLimitMiB(deploymentOf(["relay"])!)).toBe(192);

@@ -85,7 +85,8 @@ export function manifestMemoryLimitMiB(file: string): number {
 
 /**
  * The manifest that deploys what `args` runs: the relay's Deployment, a single function's own (the
- * webhook's component), or the functions host's for several; undefined for anything else (a user's hook).
+ * webhook's and pod-loss-failover's components), or the functions host's for several; undefined
+ * for anything else (a user's hook).
  */
 export function deploymentOf(args: string[]): string | undefined {
   const [command, ...rest] = args;
@@ -93,6 +94,7 @@ export function deploymentOf(args: string[]): string | undefined {
   if (command !== "run" || rest.length === 0) return undefined;
   if (rest.length > 1) return HOST_OBJECTS;
   if (rest[0] === "webhook") return join(MANIFESTS, "components/webhook/deployment.yaml");
+  if (rest[0] === "pod-loss-failover") return join(MANIFESTS, "components/pod-loss-failover/deployments/pod-loss-failover.yaml");
   const own = join(MANIFESTS, "base/functions/deployments", `${rest[0]}.yaml`);
   return existsSync(own) ? own : undefined;
 }

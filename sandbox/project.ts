@@ -48,6 +48,9 @@ export interface Project {
 
 /** The webhook function is an optional component of the manifests; its RBAC lives there. */
 export const WEBHOOK_RBAC = fileURLToPath(new URL("../manifests/components/webhook/rbac.yaml", import.meta.url));
+export const POD_LOSS_RBAC = fileURLToPath(
+  new URL("../manifests/components/pod-loss-failover/rbac/pod-loss-failover.yaml", import.meta.url),
+);
 
 /** The RBAC objects of every function, from the manifests, in `namespace`. */
 export function rbacObjects(namespace: string): KubernetesObject[] {
@@ -56,6 +59,7 @@ export function rbacObjects(namespace: string): KubernetesObject[] {
       .filter((f) => f.endsWith(".yaml"))
       .map((f) => join(RBAC_DIR, f)),
     WEBHOOK_RBAC,
+    POD_LOSS_RBAC,
   ]
     .flatMap((f) => loadAllYaml(readFileSync(f, "utf8")) as KubernetesObject[])
     .map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));

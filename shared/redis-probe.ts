@@ -3,7 +3,7 @@
  * retries, no offline queue, deadlines on connect and on every command, errors surfaced as
  * rejected commands rather than printed.
  */
-import { Redis } from "ioredis";
+import { Redis, ReplyError } from "ioredis";
 import type { HostPort } from "./sentinel-quorum.ts";
 
 export interface ProbeTimeouts {
@@ -47,4 +47,10 @@ export async function withRedis<T>(
   } finally {
     client.disconnect();
   }
+}
+
+/** Whether a failed command failed with the server's own error reply (NOAUTH, LOADING, ...): the server answered. */
+export function isServerReply(err: unknown): boolean {
+  // ioredis types ReplyError as `any`; at run time it is the class of every error reply.
+  return err instanceof ReplyError;
 }

@@ -65,6 +65,19 @@ export class Caches {
     return cache.list().filter((p) => matchesLabels(wanted, p.metadata?.labels));
   }
 
+  /**
+   * Calls `listener` with every pod of `namespace` matching `selector` that is added, changes or is
+   * deleted from now on (the same shared watch as pods()). Resolves once that watch is listed, with
+   * the unsubscribe.
+   */
+  async onPods(namespace: string, selector: string, listener: (pod: V1Pod) => void): Promise<() => void> {
+    const wanted = this.#parsed(selector);
+    const cache = await this.#get<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watchSelector(wanted));
+    return cache.onChange((p) => {
+      if (matchesLabels(wanted, p.metadata?.labels)) listener(p);
+    });
+  }
+
   /** EndpointSlices of one Service. */
   async endpointSlices(namespace: string, service: string): Promise<readonly V1EndpointSlice[]> {
     const cache = await this.#get<V1EndpointSlice>(

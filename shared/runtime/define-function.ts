@@ -56,6 +56,12 @@ export interface FunctionDefinition<C extends object = object> {
   readonly name: string;
   /** Which Sentinel events wake it, as short names ("switch-master", "sdown", "minus-odown"); the resync wakes it too. */
   readonly on: readonly SentinelEventName[];
+  /**
+   * Also wake it when a pod of a master's set is added, changes or is deleted (the shared pod watch
+   * of ctx.caches), with no event, in the master's lane: for a function whose converged state
+   * depends on what Kubernetes sees of the pods (pod-loss-failover). Needs pods list + watch.
+   */
+  readonly wakeOnPods?: boolean | undefined;
   /** Its own settings from the environment (a zod object, keys = variable names), validated at start; `ctx.config` is the result. */
   readonly config?: ConfigSchema | undefined;
   /** One line on what it does (the comment on its generated Deployment). */

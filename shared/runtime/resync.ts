@@ -81,8 +81,14 @@ export class Resync {
     this.#requeue.after(key, ms, () => void o.lanes.run(key, () => this.#one(fn, master, 0, "requeue")));
   }
 
-  /** A reconcile with no event: the periodic resync, its retries, or a requeue the function asked for. */
-  async #one(fn: FunctionDefinition, name: string, attempt: number, trigger: "resync" | "requeue"): Promise<void> {
+  /** Runs `fn` for `master` now, with no event (a pod of its set changed); coalesced with a run already due. */
+  wake(fn: FunctionDefinition, master: string): void {
+    const key = `${fn.name}/${master}`;
+    this.#requeue.after(key, 0, () => void this.#o.lanes.run(key, () => this.#one(fn, master, 0, "pods")));
+  }
+
+  /** A reconcile with no event: the periodic resync, its retries, a requeue the function asked for, or a pod change. */
+  async #one(fn: FunctionDefinition, name: string, attempt: number, trigger: "resync" | "requeue" | "pods"): Promise<void> {
     const o = this.#o;
     if (trigger === "resync") o.metrics.resyncs.inc({ fn: fn.name });
     await o.reconcile(fn, name).then(

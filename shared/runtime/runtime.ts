@@ -8,6 +8,7 @@
  * wires them together and runs start and stop. The rules it enforces, and why: docs/design.md
  * ("Rules every function runs under", "Start-up rules").
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
@@ -21,7 +22,7 @@ import { connectNats, untilNatsAnswers } from "../nats-connection.ts";
 import { majority } from "../sentinel-quorum.ts";
 import { ensureStreams, streamSettingsOf } from "../streams.ts";
 import { Caches } from "./caches.ts";
-import { functionConfig } from "./config.ts";
+import { functionConfig, mappingFor } from "./config.ts";
 import type { RuntimeConfig } from "./config.ts";
 import { consumerConfig, consumerName, ensureConsumer } from "./consumer.ts";
 import type { EventTarget, RedisAccess } from "./context.ts";
@@ -66,6 +67,8 @@ export class Runtime {
   #messages: ConsumerMessages[] = [];
   #advisories: Subscription[] = [];
   #loops: Promise<void>[] = [];
+  /** Unsubscribes of the pod watches that wake functions declaring wakeOnPods. */
+  #podListeners: (() => void)[] = [];
   #http: ProbeServer | undefined;
   #consuming = false;
   #stopping = false;
@@ -172,6 +175,7 @@ export class Runtime {
       this.#messages.push(messages);
       this.#loops.push(this.#consume(fn, messages));
     }
+    this.#loops.push(this.#wakeOnPods());
     this.#consuming = true;
     this.#waitingFor = undefined;
     this.log.info({ functions: this.functions.map((f) => f.name), stream: c.STREAM }, "runtime started");
@@ -186,6 +190,41 @@ export class Runtime {
       }
       // Not awaited: the lane of this master serializes; other masters go on in parallel.
       void this.#handle(fn, msg);
+    }
+  }
+
+  /**
+   * Functions declaring wakeOnPods run for a master (in its lane, with no event) whenever a pod of
+   * its set changes. The masters are MASTERS', or the one the Sentinels monitor; a watch that cannot
+   * be listed yet (apiserver down, RBAC) is retried every second until stop.
+   */
+  async #wakeOnPods(): Promise<void> {
+    const fns = this.functions.filter((f) => f.wakeOnPods);
+    if (fns.length === 0) return;
+    const c = this.config;
+    const signal = this.#shutdown.signal;
+    let names = Object.keys(c.MASTERS);
+    while (names.length === 0 && !signal.aborted) {
+      names = await this.sentinels.masterNames();
+      if (names.length === 0) await sleep(1000, undefined, { signal }).catch(() => undefined);
+    }
+    // Several masters with no MASTERS entries share one mapping: the resync refuses them (and says
+    // so); waking on their pods would run the same refused reconcile.
+    if (Object.keys(c.MASTERS).length === 0 && names.length > 1) return;
+    for (const name of names) {
+      const { namespace, podSelector } = mappingFor(c, name);
+      while (!signal.aborted) {
+        try {
+          const off = await this.caches.onPods(namespace, podSelector, () => {
+            for (const fn of fns) this.#resync.wake(fn, name);
+          });
+          this.#podListeners.push(off);
+          break;
+        } catch (err) {
+          this.log.warn({ err, master: name, namespace, podSelector }, "pod watch not listed yet, retrying");
+          await sleep(1000, undefined, { signal }).catch(() => undefined);
+        }
+      }
     }
   }
 
@@ -229,6 +268,7 @@ export class Runtime {
     this.#resync.stop();
     for (const m of this.#messages) m.stop();
     await Promise.allSettled(this.#loops);
+    for (const off of this.#podListeners) off();
     await this.#lanes.idle();
     for (const s of this.#advisories) s.unsubscribe();
     await this.#nc?.drain().catch(() => undefined);

@@ -154,6 +154,33 @@ describe("WatchCache", () => {
     await c.stop();
   });
 
+  it("tells its listeners every object it takes in: watched changes and deletions, and on a relist what was listed and what is gone", async () => {
+    lists = [
+      { items: [pod("a", "5"), pod("b", "6")], rv: "10" },
+      { items: [pod("a", "30")], rv: "31" },
+    ];
+    watches = [
+      thenEnd(
+        events(
+          { type: "MODIFIED", object: pod("a", "11") },
+          { type: "DELETED", object: pod("b", "12") },
+          { type: "ADDED", object: pod("c", "13") },
+          { type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } },
+        ),
+      ),
+      events(),
+    ];
+    const seen: string[] = [];
+    const c = cache();
+    const off = c.onChange((o) => seen.push(`${o.metadata?.name}@${o.metadata?.resourceVersion}`));
+    await c.start();
+    await until("the relist", () => names(c).join() === "a@30");
+    // The first list's objects too (a listener added before start), then the watch, then the relist: c gone, a listed.
+    expect(seen).toEqual(["a@5", "b@6", "a@11", "b@12", "c@13", "c@13", "a@30"]);
+    off();
+    await c.stop();
+  });
+
   it("reports a failed watch and retries it after a second; a failed first list rejects start", async () => {
     lists = [{ items: [pod("a", "5")], rv: "10" }];
     watches = [(res) => res.writeHead(500).end(), events({ type: "ADDED", object: pod("b", "11") })];

@@ -23,6 +23,7 @@ export class WatchCache<T extends KubernetesObject> {
   readonly #query: Record<string, string>;
   readonly #onError: (err: unknown) => void;
   readonly #objects = new Map<string, T>();
+  readonly #listeners = new Set<(object: T) => void>();
   readonly #abort = new AbortController();
   #resourceVersion = "";
   #loop: Promise<void> | undefined;
@@ -50,6 +51,19 @@ export class WatchCache<T extends KubernetesObject> {
     return this.#objects.get(`${namespace}/${name}`);
   }
 
+  /**
+   * Calls `listener` with every object the cache takes in after now: added, changed, deleted (as
+   * last seen), and on a relist each object listed and each one gone since. Returns the unsubscribe.
+   */
+  onChange(listener: (object: T) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(object: T): void {
+    for (const listener of this.#listeners) listener(object);
+  }
+
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.#loop;
@@ -57,9 +71,15 @@ export class WatchCache<T extends KubernetesObject> {
 
   async #list(): Promise<void> {
     const { items, resourceVersion } = await this.#kube.list<T>(this.#path, this.#query);
+    const before = new Map(this.#objects);
     this.#objects.clear();
-    for (const o of items) this.#objects.set(keyOf(o), o);
+    for (const o of items) {
+      this.#objects.set(keyOf(o), o);
+      before.delete(keyOf(o));
+    }
     this.#resourceVersion = resourceVersion;
+    for (const gone of before.values()) this.#changed(gone);
+    for (const o of items) this.#changed(o);
   }
 
   async #watchForever(): Promise<void> {
@@ -102,6 +122,7 @@ export class WatchCache<T extends KubernetesObject> {
         if (event.type === "BOOKMARK") continue;
         if (event.type === "DELETED") this.#objects.delete(keyOf(event.object));
         else this.#objects.set(keyOf(event.object), event.object as T);
+        this.#changed(event.object as T);
       }
     } catch (err) {
       if (err instanceof ApiException && err.code === 410) return "expired";

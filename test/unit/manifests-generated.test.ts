@@ -1,12 +1,13 @@
-/** manifests/base/functions and components/functions-host are the generator's output: a declaration changed without `npm run manifests` fails here. */
+/** manifests/base/functions, components/functions-host and components/pod-loss-failover are the generator's output: a declaration changed without `npm run manifests` fails here. */
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { baseFunctions } from "../../functions/index.ts";
+import { baseFunctions, functions } from "../../functions/index.ts";
 import { renderFunctionFiles, renderHostFiles } from "../../shared/runtime/manifests.ts";
 
 const DIR = fileURLToPath(new URL("../../manifests/base/functions/", import.meta.url));
 const HOST_DIR = fileURLToPath(new URL("../../manifests/components/functions-host/", import.meta.url));
+const POD_LOSS_DIR = fileURLToPath(new URL("../../manifests/components/pod-loss-failover/", import.meta.url));
 
 describe("manifests/base/functions", () => {
   const files = renderFunctionFiles(baseFunctions);
@@ -31,5 +32,18 @@ describe("manifests/components/functions-host", () => {
 
   it("holds nothing else", () => {
     expect(readdirSync(HOST_DIR).sort()).toEqual(Object.keys(files).sort());
+  });
+});
+
+describe("manifests/components/pod-loss-failover", () => {
+  const files = renderFunctionFiles([functions["pod-loss-failover"]!]);
+
+  it.each(Object.keys(files))("%s is what `npm run manifests` writes", (path) => {
+    expect(readFileSync(`${POD_LOSS_DIR}${path}`, "utf8"), "run `npm run manifests` after changing a function's declaration").toBe(files[path]);
+  });
+
+  it("the component lists every generated file", () => {
+    const kustomization = readFileSync(`${POD_LOSS_DIR}kustomization.yaml`, "utf8");
+    for (const path of Object.keys(files)) expect(kustomization).toContain(`- ${path}`);
   });
 });

@@ -37,6 +37,11 @@ export class FakeCluster {
     this.#objects.set(keyOf(object), structuredClone(object) as Stored);
   }
 
+  /** Removes an object, as a deletion would (what reads see next). */
+  delete(kind: string, namespace: string, name: string): void {
+    this.#objects.delete(`${kind}/${namespace}/${name}`);
+  }
+
   get<T extends KubernetesObject>(kind: string, namespace: string, name: string): T | undefined {
     return this.#objects.get(`${kind}/${namespace}/${name}`) as T | undefined;
   }
