@@ -20,7 +20,10 @@ export const baseFunctions: FunctionDefinition[] = [
 ];
 
 export const functions: Record<string, FunctionDefinition> = Object.fromEntries(
-  [labelMaster, masterEndpoints, masterConfigmap, kubeEvents, fenceOldMaster, sentinelReset, webhook, podLossFailover].map((f) => [f.name, f]),
+  [labelMaster, masterEndpoints, masterConfigmap, kubeEvents, fenceOldMaster, sentinelReset, webhook, podLossFailover].map((f) => [
+    f.name,
+    f,
+  ]),
 );
 
 /** The names of the base functions, in the registry's order (the sandbox runs one process each). */

@@ -39,7 +39,9 @@ describe("manifests/components/pod-loss-failover", () => {
   const files = renderFunctionFiles([functions["pod-loss-failover"]!]);
 
   it.each(Object.keys(files))("%s is what `npm run manifests` writes", (path) => {
-    expect(readFileSync(`${POD_LOSS_DIR}${path}`, "utf8"), "run `npm run manifests` after changing a function's declaration").toBe(files[path]);
+    expect(readFileSync(`${POD_LOSS_DIR}${path}`, "utf8"), "run `npm run manifests` after changing a function's declaration").toBe(
+      files[path],
+    );
   });
 
   it("the component lists every generated file", () => {
