@@ -12,7 +12,10 @@
  *   from `client-reconfig-script`. The hook runs in every other switch only: a kubectl started at
  *   the very moment the project works takes one of this machine's two cores, so the project's
  *   share is measured over the switches without it and the hook's over the others.
- * - **Kills** (`--kills`, default 10): the master's redis SIGKILLed and its pod force-deleted, with
+ * - **Kills** (`--kills`, default 10, in each of two phases: pod-loss-failover scaled to 0, so
+ *   Sentinel alone detects the death, then running, so Kubernetes' view of it starts the failover;
+ *   `k8sTriggeredSpeedup` sets the first phase's sentinel-aware client beside the second's plain
+ *   client through kube-proxy): the master's redis SIGKILLed and its pod force-deleted, with
  *   four clients writing all along: a plain client through the `redis-master` ClusterIP
  *   (kube-proxy), a plain client through an in-process resolver of the same EndpointSlice (the
  *   project's floor: no kube-proxy), HAProxy configured as the redis-ha chart does, a
@@ -30,7 +33,7 @@ import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CoreV1Api, EventsV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { V1ConfigMap, V1Pod } from "@kubernetes/client-node";
 import { inSandboxNamespace } from "../sandbox/addresses.ts";
 import { reexecInSandbox } from "../sandbox/cli.ts";
@@ -45,6 +48,7 @@ import {
   NS,
   onPod,
   PASSWORD,
+  podsIn,
   redisPods,
   SENTINEL_PASSWORD,
   sentinelPods,
@@ -455,6 +459,111 @@ async function killRound(b: Bench, i: number, writers: Record<Client, Writer>): 
   };
 }
 
+/** Who may start a kill's failover: Sentinel alone (pod-loss-failover scaled to 0), or pod-loss-failover too (Kubernetes sees the death first). */
+const KILL_PHASES = ["sentinelAlone", "podLossFailover"] as const;
+type KillPhase = (typeof KILL_PHASES)[number];
+const KILL_PHASE_NAMES: Record<KillPhase, string> = {
+  sentinelAlone: "Sentinel alone (pod-loss-failover scaled to 0)",
+  podLossFailover: "pod-loss-failover running (components/pod-loss-failover)",
+};
+
+interface KillPhaseResult {
+  samples: KillSample[];
+  killToSwitchMs: Figure;
+  unavailabilityMs: Record<Client, Figure>;
+  notRecovered: Record<Client, number>;
+  lost: Record<Client, { acknowledged: number; lost: number }>;
+  /** FailoverStarted Events pod-loss-failover recorded during the phase. */
+  failoversStartedByPodLoss: number;
+  ioredisClientEnds: number;
+  /** Kills after which the resolver client's first write was acknowledged by the killed master's own address. */
+  firstAckOnKilled: number;
+}
+
+async function failoverStartedEvents(b: Bench): Promise<number> {
+  const list = await b.stack.sb.kubeConfig.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: NS });
+  return list.items.filter((e) => e.reason === "FailoverStarted").length;
+}
+
+/** Scales pod-loss-failover to `replicas` and waits until that many of its pods are ready (none left at 0). */
+async function scalePodLossFailover(b: Bench, replicas: 0 | 1): Promise<void> {
+  const { sb } = b.stack;
+  await sb.kubectl("-n", NS, "scale", "deployment/pod-loss-failover", `--replicas=${replicas}`);
+  await waitFor(
+    `pod-loss-failover at ${replicas} ready pod(s)`,
+    async () => {
+      const pods = (await podsIn(sb)).filter((p) => p.metadata?.labels?.["app.kubernetes.io/name"] === "pod-loss-failover");
+      return replicas === 0
+        ? pods.length === 0
+        : pods.length === 1 &&
+            !pods[0]!.metadata?.deletionTimestamp &&
+            pods[0]!.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+    },
+    { timeoutMs: 180_000, intervalMs: 500 },
+  );
+}
+
+/** `kills` kill rounds with pod-loss-failover off or on, four clients writing throughout; then what they lost. */
+async function killPhase(b: Bench, phase: KillPhase, kills: number): Promise<KillPhaseResult> {
+  const { sb, clusterIp } = b.stack;
+  await scalePodLossFailover(b, phase === "podLossFailover" ? 1 : 0);
+  const settled = await waitSettled(sb);
+  await b.haproxyFor(settled);
+  const prefix = `bench:${phase}`;
+  const writers: Record<Client, Writer> = {
+    kubeProxy: new Writer({ target: () => ({ host: clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: `${prefix}:kube-proxy` }),
+    resolverFloor: new Writer({ target: () => b.slices.project.address, password: PASSWORD, keyPrefix: `${prefix}:resolver` }),
+    haproxy: new Writer({ target: () => b.haproxy?.address, password: PASSWORD, keyPrefix: `${prefix}:haproxy` }),
+    ioredisSentinel: new Writer({
+      target: () => undefined,
+      sentinel: { sentinels: b.sentinels.map((s) => ({ host: s.host, port: 26379 })), name: MASTER, password: SENTINEL_PASSWORD },
+      password: PASSWORD,
+      keyPrefix: `${prefix}:ioredis`,
+    }),
+  };
+  for (const w of Object.values(writers)) w.start();
+  const samples: KillSample[] = [];
+  const eventsBefore = await failoverStartedEvents(b);
+  const ms = (x: number | undefined) => (x === undefined ? "  none" : `${Math.round(x)}`.padStart(6));
+  try {
+    for (let i = 0; i < kills; i++) {
+      const s = await killRound(b, i, writers);
+      samples.push(s);
+      console.log(
+        `${phase} kill ${String(i + 1).padStart(2)}/${kills}: ${s.from} -> ${s.to}, kill->switch ${ms(s.killToSwitchMs)} ms | first write after the kill: ${CLIENTS.map((c) => `${c} ${ms(s.unavailabilityMs[c])}`).join(" ")}`,
+      );
+      for (const c of CLIENTS.filter((x) => s.unavailabilityMs[x] === undefined))
+        console.log(
+          `  ${c} not writing ${RECOVERY_LIMIT_MS / 1000} s after the kill: ${writers[c].failures} failed commands so far, the last ${writers[c].lastError ?? "none"}; client ${writers[c].clientStatus}`,
+        );
+    }
+  } finally {
+    await Promise.all(Object.values(writers).map((w) => w.stop()));
+  }
+  const last = await waitSettled(sb);
+  const lost = {} as Record<Client, { acknowledged: number; lost: number }>;
+  for (const c of CLIENTS)
+    lost[c] = {
+      acknowledged: writers[c].acks.length,
+      lost: (await writers[c].checkLost({ host: last.ipOf[last.master]!, port: 6379 }, PASSWORD)).length,
+    };
+  return {
+    samples,
+    killToSwitchMs: figure(samples.map((s) => s.killToSwitchMs)),
+    unavailabilityMs: Object.fromEntries(
+      CLIENTS.map((c) => [c, figure(samples.map((s) => s.unavailabilityMs[c] ?? Number.NaN))]),
+    ) as Record<Client, Figure>,
+    notRecovered: Object.fromEntries(CLIENTS.map((c) => [c, samples.filter((s) => s.unavailabilityMs[c] === undefined).length])) as Record<
+      Client,
+      number
+    >,
+    lost,
+    failoversStartedByPodLoss: (await failoverStartedEvents(b)) - eventsBefore,
+    ioredisClientEnds: writers.ioredisSentinel.clientEnds,
+    firstAckOnKilled: samples.filter((k) => k.firstAckOn === k.from).length,
+  };
+}
+
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 async function main(): Promise<void> {
@@ -512,45 +621,10 @@ async function main(): Promise<void> {
     });
     const kubeProxy = await kubeProxySettings();
 
-    // Kills: four clients writing throughout.
-    const haproxy = await b.haproxyFor(settled);
-    const writers: Record<Client, Writer> = {
-      kubeProxy: new Writer({ target: () => ({ host: stack.clusterIp, port: 6379 }), password: PASSWORD, keyPrefix: "bench:kube-proxy" }),
-      resolverFloor: new Writer({ target: () => b.slices.project.address, password: PASSWORD, keyPrefix: "bench:resolver" }),
-      haproxy: new Writer({ target: () => b.haproxy?.address, password: PASSWORD, keyPrefix: "bench:haproxy" }),
-      ioredisSentinel: new Writer({
-        target: () => undefined,
-        sentinel: { sentinels: b.sentinels.map((s) => ({ host: s.host, port: 26379 })), name: MASTER, password: SENTINEL_PASSWORD },
-        password: PASSWORD,
-        keyPrefix: "bench:ioredis",
-      }),
-    };
-    for (const w of Object.values(writers)) w.start();
-    const killSamples: KillSample[] = [];
-    const ms = (x: number | undefined) => (x === undefined ? "  none" : `${Math.round(x)}`.padStart(6));
-    try {
-      for (let i = 0; i < kills; i++) {
-        const s = await killRound(b, i, writers);
-        killSamples.push(s);
-        console.log(
-          `kill ${String(i + 1).padStart(2)}/${kills}: ${s.from} -> ${s.to}, kill->switch ${ms(s.killToSwitchMs)} ms | first write after the kill: ${CLIENTS.map((c) => `${c} ${ms(s.unavailabilityMs[c])}`).join(" ")}`,
-        );
-        for (const c of CLIENTS.filter((x) => s.unavailabilityMs[x] === undefined))
-          console.log(
-            `  ${c} not writing ${RECOVERY_LIMIT_MS / 1000} s after the kill: ${writers[c].failures} failed commands so far, the last ${writers[c].lastError ?? "none"}; client ${writers[c].clientStatus}`,
-          );
-      }
-    } finally {
-      await Promise.all(Object.values(writers).map((w) => w.stop()));
-    }
-    const last = await waitSettled(sb);
-    const lost = {} as Record<Client, { acknowledged: number; lost: number }>;
-    for (const c of CLIENTS)
-      lost[c] = {
-        acknowledged: writers[c].acks.length,
-        lost: (await writers[c].checkLost({ host: last.ipOf[last.master]!, port: 6379 }, PASSWORD)).length,
-      };
-    const haproxyConfig = haproxySettings(join(haproxy.spec.dir, "haproxy.cfg"));
+    // Kills, in two phases: Sentinel alone, then with pod-loss-failover; four clients writing throughout each.
+    const killPhases = {} as Record<KillPhase, KillPhaseResult>;
+    for (const phase of KILL_PHASES) killPhases[phase] = await killPhase(b, phase, kills);
+    const haproxyConfig = haproxySettings(join(b.haproxy!.spec.dir, "haproxy.cfg"));
 
     // Switches: no writers (a SENTINEL FAILOVER without a pause loses writes by design), one prober.
     const switchSamples: SwitchSample[] = [];
@@ -601,12 +675,6 @@ async function main(): Promise<void> {
       selectorService: figure(alone.map((s) => s.fromAnnouncementMs.selectorService)),
       kubectlHook: figure(withHook.flatMap((s) => s.fromAnnouncementMs.kubectlHook ?? [])),
     };
-    const unavailability = Object.fromEntries(
-      CLIENTS.map((c) => [c, figure(killSamples.map((s) => s.unavailabilityMs[c] ?? Number.NaN))]),
-    ) as Record<Client, Figure>;
-    const notRecovered = Object.fromEntries(
-      CLIENTS.map((c) => [c, killSamples.filter((s) => s.unavailabilityMs[c] === undefined).length]),
-    ) as Record<Client, number>;
     const projectShare = figure(alone.map((s) => s.projectShareMs));
     const projectShareBesideHook = figure(withHook.map((s) => s.projectShareMs));
     const results = {
@@ -655,14 +723,37 @@ async function main(): Promise<void> {
       fromAnnouncementMs: fromAnnouncement,
       kubectlHookRatio: ratio(fromAnnouncement.kubectlHook.p50, fromAnnouncement.project.p50),
       selectorServiceRatio: ratio(fromAnnouncement.selectorService.p50, fromAnnouncement.project.p50),
-      killToSwitchMs: figure(killSamples.map((s) => s.killToSwitchMs)),
-      unavailabilityMs: unavailability,
-      notRecoveredWithinMs: { limit: RECOVERY_LIMIT_MS, kills: notRecovered },
-      lostAcknowledgedWrites: lost,
-      /** ioredis 6.0.0 ended itself (FailoverDetector race, see sandbox/writer.ts) and a new client was made. */
-      ioredisClientEnds: writers.ioredisSentinel.clientEnds,
+      /**
+       * Sentinel-only ioredis unavailability p50 (pod-loss-failover off) over the plain client's
+       * through the redis-master ClusterIP (kube-proxy) with pod-loss-failover on, same run.
+       */
+      k8sTriggeredSpeedup: ratio(
+        killPhases.sentinelAlone.unavailabilityMs.ioredisSentinel.p50,
+        killPhases.podLossFailover.unavailabilityMs.kubeProxy.p50,
+      ),
+      /** Per phase: kill to first +switch-master, kill to first acknowledged write per client, writes lost, failovers pod-loss-failover started. */
+      killPhases: Object.fromEntries(
+        KILL_PHASES.map((phase) => {
+          const k = killPhases[phase];
+          return [
+            phase,
+            {
+              killToSwitchMs: k.killToSwitchMs,
+              unavailabilityMs: k.unavailabilityMs,
+              notRecoveredWithinMs: { limit: RECOVERY_LIMIT_MS, kills: k.notRecovered },
+              lostAcknowledgedWrites: k.lost,
+              failoversStartedByPodLoss: k.failoversStartedByPodLoss,
+              /** ioredis 6.0.0 ended itself (FailoverDetector race, see sandbox/writer.ts) and a new client was made. */
+              ioredisClientEnds: k.ioredisClientEnds,
+            },
+          ];
+        }),
+      ),
       failedSwitches,
-      samples: { switches: switchSamples.map(roundSample), kills: killSamples.map(roundSample) },
+      samples: {
+        switches: switchSamples.map(roundSample),
+        kills: Object.fromEntries(KILL_PHASES.map((phase) => [phase, killPhases[phase].samples.map(roundSample)])),
+      },
     };
     const f = (x: Figure) => [x.n, x.p50, tail(x)];
     const md = [
@@ -747,17 +838,26 @@ async function main(): Promise<void> {
         ],
       ),
       ``,
-      `## Unavailability: kill to the first acknowledged write after it (${kills} kills: redis SIGKILLed, pod force-deleted; ms)`,
+      `## Unavailability: kill to the first acknowledged write after it (redis SIGKILLed, pod force-deleted; ms)`,
       ``,
-      table(
-        ["client", "n", "p50", "tail", "not writing within 60 s", "acknowledged", "lost"],
-        CLIENTS.map((c) => [CLIENT_NAMES[c], ...f(unavailability[c]), notRecovered[c], lost[c].acknowledged, lost[c].lost]),
-      ),
-      ``,
-      `Kill to first +switch-master: p50 ${results.killToSwitchMs.p50} ms, ${tail(results.killToSwitchMs)} ms (Sentinel's detection: down-after-milliseconds ${results.settings.downAfterMs}).`,
-      ``,
-      `The sentinel-aware ioredis client ended itself ${results.ioredisClientEnds} times (ioredis 6.0.0: a +switch-master seen by its FailoverDetector while it re-asks the Sentinels ends the client for good); the bench then made a new client, as an application would have to.`,
-      `Kills after which the first write was acknowledged by the killed master's own address (its container back before the pod was gone): ${killSamples.filter((k) => k.firstAckOn === k.from).length} of ${kills}.`,
+      `Two phases of ${kills} kills each, same run: ${KILL_PHASES.map((p) => KILL_PHASE_NAMES[p]).join(", then ")}.`,
+      `**k8sTriggeredSpeedup: ${results.k8sTriggeredSpeedup}** (the sentinel-aware ioredis client with Sentinel alone, p50 ${killPhases.sentinelAlone.unavailabilityMs.ioredisSentinel.p50} ms, over the plain client through the redis-master ClusterIP with pod-loss-failover, p50 ${killPhases.podLossFailover.unavailabilityMs.kubeProxy.p50} ms).`,
+      ...KILL_PHASES.flatMap((phase) => {
+        const k = killPhases[phase];
+        return [
+          ``,
+          `### ${KILL_PHASE_NAMES[phase]}`,
+          ``,
+          table(
+            ["client", "n", "p50", "tail", "not writing within 60 s", "acknowledged", "lost"],
+            CLIENTS.map((c) => [CLIENT_NAMES[c], ...f(k.unavailabilityMs[c]), k.notRecovered[c], k.lost[c].acknowledged, k.lost[c].lost]),
+          ),
+          ``,
+          `Kill to first +switch-master: p50 ${k.killToSwitchMs.p50} ms, ${tail(k.killToSwitchMs)} ms (Sentinel's detection: down-after-milliseconds ${results.settings.downAfterMs}). Failovers pod-loss-failover started (its FailoverStarted Events): ${k.failoversStartedByPodLoss} of ${kills}.`,
+          `The sentinel-aware ioredis client ended itself ${k.ioredisClientEnds} times (ioredis 6.0.0: a +switch-master seen by its FailoverDetector while it re-asks the Sentinels ends the client for good); the bench then made a new client, as an application would have to.`,
+          `Kills after which the first write was acknowledged by the killed master's own address (its container back before the pod was gone): ${k.firstAckOnKilled} of ${kills}.`,
+        ];
+      }),
       ``,
     ].join("\n");
     console.log(`\n${md}`);

@@ -20,13 +20,14 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, DiscoveryV1Api, EventsV1Api } from "@kubernetes/client-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { connect, headers } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { waitFor } from "../../sandbox/index.ts";
+import { crasher, partition } from "../../sandbox/faults.ts";
 import type { Sandbox } from "../../sandbox/index.ts";
 import {
   copyCheckout,
@@ -541,6 +542,68 @@ describe("failover on real pods, judged by the referee", () => {
     expect(result.awareLost).toEqual([]);
     expect(result.violations).toEqual([]);
     expect(ref.violations).toEqual([]);
+  });
+
+  it("pod-loss-failover starts no failover when the kubelet restarts the master's redis or when the master is cut off from the Sentinels, and one at once when the master is SIGKILLed with its pod force-deleted", async () => {
+    // Every FailoverStarted Event the function recorded in the namespace so far (the freeze above included).
+    const started = async () =>
+      (await sb.kubeConfig.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: NS })).items.filter(
+        (e) => e.reason === "FailoverStarted",
+      );
+    expect(await started()).toEqual([]);
+    const downAfterMs = Number(
+      await onSentinel((await picture(sb)).ipOf["sentinel-0"], async (r) => {
+        const f = (await r.call("SENTINEL", "MASTER", "mymaster")) as string[];
+        return f[f.indexOf("down-after-milliseconds") + 1];
+      }),
+    );
+    expect(downAfterMs).toBeGreaterThan(0);
+
+    // The kubelet restarts a SIGKILLed redis (its pod stays): Kubernetes shows no loss.
+    const before = await waitSettled(sb);
+    const restarts = async () =>
+      (await podsIn(sb)).find((p) => p.metadata?.name === before.master)?.status?.containerStatuses?.find((c) => c.name === "redis");
+    const restartedFrom = (await restarts())?.restartCount ?? 0;
+    process.kill(await mainPid(sb, before.master, "redis"), "SIGKILL");
+    await waitFor(
+      "the kubelet to restart the killed redis",
+      async () => {
+        const c = await restarts();
+        return c !== undefined && c.restartCount > restartedFrom && c.ready;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    await new Promise((r) => setTimeout(r, downAfterMs));
+    expect(await started()).toEqual([]);
+
+    // Cut off from the Sentinels: Sentinel fails it over by itself; Kubernetes shows no loss.
+    const cut = await waitSettled(sb);
+    const sentinelIps = Object.entries(cut.ipOf)
+      .filter(([pod]) => /^sentinel-\d$/.test(pod))
+      .map(([, ip]) => ip);
+    const fault = await partition(sb, cut.master, "redis", sentinelIps);
+    try {
+      await waitOneMaster(sb, "Sentinel's own failover of the cut-off master", { not: cut.master, timeoutMs: 60_000 });
+    } finally {
+      await fault.heal();
+    }
+    expect(await started()).toEqual([]);
+
+    // SIGKILLed and force-deleted: Kubernetes shows the loss first, and the function starts the failover.
+    const killed = await waitSettled(sb);
+    const crash = await crasher(sb, killed.master);
+    const killedAt = await crash();
+    const moved = await waitOneMaster(sb, "a new master after the kill", { not: killed.master, timeoutMs: 60_000 });
+    const killToPictureMs = Math.round(performance.now() - killedAt);
+    const events = await started();
+    console.log(
+      `[figure] pod-loss-failover on real pods: redis SIGKILLed and its pod force-deleted -> ${moved.master} labelled, in the EndpointSlice and the ConfigMap ${killToPictureMs} ms later (down-after ${downAfterMs} ms); ${events.length} FailoverStarted Event(s)`,
+    );
+    expect(events).toHaveLength(1);
+    expect(events[0]!.note).toContain(killed.ipOf[killed.master]!);
+    // Sentinel alone waits down-after-milliseconds before it even votes.
+    expect(killToPictureMs).toBeLessThan(downAfterMs);
+    await waitSettled(sb);
   });
 
   // The Redis, Sentinel and NATS pods by name, with their uid: a re-deploy that changes nothing

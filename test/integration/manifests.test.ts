@@ -143,8 +143,9 @@ describe("the overlays as rendered", () => {
         "sentinel-relay",
         "sentinel-reset",
       ];
-      // Dev adds the relay that skaffold's port-forward of localhost:6379 goes to (components/master-forward).
-      expect(deployments).toEqual(objs === dev ? [...functions, "redis-master-forward"].sort() : functions);
+      // Dev adds the relay that skaffold's port-forward of localhost:6379 goes to (components/master-forward)
+      // and pod-loss-failover (components/pod-loss-failover, optional in production).
+      expect(deployments).toEqual(objs === dev ? [...functions, "pod-loss-failover", "redis-master-forward"].sort() : functions);
       expect(named<{ spec: { replicas: number } }>(objs, "Deployment", "sentinel-relay")!.spec.replicas).toBe(2);
       expect(byKind(objs, "PodDisruptionBudget").length).toBeGreaterThanOrEqual(2);
       const conf = named<V1ConfigMap>(objs, "ConfigMap", "redis-config")!.data!;
@@ -588,7 +589,7 @@ describe("the image", () => {
       for (const { template } of templates(objs))
         for (const c of containers(template)) if (/failover-functions/.test(c.image ?? "")) commands.add(JSON.stringify(c.args));
     }
-    expect(commands.size).toBe(9); // init redis, init sentinel, relay, 6 functions
+    expect(commands.size).toBe(10); // init redis, init sentinel, relay, 6 functions, pod-loss-failover (dev)
     expect((await exec(process.execPath, [entry, "--help"])).stdout).toMatch(/usage: failover <command>/);
     for (const json of commands) {
       const args = JSON.parse(json) as string[];
