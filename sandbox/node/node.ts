@@ -286,6 +286,17 @@ export class SandboxNode {
     return [this.holder, this.containerd, this.registry, this.scheduler, this.kubelet, this.kubeProxy, this.coredns];
   }
 
+  /**
+   * Restarts the kubelet with exactly `featureGates` in its configuration (`{}`: the defaults). Its
+   * pods keep running: containerd holds them, and the new kubelet takes them over.
+   */
+  async restartKubelet(featureGates: Record<string, boolean>): Promise<void> {
+    await this.kubelet.stop();
+    const config = JSON.parse(readFileSync(this.paths.kubeletConfig, "utf8")) as Record<string, unknown>;
+    writeFileSync(this.paths.kubeletConfig, `${JSON.stringify({ ...config, featureGates }, null, 2)}\n`);
+    await this.kubelet.start();
+  }
+
   /** `ctr` against this node's containerd, namespace k8s.io. */
   async ctr(args: string[]): Promise<string> {
     return sh(binaryPath("ctr"), ["--address", this.paths.containerdSocket, "--namespace", "k8s.io", ...args]);
