@@ -30,7 +30,7 @@ import {
 } from "../../sandbox/stack.ts";
 import type { Skaffold } from "../../sandbox/stack.ts";
 
-const PODS = 16; // redis x3, sentinel x3, nats, relay x2, six functions, the master-forward relay
+const PODS = 17; // redis x3, sentinel x3, nats, relay x2, six functions, pod-loss-failover, the master-forward relay
 const FORWARD = { host: "127.0.0.1", port: 6379 }; // skaffold.yaml's portForward of redis-master-forward
 // overlays/dev's secretGenerator
 const password = "dev-redis-password-change-me";
