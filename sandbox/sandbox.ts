@@ -21,7 +21,6 @@ import { inSandboxNamespace, redisIp, sentinelIp } from "./addresses.ts";
 import { ControlPlane } from "./control-plane.ts";
 import { SandboxNode } from "./node/node.ts";
 import { applyHeadlessService, applyNamespace, applyNodes, applyPod, applyStatefulSet, setPodStatus } from "./cluster.ts";
-import type { PodSpecInput } from "./cluster.ts";
 import { NatsInstance } from "./nats.ts";
 import type { ManagedProcess } from "./process.ts";
 import { RedisInstance, SentinelInstance } from "./redis.ts";
@@ -258,7 +257,18 @@ export class Sandbox {
     for (const ms of this.masters) {
       const labels = { "redis.failover.io/master": ms.name };
       await applyHeadlessService(kc, ns, ms.statefulSet, "redis", REDIS_PORT);
-      for (const r of ms.redis) await applyPod(kc, this.#redisPodInput(r, node(r.spec.index)));
+      for (const r of ms.redis) {
+        await applyPod(kc, {
+          namespace: ns,
+          statefulSet: ms.statefulSet,
+          ordinal: r.spec.index,
+          node: node(r.spec.index),
+          ip: r.spec.ip,
+          app: "redis",
+          labels,
+          containerPort: REDIS_PORT,
+        });
+      }
       await applyStatefulSet(kc, ns, ms.statefulSet, "redis", labels, ms.redis.length, REDIS_PORT);
     }
     await applyHeadlessService(kc, ns, "sentinel", "sentinel", SENTINEL_PORT);
@@ -282,22 +292,8 @@ export class Sandbox {
     return `${this.master(r.spec.master).statefulSet}-${r.spec.index}`;
   }
 
-  #redisPodInput(r: RedisInstance, node: string): PodSpecInput {
-    const ms = this.master(r.spec.master);
-    return {
-      namespace: this.namespace,
-      statefulSet: ms.statefulSet,
-      ordinal: r.spec.index,
-      node,
-      ip: r.spec.ip,
-      app: "redis",
-      labels: { "redis.failover.io/master": ms.name },
-      containerPort: REDIS_PORT,
-    };
-  }
-
   /**
-   * Deletes a redis instance's Pod at once (`--force --grace-period=0`: what Kubernetes shows when
+   * Deletes a redis instance's Pod at once (grace period 0, as a force delete: what Kubernetes shows when
    * a pod goes without its preStop) and resolves with a function that brings it back as a node
    * would: the StatefulSet controller's new Pod bound to the same Node (the scheduler's part), then
    * Running and Ready at the same address (the kubelet's). The process is left as it is.
@@ -309,7 +305,7 @@ export class Sandbox {
     const { uid, node } = await core
       .readNamespacedPod({ name, namespace })
       .then((p) => ({ uid: p.metadata?.uid, node: p.spec?.nodeName ?? "" }));
-    await this.kubectl("-n", namespace, "delete", "pod", name, "--grace-period=0", "--force", "--wait=false");
+    await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
     return async () => {
       const recreated = await waitFor(`${name} recreated by its StatefulSet`, async () => {
         const p = await core.readNamespacedPod({ name, namespace }).catch(() => undefined);

@@ -58,10 +58,15 @@ export class Caches {
     return parsed;
   }
 
+  /** The shared pod watch that holds the pods of `namespace` matching `selector`, and that selector parsed. */
+  async #podCache(namespace: string, selector: string): Promise<{ wanted: LabelSelector; cache: WatchCache<V1Pod> }> {
+    const wanted = this.#parsed(selector);
+    return { wanted, cache: await this.#get<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watchSelector(wanted)) };
+  }
+
   /** Pods of `namespace` matching `selector`. */
   async pods(namespace: string, selector: string): Promise<readonly V1Pod[]> {
-    const wanted = this.#parsed(selector);
-    const cache = await this.#get<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watchSelector(wanted));
+    const { wanted, cache } = await this.#podCache(namespace, selector);
     return cache.list().filter((p) => matchesLabels(wanted, p.metadata?.labels));
   }
 
@@ -71,8 +76,7 @@ export class Caches {
    * the unsubscribe.
    */
   async onPods(namespace: string, selector: string, listener: (pod: V1Pod) => void): Promise<() => void> {
-    const wanted = this.#parsed(selector);
-    const cache = await this.#get<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watchSelector(wanted));
+    const { wanted, cache } = await this.#podCache(namespace, selector);
     return cache.onChange((p) => {
       if (matchesLabels(wanted, p.metadata?.labels)) listener(p);
     });
