@@ -65,7 +65,7 @@ import { LandingProber } from "./lib/landing-probe.ts";
 import { cpuByComponent, cpuPerRound } from "./lib/cpu-share.ts";
 import { functionPods, kubeRequests, phaseFigures, PHASES, snapshot, throttling } from "./lib/function-pods.ts";
 import { apiserverWrites, FUNCTION_WRITES } from "./lib/apiserver-writes.ts";
-import { parsePrometheusText } from "./lib/prom-scrape.ts";
+import { parsePrometheusText, scrape } from "./lib/prom-scrape.ts";
 import { figure, table, tail } from "./lib/stats.ts";
 import type { Figure } from "./lib/stats.ts";
 import { ObjectWatch } from "./lib/watch-state.ts";
@@ -105,6 +105,10 @@ interface KillSample {
   from: string;
   to: string;
   killToSwitchMs: number;
+  /** Kill to the first +try-failover for the killed master: how soon a failover started (Sentinel's detection, or pod-loss-failover's reaction). */
+  killToTryFailoverMs: number | undefined;
+  /** How long before the kill kube-proxy last programmed its rules (its gauge): under its minSyncPeriod, the project's slice may wait for the next sync. */
+  kubeProxySyncBeforeKillMs: number | undefined;
   unavailabilityMs: Partial<Record<Client, number>>;
   /** The pod IP that acknowledged the resolver client's first write after the kill (the others see a ClusterIP or a proxy). */
   firstAckOn: string | undefined;
@@ -118,6 +122,15 @@ interface SwitchEvent {
   to: string;
   message: string;
 }
+
+/** When kube-proxy last finished programming its rules (its gauge, Unix ms), or undefined if it does not answer. */
+async function kubeProxyLastSync(): Promise<number | undefined> {
+  const series = await scrape(`http://127.0.0.1:${KUBE_PROXY_METRICS_PORT}/metrics`);
+  const s = series.find((x) => x.name === "kubeproxy_sync_proxy_rules_last_timestamp_seconds");
+  return s ? s.value * 1000 : undefined;
+}
+
+const mapDefined = <T, U>(x: T | undefined, f: (x: T) => U): U | undefined => (x === undefined ? undefined : f(x));
 
 async function kubeProxySettings(): Promise<{ mode: string; minSyncPeriod: string; syncPeriod: string }> {
   const base = `http://127.0.0.1:${KUBE_PROXY_METRICS_PORT}`;
@@ -144,6 +157,8 @@ function haproxySettings(configPath: string): { checkInterval: string; checkFall
 
 class Bench {
   readonly switchEvents: SwitchEvent[] = [];
+  /** Every +try-failover (a Sentinel starting a failover as leader, on its own or asked by SENTINEL FAILOVER), as it arrives. */
+  readonly tryFailovers: { at: number; sentinel: string; master: string }[] = [];
   readonly stack: DevStack;
   readonly hookScript: string;
   readonly dir: string;
@@ -178,6 +193,10 @@ class Bench {
   async start(settled: Picture & { master: string }): Promise<void> {
     const { sb } = this.stack;
     // The two selector Services: label-master's label (kube-controller-manager fills the slice), and the hook's.
+    // Headless: the bench reads their slices only. With a ClusterIP, kube-proxy would program them
+    // too, and a kill's force delete (the master leaves both at once) would make kube-proxy sync
+    // just before the project's slice lands, holding redis-master back by its minSyncPeriod: a
+    // delay this comparison would add to the very path it measures.
     for (const [name, key] of [
       ["redis-master-selector", "redis-role"],
       ["redis-master-hook", HOOK_LABEL],
@@ -186,7 +205,11 @@ class Bench {
         apiVersion: "v1",
         kind: "Service",
         metadata: { name, namespace: NS },
-        spec: { selector: { "app.kubernetes.io/name": "redis", [key]: "master" }, ports: [{ name: "redis", port: 6379 }] },
+        spec: {
+          clusterIP: "None",
+          selector: { "app.kubernetes.io/name": "redis", [key]: "master" },
+          ports: [{ name: "redis", port: 6379 }],
+        },
       });
     }
     for (const pod of redisPods(settled))
@@ -206,12 +229,17 @@ class Bench {
         await c.connect();
         this.stops.push(() => c.disconnect());
       }
-      sub.on("message", (_channel: string, message: string) => {
+      sub.on("message", (channel: string, message: string) => {
+        if (channel === "+try-failover") {
+          // "master <name> <ip> <port>"
+          this.tryFailovers.push({ at: performance.now(), sentinel: name, master: message.split(" ")[2] ?? "" });
+          return;
+        }
         const [, from, , to] = message.split(" ");
         this.switchEvents.push({ at: performance.now(), sentinel: name, from: from ?? "", to: to ?? "", message });
         this.#runHook(message);
       });
-      await sub.subscribe("+switch-master");
+      await sub.subscribe("+switch-master", "+try-failover");
       this.sentinels.push({ name, host, client });
     }
     await waitFor(
@@ -435,7 +463,10 @@ async function killRound(b: Bench, i: number, writers: Record<Client, Writer>): 
   const crash = await crasher(sb, before.master);
   b.newRound(false);
   const since = b.switchEvents.length;
+  const triesSince = b.tryFailovers.length;
+  const lastSync = await kubeProxyLastSync();
   const killAt = await crash();
+  const killWall = Date.now() - (performance.now() - killAt);
   const sw = await waitFor(`kill ${i + 1}: +switch-master`, () => b.switchEvents.slice(since).find((e) => e.from === from), {
     timeoutMs: RECOVERY_LIMIT_MS,
     intervalMs: 5,
@@ -454,6 +485,11 @@ async function killRound(b: Bench, i: number, writers: Record<Client, Writer>): 
     from,
     to: sw.to,
     killToSwitchMs: sw.at - killAt,
+    killToTryFailoverMs: mapDefined(
+      b.tryFailovers.slice(triesSince).find((t) => t.master === from),
+      (t) => t.at - killAt,
+    ),
+    kubeProxySyncBeforeKillMs: mapDefined(lastSync, (t) => killWall - t),
     unavailabilityMs,
     firstAckOn: writers.resolverFloor.firstAckAfter(killAt)?.host,
   };
@@ -470,6 +506,9 @@ const KILL_PHASE_NAMES: Record<KillPhase, string> = {
 interface KillPhaseResult {
   samples: KillSample[];
   killToSwitchMs: Figure;
+  /** Kill to the first +try-failover (a failover started), and from there to the first +switch-master (Sentinel's failover itself). */
+  killToTryFailoverMs: Figure;
+  tryFailoverToSwitchMs: Figure;
   unavailabilityMs: Record<Client, Figure>;
   notRecovered: Record<Client, number>;
   lost: Record<Client, { acknowledged: number; lost: number }>;
@@ -550,6 +589,10 @@ async function killPhase(b: Bench, phase: KillPhase, kills: number): Promise<Kil
   return {
     samples,
     killToSwitchMs: figure(samples.map((s) => s.killToSwitchMs)),
+    killToTryFailoverMs: figure(samples.flatMap((s) => s.killToTryFailoverMs ?? [])),
+    tryFailoverToSwitchMs: figure(
+      samples.flatMap((s) => (s.killToTryFailoverMs === undefined ? [] : [s.killToSwitchMs - s.killToTryFailoverMs])),
+    ),
     unavailabilityMs: Object.fromEntries(
       CLIENTS.map((c) => [c, figure(samples.map((s) => s.unavailabilityMs[c] ?? Number.NaN))]),
     ) as Record<Client, Figure>,
@@ -739,6 +782,8 @@ async function main(): Promise<void> {
             phase,
             {
               killToSwitchMs: k.killToSwitchMs,
+              killToTryFailoverMs: k.killToTryFailoverMs,
+              tryFailoverToSwitchMs: k.tryFailoverToSwitchMs,
               unavailabilityMs: k.unavailabilityMs,
               notRecoveredWithinMs: { limit: RECOVERY_LIMIT_MS, kills: k.notRecovered },
               lostAcknowledgedWrites: k.lost,
@@ -853,7 +898,7 @@ async function main(): Promise<void> {
             CLIENTS.map((c) => [CLIENT_NAMES[c], ...f(k.unavailabilityMs[c]), k.notRecovered[c], k.lost[c].acknowledged, k.lost[c].lost]),
           ),
           ``,
-          `Kill to first +switch-master: p50 ${k.killToSwitchMs.p50} ms, ${tail(k.killToSwitchMs)} ms (Sentinel's detection: down-after-milliseconds ${results.settings.downAfterMs}). Failovers pod-loss-failover started (its FailoverStarted Events): ${k.failoversStartedByPodLoss} of ${kills}.`,
+          `Kill to first +switch-master: p50 ${k.killToSwitchMs.p50} ms, ${tail(k.killToSwitchMs)} ms (Sentinel's detection: down-after-milliseconds ${results.settings.downAfterMs}): to the first +try-failover (a failover started) p50 ${k.killToTryFailoverMs.p50} ms, ${tail(k.killToTryFailoverMs)} ms, then Sentinel's failover to +switch-master p50 ${k.tryFailoverToSwitchMs.p50} ms, ${tail(k.tryFailoverToSwitchMs)} ms. Failovers pod-loss-failover started (its FailoverStarted Events): ${k.failoversStartedByPodLoss} of ${kills}.`,
           `The sentinel-aware ioredis client ended itself ${k.ioredisClientEnds} times (ioredis 6.0.0: a +switch-master seen by its FailoverDetector while it re-asks the Sentinels ends the client for good); the bench then made a new client, as an application would have to.`,
           `Kills after which the first write was acknowledged by the killed master's own address (its container back before the pod was gone): ${k.firstAckOnKilled} of ${kills}.`,
         ];
