@@ -1,8 +1,17 @@
-import { describe, expect, it } from "vitest";
-import type { V1Pod } from "@kubernetes/client-node";
+import { describe, expect, it, vi } from "vitest";
+import type { V1EndpointSlice, V1Pod } from "@kubernetes/client-node";
 import { RetryableError } from "../../shared/errors.ts";
 import { fakeContext, fakePod, verifiedMaster } from "../../shared/runtime/testing/index.ts";
-import labelMaster, { ROLE_LABEL } from "./index.ts";
+import labelMaster, { ROLE_LABEL, WAIT_FOR_SLICE_MS } from "./index.ts";
+
+/** The master Service's EndpointSlice (master-endpoints') naming `ip`. */
+const masterSlice = (ip: string): V1EndpointSlice => ({
+  apiVersion: "discovery.k8s.io/v1",
+  kind: "EndpointSlice",
+  metadata: { name: "redis-master-abcde", namespace: "default", labels: { "kubernetes.io/service-name": "redis-master" } },
+  addressType: "IPv4",
+  endpoints: [{ addresses: [ip] }],
+});
 
 const pods = () => [
   fakePod({ name: "redis-0", ip: "198.18.100.10" }),
@@ -50,6 +59,30 @@ describe("label-master", () => {
     const ctx = fakeContext({ objects: [newer, fakePod({ name: "redis-1", ip: "198.18.100.11" })] });
     await labelMaster.reconcile(ctx, verifiedMaster({ host: "198.18.100.11", epoch: 3 }));
     expect((await roles(ctx))["redis-0"]).toBe("master");
+  });
+
+  it("relabels only once the master Service's EndpointSlice names the new master (kube-proxy's one sync per second), waiting at most WAIT_FOR_SLICE_MS", async () => {
+    const ctx = fakeContext({ objects: [...pods(), masterSlice("198.18.100.11")] });
+    const master = verifiedMaster({ host: "198.18.100.12", epoch: 5 });
+    expect(await labelMaster.reconcile(ctx, master)).toEqual({ requeueAfterMs: 10 });
+    expect(ctx.kube.applied).toHaveLength(0);
+    ctx.cluster.put(masterSlice("198.18.100.12"));
+    await labelMaster.reconcile(ctx, master);
+    expect((await roles(ctx))["redis-2"]).toBe("master");
+  });
+
+  it("relabels anyway once the slice has named another address for WAIT_FOR_SLICE_MS", async () => {
+    const ctx = fakeContext({ objects: [...pods(), masterSlice("198.18.100.11")] });
+    const master = verifiedMaster({ host: "198.18.100.12", epoch: 6 });
+    expect(await labelMaster.reconcile(ctx, master)).toEqual({ requeueAfterMs: 10 });
+    const now = Date.now();
+    const spy = vi.spyOn(Date, "now").mockReturnValue(now + WAIT_FOR_SLICE_MS);
+    try {
+      await labelMaster.reconcile(ctx, master);
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await roles(ctx))["redis-2"]).toBe("master");
   });
 
   it("retries when no pod has the master's address yet", async () => {

@@ -3,11 +3,23 @@
  * on the other pods of that master's set. Demotes before it promotes, so no moment has two
  * masters labelled; skips pods already right (no write at all when converged); never overwrites a
  * label written for a newer epoch.
+ *
+ * It relabels after the master Service's EndpointSlice names the new master, when such a slice
+ * exists (master-endpoints'), waiting for it at most WAIT_FOR_SLICE_MS per epoch: kube-proxy
+ * applies at most one rule sync per minSyncPeriod (1 s by default), so a `redis-replicas` change
+ * (these labels, through the EndpointSlice controller) that reaches it first delays the
+ * `redis-master` rules by up to that second. Measured on the sandbox's node after a master's pod
+ * was force-deleted: the recreated pod labelled replica 117 ms before the slice was written, and
+ * kube-proxy programmed `redis-master` 1.05 s after it received it.
  */
 import { RetryableError } from "../../shared/errors.ts";
 import { defineFunction, EPOCH_ANNOTATION, podAt, recordedEpoch } from "../../shared/runtime/define-function.ts";
 
 export const ROLE_LABEL = "redis-role";
+/** How long, per master and epoch, the labels wait for the master Service's EndpointSlice to name the new master. */
+export const WAIT_FOR_SLICE_MS = 1000;
+/** Per master (namespace/name): the epoch this process first waited for, and since when. */
+const waiting = new Map<string, { epoch: number; since: number }>();
 
 export default defineFunction({
   name: "label-master",
@@ -19,6 +31,7 @@ export default defineFunction({
         verbs: ["list", "watch", "patch"],
         why: "read pods from a watch cache, patch their redis-role label (server-side apply)",
       },
+      { resource: "endpointslices", verbs: ["list", "watch"], why: "relabel after the master Service's EndpointSlice names the master" },
     ],
   },
   on: ["switch-master"],
@@ -27,6 +40,19 @@ export default defineFunction({
     const pods = await ctx.caches.pods(namespace, podSelector);
     const masterPod = podAt(pods, master.host);
     if (!masterPod) throw new RetryableError(`no pod of ${podSelector} in ${namespace} has address ${master.host} (yet)`);
+    const key = `${namespace}/${master.name}`;
+    const named = (await ctx.caches.endpointSlices(namespace, master.mapping.service)).flatMap(
+      (slice) => slice.endpoints?.flatMap((e) => e.addresses) ?? [],
+    );
+    if (named.length > 0 && !named.includes(master.host)) {
+      let w = waiting.get(key);
+      if (w?.epoch !== master.epoch) {
+        w = { epoch: master.epoch, since: Date.now() };
+        waiting.set(key, w);
+      }
+      if (Date.now() - w.since < WAIT_FOR_SLICE_MS) return { requeueAfterMs: 10 };
+      ctx.log.warn({ epoch: master.epoch, named }, "master Service's EndpointSlice still names another address, relabelling anyway");
+    }
     const want = (name: string) => (name === masterPod.metadata?.name ? "master" : "replica");
     const writes = pods
       .filter((p) => p.metadata?.labels?.[ROLE_LABEL] !== want(p.metadata?.name ?? "") && recordedEpoch(p) <= master.epoch)
