@@ -16,7 +16,7 @@ import type { RelayConfig } from "./config.ts";
 import { toCloudEvent } from "./cloudevent.ts";
 import { relayMetrics } from "./metrics.ts";
 import { parseSentinelMessage } from "./parse.ts";
-import { Publisher } from "./publisher.ts";
+import { jetStreamPublish, Publisher } from "./publisher.ts";
 import { SentinelSubscribers } from "./sentinel-subscribers.ts";
 
 const RAW_LOG_LIMIT = 200;
@@ -67,7 +67,7 @@ export class Relay {
     })().catch(() => undefined);
     const nc = this.#nc;
     await untilNatsAnswers("streams", () => ensureStreams(nc, streamSettingsOf(c)), { log: this.log, signal: this.#startAbort.signal });
-    this.#publisher = new Publisher(this.#nc, {
+    this.#publisher = new Publisher(jetStreamPublish(this.#nc), {
       max: c.BUFFER_MAX,
       concurrency: c.PUBLISH_CONCURRENCY,
       metrics: this.metrics,
