@@ -4,7 +4,8 @@
  * (a Sentinel publishes only its own events, so it cannot be driven at a chosen rate); the path is
  * the relay's real one: PSUBSCRIBE -> parse -> CloudEvent -> JetStream publish with Nats-Msg-Id.
  * Latency = PUBLISH on redis to the event visible to a JetStream consumer; throughput = a burst of
- * N events until the last is stored. Medians of repeated runs; prints a table, writes JSON.
+ * N events until the last is stored, and the relay's CPU (utime + stime) per event of that burst.
+ * Medians of repeated runs; prints a table, writes JSON.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import { failoverProcess, sandboxEnv } from "../sandbox/failover-process.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
 import { waitFor } from "../sandbox/wait.ts";
 import { natsOf } from "../sandbox/nats-client.ts";
+import { processCpuMs } from "./lib/cpu-share.ts";
 import { summarize, table } from "./lib/stats.ts";
 
 async function main(): Promise<void> {
@@ -38,6 +40,8 @@ async function main(): Promise<void> {
   const pub = source.client();
   const latencies = new Map<number, number[]>(levels.map((c) => [c, []]));
   const throughputs = new Map<number, number[]>(levels.map((c) => [c, []]));
+  // The relay's own CPU (utime + stime) per event of the burst: steadier than throughput on a shared machine.
+  const cpuPerEvent = new Map<number, number[]>(levels.map((c) => [c, []]));
   try {
     const js = jetstream(nc);
     await pub.connect();
@@ -83,6 +87,7 @@ async function main(): Promise<void> {
           }
           // Throughput: a burst (a failover storm of many masters).
           const t0 = performance.now();
+          const cpu0 = processCpuMs(relay.pid);
           let last = "";
           for (let i = 0; i < perRun; i++) {
             last = `tp-${run}-${concurrency}-${i}-${seq++}`;
@@ -90,6 +95,7 @@ async function main(): Promise<void> {
           }
           await waitFor("burst stored", () => stored.has(last), { timeoutMs: 120_000, intervalMs: 5 });
           throughputs.get(concurrency)!.push(perRun / ((performance.now() - t0) / 1000));
+          cpuPerEvent.get(concurrency)!.push(((processCpuMs(relay.pid) - cpu0) * 1000) / perRun);
         } finally {
           await relay.stop();
         }
@@ -101,8 +107,10 @@ async function main(): Promise<void> {
       const lat = summarize(latencies.get(c)!);
       const tp = summarize(throughputs.get(c)!);
       rows.push([`PUBLISH_CONCURRENCY ${c}: added latency, PUBLISH -> stored (ms)`, lat.p50, lat.p95, lat.p99, lat.min, lat.max]);
+      const cpu = summarize(cpuPerEvent.get(c)!);
       rows.push([`PUBLISH_CONCURRENCY ${c}: burst throughput, events/s (per run)`, tp.p50, tp.p95, tp.p99, tp.min, tp.max]);
-      out[String(c)] = { latencyMs: lat, throughputPerSecond: tp };
+      rows.push([`PUBLISH_CONCURRENCY ${c}: the relay's CPU per burst event, µs (per run)`, cpu.p50, cpu.p95, cpu.p99, cpu.min, cpu.max]);
+      out[String(c)] = { latencyMs: lat, throughputPerSecond: tp, cpuMicrosPerEvent: cpu };
     }
     const base = summarize(throughputs.get(levels[0]!)!).p50;
     const ratios = Object.fromEntries(levels.map((c) => [String(c), Math.round((summarize(throughputs.get(c)!).p50 / base) * 100) / 100]));

@@ -55,6 +55,11 @@ export async function connectNats(cfg: NatsEnv, name: string, retry: StartupRetr
         reconnectTimeWait: 250,
         reconnectJitter: 100,
         pingInterval: 5_000,
+        // Without it, every request (a JetStream publish's ack, a consumer's API call) builds a
+        // RequestError and a TimeoutError with stack traces up front, in case it fails: in the
+        // relay's profile under a burst they, and the garbage they leave, were the largest share of
+        // its CPU (npm run bench:relay; docs/design.md, "Decisions"). Errors keep their classes.
+        noAsyncTraces: true,
       }),
     retry,
   );
