@@ -90,8 +90,6 @@ export class SentinelSubscribers {
       connectTimeout: 1000,
       commandTimeout: 1000,
       maxRetriesPerRequest: 0,
-      // A burst of messages asks for many epochs in one tick: one socket write for all of them.
-      enableAutoPipelining: true,
       retryStrategy: (times) => doubling(50, times, 2000),
     });
     command.on("error", () => undefined);
