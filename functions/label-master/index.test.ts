@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { V1EndpointSlice, V1Pod } from "@kubernetes/client-node";
 import { RetryableError } from "../../shared/errors.ts";
 import { fakeContext, fakePod, verifiedMaster } from "../../shared/runtime/testing/index.ts";
@@ -61,28 +61,40 @@ describe("label-master", () => {
     expect((await roles(ctx))["redis-0"]).toBe("master");
   });
 
-  it("relabels only once the master Service's EndpointSlice names the new master (kube-proxy's one sync per second), waiting at most WAIT_FOR_SLICE_MS", async () => {
+  it("relabels only once the master Service's EndpointSlice names the new master (kube-proxy's one sync per second), woken by the slice watch", async () => {
     const ctx = fakeContext({ objects: [...pods(), masterSlice("198.18.100.11")] });
     const master = verifiedMaster({ host: "198.18.100.12", epoch: 5 });
-    expect(await labelMaster.reconcile(ctx, master)).toEqual({ requeueAfterMs: 10 });
-    expect(ctx.kube.applied).toHaveLength(0);
+    const t0 = performance.now();
+    const running = labelMaster.reconcile(ctx, master);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(ctx.kube.applied).toHaveLength(0); // still waiting for the slice
     ctx.cluster.put(masterSlice("198.18.100.12"));
-    await labelMaster.reconcile(ctx, master);
+    expect(await running).toBeUndefined();
+    expect(performance.now() - t0).toBeLessThan(WAIT_FOR_SLICE_MS);
     expect((await roles(ctx))["redis-2"]).toBe("master");
   });
 
-  it("relabels anyway once the slice has named another address for WAIT_FOR_SLICE_MS", async () => {
+  it("relabels anyway once the slice has named another address for WAIT_FOR_SLICE_MS, and does not wait again for that epoch", async () => {
     const ctx = fakeContext({ objects: [...pods(), masterSlice("198.18.100.11")] });
     const master = verifiedMaster({ host: "198.18.100.12", epoch: 6 });
-    expect(await labelMaster.reconcile(ctx, master)).toEqual({ requeueAfterMs: 10 });
-    const now = Date.now();
-    const spy = vi.spyOn(Date, "now").mockReturnValue(now + WAIT_FOR_SLICE_MS);
-    try {
-      await labelMaster.reconcile(ctx, master);
-    } finally {
-      spy.mockRestore();
-    }
+    const t0 = performance.now();
+    await labelMaster.reconcile(ctx, master);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(WAIT_FOR_SLICE_MS - 5);
     expect((await roles(ctx))["redis-2"]).toBe("master");
+    ctx.cluster.put(fakePod({ name: "redis-3", ip: "198.18.100.13", labels: { [ROLE_LABEL]: "master" } }));
+    const t1 = performance.now();
+    await labelMaster.reconcile(ctx, master);
+    expect(performance.now() - t1).toBeLessThan(100);
+    expect((await roles(ctx))["redis-3"]).toBe("replica");
+  });
+
+  it("stops waiting for the slice when the process stops, to be retried", async () => {
+    const abort = new AbortController();
+    const ctx = fakeContext({ objects: [...pods(), masterSlice("198.18.100.11")], signal: abort.signal });
+    const running = labelMaster.reconcile(ctx, verifiedMaster({ host: "198.18.100.12", epoch: 7 }));
+    abort.abort();
+    await expect(running).rejects.toBeInstanceOf(RetryableError);
+    expect(ctx.kube.applied).toHaveLength(0);
   });
 
   it("retries when no pod has the master's address yet", async () => {

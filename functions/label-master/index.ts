@@ -5,19 +5,22 @@
  * label written for a newer epoch.
  *
  * It relabels after the master Service's EndpointSlice names the new master, when such a slice
- * exists (master-endpoints'), waiting for it at most WAIT_FOR_SLICE_MS per epoch: kube-proxy
- * applies at most one rule sync per minSyncPeriod (1 s by default), so a `redis-replicas` change
+ * exists (master-endpoints'), waiting for it (woken by the slice watch) at most WAIT_FOR_SLICE_MS
+ * per epoch: kube-proxy applies at most one rule sync per minSyncPeriod (1 s by default), so a `redis-replicas` change
  * (these labels, through the EndpointSlice controller) that reaches it first delays the
  * `redis-master` rules by up to that second. Measured on the sandbox's node after a master's pod
  * was force-deleted: the recreated pod labelled replica 117 ms before the slice was written, and
  * kube-proxy programmed `redis-master` 1.05 s after it received it.
  */
+import type { V1EndpointSlice } from "@kubernetes/client-node";
 import { RetryableError } from "../../shared/errors.ts";
 import { defineFunction, EPOCH_ANNOTATION, podAt, recordedEpoch } from "../../shared/runtime/define-function.ts";
 
 export const ROLE_LABEL = "redis-role";
 /** How long, per master and epoch, the labels wait for the master Service's EndpointSlice to name the new master. */
 export const WAIT_FOR_SLICE_MS = 1000;
+/** Every address an EndpointSlice list names. */
+const addresses = (slices: readonly V1EndpointSlice[]): string[] => slices.flatMap((s) => s.endpoints?.flatMap((e) => e.addresses) ?? []);
 /** Per master (namespace/name): the epoch this process first waited for, and since when. */
 const waiting = new Map<string, { epoch: number; since: number }>();
 
@@ -41,16 +44,23 @@ export default defineFunction({
     const masterPod = podAt(pods, master.host);
     if (!masterPod) throw new RetryableError(`no pod of ${podSelector} in ${namespace} has address ${master.host} (yet)`);
     const key = `${namespace}/${master.name}`;
-    const named = (await ctx.caches.endpointSlices(namespace, master.mapping.service)).flatMap(
-      (slice) => slice.endpoints?.flatMap((e) => e.addresses) ?? [],
-    );
-    if (named.length > 0 && !named.includes(master.host)) {
-      let w = waiting.get(key);
-      if (w?.epoch !== master.epoch) {
-        w = { epoch: master.epoch, since: Date.now() };
-        waiting.set(key, w);
-      }
-      if (Date.now() - w.since < WAIT_FOR_SLICE_MS) return { requeueAfterMs: 10 };
+    let w = waiting.get(key);
+    if (w?.epoch !== master.epoch) {
+      w = { epoch: master.epoch, since: Date.now() };
+      waiting.set(key, w);
+    }
+    // Woken by the slice watch, not by a requeue: a requeue verifies against the Sentinels again, and
+    // every 10 ms per waiting master, 200 masters failing over together made that thousands of
+    // quorum reads a second on Sentinels busy failing over.
+    const { service } = master.mapping;
+    const slicePermits = (slices: readonly V1EndpointSlice[]) => {
+      const named = addresses(slices);
+      return named.length === 0 || named.includes(master.host);
+    };
+    const left = WAIT_FOR_SLICE_MS - (Date.now() - w.since);
+    if (!(await ctx.caches.untilEndpointSlices(namespace, service, slicePermits, left, ctx.signal))) {
+      if (ctx.signal.aborted) throw new RetryableError("stopped while waiting for the master Service's EndpointSlice");
+      const named = addresses(await ctx.caches.endpointSlices(namespace, service));
       ctx.log.warn({ epoch: master.epoch, named }, "master Service's EndpointSlice still names another address, relabelling anyway");
     }
     const want = (name: string) => (name === masterPod.metadata?.name ? "master" : "replica");

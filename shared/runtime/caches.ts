@@ -14,6 +14,7 @@ import { matchesLabels, parseLabelSelector, watchSelector } from "../label-selec
 import type { LabelSelector } from "../label-selector.ts";
 import type { Logger } from "../logger.ts";
 import type { Kube } from "./kube.ts";
+import { untilChange } from "./until-change.ts";
 import { WatchCache } from "./watch-cache.ts";
 
 const MANAGED_BY = "app.kubernetes.io/managed-by=failover-functions";
@@ -82,13 +83,25 @@ export class Caches {
     });
   }
 
+  #sliceCache(namespace: string): Promise<WatchCache<V1EndpointSlice>> {
+    return this.#get<V1EndpointSlice>(`/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`, "kubernetes.io/service-name");
+  }
+
   /** EndpointSlices of one Service. */
   async endpointSlices(namespace: string, service: string): Promise<readonly V1EndpointSlice[]> {
-    const cache = await this.#get<V1EndpointSlice>(
-      `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
-      "kubernetes.io/service-name",
-    );
-    return cache.list().filter((s) => s.metadata?.labels?.["kubernetes.io/service-name"] === service);
+    return slicesOf(await this.#sliceCache(namespace), service);
+  }
+
+  /** Until `done` holds for one Service's EndpointSlices (KubeCaches.untilEndpointSlices): woken by the watch, no polling. */
+  async untilEndpointSlices(
+    namespace: string,
+    service: string,
+    done: (slices: readonly V1EndpointSlice[]) => boolean,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const cache = await this.#sliceCache(namespace);
+    return untilChange(cache, () => done(slicesOf(cache, service)), timeoutMs, signal);
   }
 
   /** ConfigMaps of `namespace` labelled as written by this project. */
@@ -102,3 +115,6 @@ export class Caches {
     await Promise.all([...this.#caches.values()].map((e) => e.cache.stop().catch(() => undefined)));
   }
 }
+
+const slicesOf = (cache: WatchCache<V1EndpointSlice>, service: string): V1EndpointSlice[] =>
+  cache.list().filter((s) => s.metadata?.labels?.["kubernetes.io/service-name"] === service);

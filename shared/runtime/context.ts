@@ -33,6 +33,18 @@ export interface KubeCaches {
   pods(namespace: string, selector: string): Promise<readonly V1Pod[]>;
   /** EndpointSlices of one Service. */
   endpointSlices(namespace: string, service: string): Promise<readonly V1EndpointSlice[]>;
+  /**
+   * Waits, on the same watch, until `done` holds for the EndpointSlices of one Service: true at
+   * once if it does now, true on the first change after which it does, false after `timeoutMs` or
+   * when `signal` fires. A bounded wait that costs no request.
+   */
+  untilEndpointSlices(
+    namespace: string,
+    service: string,
+    done: (slices: readonly V1EndpointSlice[]) => boolean,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean>;
   /** A ConfigMap labelled `app.kubernetes.io/managed-by=failover-functions`, or undefined. */
   configMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
 }

@@ -6,6 +6,7 @@
  */
 import type { EventsV1Event, KubernetesObject, V1ConfigMap, V1EndpointSlice, V1Pod } from "@kubernetes/client-node";
 import type { KubeCaches, KubeClient } from "../context.ts";
+import { untilChange } from "../until-change.ts";
 
 type Stored = KubernetesObject & Record<string, unknown>;
 
@@ -27,6 +28,7 @@ export function matchesSelector(labels: Record<string, string> | undefined, sele
 
 export class FakeCluster {
   readonly #objects = new Map<string, Stored>();
+  readonly #listeners = new Set<() => void>();
 
   constructor(objects: readonly KubernetesObject[] = []) {
     for (const o of objects) this.put(o);
@@ -35,11 +37,19 @@ export class FakeCluster {
   /** Stores a copy of `object` (kind and metadata.name required). */
   put(object: KubernetesObject): void {
     this.#objects.set(keyOf(object), structuredClone(object) as Stored);
+    for (const listener of this.#listeners) listener();
   }
 
   /** Removes an object, as a deletion would (what reads see next). */
   delete(kind: string, namespace: string, name: string): void {
     this.#objects.delete(`${kind}/${namespace}/${name}`);
+    for (const listener of this.#listeners) listener();
+  }
+
+  /** Calls `listener` after every put and delete, as a watch would; returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   get<T extends KubernetesObject>(kind: string, namespace: string, name: string): T | undefined {
@@ -115,6 +125,20 @@ export class FakeCaches implements KubeCaches {
         .list<V1EndpointSlice>("EndpointSlice", namespace)
         .filter((s) => s.metadata?.labels?.["kubernetes.io/service-name"] === service),
     );
+  }
+
+  untilEndpointSlices(
+    namespace: string,
+    service: string,
+    done: (slices: readonly V1EndpointSlice[]) => boolean,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const slices = () =>
+      this.#cluster
+        .list<V1EndpointSlice>("EndpointSlice", namespace)
+        .filter((s) => s.metadata?.labels?.["kubernetes.io/service-name"] === service);
+    return untilChange(this.#cluster, () => done(slices()), timeoutMs, signal);
   }
 
   /** Only ConfigMaps labelled `app.kubernetes.io/managed-by=failover-functions`, like the real cache. */
