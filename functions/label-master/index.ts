@@ -6,9 +6,9 @@
  *
  * It relabels after the master Service's EndpointSlice names the new master, when such a slice
  * exists (master-endpoints'), waiting for it (woken by the slice watch) at most WAIT_FOR_SLICE_MS
- * per epoch: kube-proxy applies at most one rule sync per minSyncPeriod (1 s by default), so a `redis-replicas` change
- * (these labels, through the EndpointSlice controller) that reaches it first delays the
- * `redis-master` rules by up to that second. Measured on the sandbox's node after a master's pod
+ * per epoch: kube-proxy applies at most one rule sync per minSyncPeriod (1 s by default), so a
+ * `redis-replicas` change (these labels, through the EndpointSlice controller) that reaches it
+ * first delays the `redis-master` rules by up to that second. Measured on the sandbox's node after a master's pod
  * was force-deleted: the recreated pod labelled replica 117 ms before the slice was written, and
  * kube-proxy programmed `redis-master` 1.05 s after it received it.
  */

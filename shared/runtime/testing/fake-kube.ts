@@ -119,12 +119,14 @@ export class FakeCaches implements KubeCaches {
     return Promise.resolve(this.#cluster.list<V1Pod>("Pod", namespace).filter((p) => matchesSelector(p.metadata?.labels, selector)));
   }
 
+  #slices(namespace: string, service: string): V1EndpointSlice[] {
+    return this.#cluster
+      .list<V1EndpointSlice>("EndpointSlice", namespace)
+      .filter((s) => s.metadata?.labels?.["kubernetes.io/service-name"] === service);
+  }
+
   endpointSlices(namespace: string, service: string): Promise<readonly V1EndpointSlice[]> {
-    return Promise.resolve(
-      this.#cluster
-        .list<V1EndpointSlice>("EndpointSlice", namespace)
-        .filter((s) => s.metadata?.labels?.["kubernetes.io/service-name"] === service),
-    );
+    return Promise.resolve(this.#slices(namespace, service));
   }
 
   untilEndpointSlices(
@@ -134,11 +136,7 @@ export class FakeCaches implements KubeCaches {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<boolean> {
-    const slices = () =>
-      this.#cluster
-        .list<V1EndpointSlice>("EndpointSlice", namespace)
-        .filter((s) => s.metadata?.labels?.["kubernetes.io/service-name"] === service);
-    return untilChange(this.#cluster, () => done(slices()), timeoutMs, signal);
+    return untilChange(this.#cluster, () => done(this.#slices(namespace, service)), timeoutMs, signal);
   }
 
   /** Only ConfigMaps labelled `app.kubernetes.io/managed-by=failover-functions`, like the real cache. */
