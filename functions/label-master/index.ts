@@ -8,9 +8,9 @@
  * exists (master-endpoints'), waiting for it (woken by the slice watch) at most WAIT_FOR_SLICE_MS
  * per epoch: kube-proxy applies at most one rule sync per minSyncPeriod (1 s by default), so a
  * `redis-replicas` change (these labels, through the EndpointSlice controller) that reaches it
- * first delays the `redis-master` rules by up to that second. Measured on the sandbox's node after a master's pod
- * was force-deleted: the recreated pod labelled replica 117 ms before the slice was written, and
- * kube-proxy programmed `redis-master` 1.05 s after it received it.
+ * first delays the `redis-master` rules by up to that second. Measured on the sandbox's node after
+ * a master's pod was force-deleted: the recreated pod labelled replica 117 ms before the slice was
+ * written, and kube-proxy programmed `redis-master` 1.05 s after it received it.
  */
 import type { V1EndpointSlice } from "@kubernetes/client-node";
 import { RetryableError } from "../../shared/errors.ts";
@@ -19,8 +19,6 @@ import { defineFunction, EPOCH_ANNOTATION, podAt, recordedEpoch } from "../../sh
 export const ROLE_LABEL = "redis-role";
 /** How long, per master and epoch, the labels wait for the master Service's EndpointSlice to name the new master. */
 export const WAIT_FOR_SLICE_MS = 1000;
-/** Every address an EndpointSlice list names. */
-const addresses = (slices: readonly V1EndpointSlice[]): string[] => slices.flatMap((s) => s.endpoints?.flatMap((e) => e.addresses) ?? []);
 /** Per master (namespace/name): the epoch this process first waited for, and since when. */
 const waiting = new Map<string, { epoch: number; since: number }>();
 
@@ -53,14 +51,14 @@ export default defineFunction({
     // every 10 ms per waiting master, 200 masters failing over together made that thousands of
     // quorum reads a second on Sentinels busy failing over.
     const { service } = master.mapping;
+    let named: string[] = [];
     const slicePermits = (slices: readonly V1EndpointSlice[]) => {
-      const named = addresses(slices);
+      named = slices.flatMap((s) => s.endpoints?.flatMap((e) => e.addresses) ?? []);
       return named.length === 0 || named.includes(master.host);
     };
     const left = WAIT_FOR_SLICE_MS - (Date.now() - w.since);
     if (!(await ctx.caches.untilEndpointSlices(namespace, service, slicePermits, left, ctx.signal))) {
       if (ctx.signal.aborted) throw new RetryableError("stopped while waiting for the master Service's EndpointSlice");
-      const named = addresses(await ctx.caches.endpointSlices(namespace, service));
       ctx.log.warn({ epoch: master.epoch, named }, "master Service's EndpointSlice still names another address, relabelling anyway");
     }
     const want = (name: string) => (name === masterPod.metadata?.name ? "master" : "replica");

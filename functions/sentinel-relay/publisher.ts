@@ -65,7 +65,7 @@ export class Publisher {
   #running = true;
   /** Failed publishes in a row (0 when healthy). */
   #failures = 0;
-  /** Failed publishes since start. */
+  /** Failures counted since start (one per send generation): what `Entry.sentAfter` records. */
   #failed = 0;
   /** performance.now() before which nothing is sent (after a failure). */
   #retryAt = 0;
