@@ -27,7 +27,8 @@
  * (the project processes' NODE_OPTIONS, relays included, instead of the image's, which every process
  * here runs with), --code dist|source (dist: the project's processes run tsc's build, built at the
  * start, as the production image does; source: the TypeScript sources, as the dev image does),
- * --out DIR (bench).
+ * --control-plane-nice N (etcd, kube-apiserver and kube-controller-manager at niceness N, e.g. -10:
+ * a stand-in for a control plane on machines of its own; default 0), --out DIR (bench).
  * Sentinel's down-after-milliseconds / failover-timeout are the sandbox's defaults unless --down-after /
  * --failover-timeout are given. When the sandbox cannot start N masters, it halves N (down to
  * --min-masters, --no-fallback: not) and says so.
@@ -100,6 +101,8 @@ interface Settings {
   host: boolean;
   /** NODE_OPTIONS of the project's processes (relays too) instead of the image's (its Dockerfile's), "" to keep the image's. */
   nodeOptions: string;
+  /** Niceness of etcd, the apiserver and the controller-manager (0: as every other process). */
+  controlPlaneNice: number;
   /** dist: tsc's build, made at the start (the production image's code); source: the TypeScript sources (the dev image's). */
   code: ProcessCode;
   out: string;
@@ -196,6 +199,8 @@ interface RoundResult {
     published: number;
     duplicates: number;
     bufferDropped: number;
+    /** SENTINEL MASTER queries it sent for events' config epochs (events arriving meanwhile share one). */
+    epochQueries: number;
     publishLatencyMs: LatencyFromHistogram;
     peakBuffered: number;
     /** The largest V8 heap (reserved, used) and external memory its /metrics reported over the same polls, MiB: beside its peak RSS, what of it is the JavaScript heap. */
@@ -287,6 +292,7 @@ function flags(): Settings {
       "no-resend": { type: "boolean", default: false },
       host: { type: "boolean", default: false },
       "node-options": { type: "string", default: "" },
+      "control-plane-nice": { type: "string", default: "0" },
       code: { type: "string", default: "dist" },
       out: { type: "string", default: "bench" },
     },
@@ -317,9 +323,17 @@ function flags(): Settings {
     resend: !values["no-resend"],
     host: values.host,
     nodeOptions: values["node-options"],
+    controlPlaneNice: niceness(values["control-plane-nice"]),
     code: processCode(values.code),
     out: values.out,
   };
+}
+
+function niceness(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < -20 || n > 19)
+    throw new Error(`--control-plane-nice: expected an integer from -20 to 19, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 function processCode(v: string): ProcessCode {
@@ -349,6 +363,7 @@ const RELAY_COUNTERS = [
   "relay_events_published_total",
   "relay_duplicates_dropped_total",
   "relay_buffer_dropped_total",
+  "relay_epoch_queries_total",
 ];
 
 /** The relays' /metrics: startRelays (sandbox/failover-process.ts) gives relay i HTTP port 18080 + i. */
@@ -391,6 +406,7 @@ async function startLargest(s: Settings): Promise<{ sb: Sandbox; attempts: Start
         masters: n,
         redisPerMaster: 2,
         sentinels: 3,
+        controlPlaneNice: s.controlPlaneNice,
         ...(s.downAfterMs === undefined ? {} : { downAfterMs: s.downAfterMs }),
         ...(s.failoverTimeoutMs === undefined ? {} : { failoverTimeoutMs: s.failoverTimeoutMs }),
       });
@@ -948,6 +964,7 @@ async function main(): Promise<void> {
             published: d.relay_events_published_total ?? 0,
             duplicates: d.relay_duplicates_dropped_total ?? 0,
             bufferDropped: d.relay_buffer_dropped_total ?? 0,
+            epochQueries: d.relay_epoch_queries_total ?? 0,
             publishLatencyMs: latency(metricsBefore.relays[i]!, metricsAfter.relays[i]!, "relay_publish_latency_seconds"),
             peakBuffered: peakBuffered[i]!,
             peakHeapMiB: relayHeaps[i]!,
@@ -1054,6 +1071,8 @@ function flagsOf(s: Settings): string {
     ...(s.host ? ["--host"] : []),
     ...(s.nodeOptions ? [`--node-options='${s.nodeOptions}'`] : []),
     ...(s.code !== "dist" ? [`--code ${s.code}`] : []),
+    ...(s.controlPlaneNice !== 0 ? [`--control-plane-nice ${s.controlPlaneNice}`] : []),
+    ...(s.rounds.join(",") !== MODES.join(",") ? [`--rounds ${s.rounds.join(",")}`] : []),
   ];
   return f.length > 0 ? ` -- ${f.join(" ")}` : "";
 }
@@ -1083,14 +1102,23 @@ function slowest(r: RoundResult): string {
 
 function processTable(rows: WindowFigures[]): string {
   return table(
-    ["process", "RSS at start (MiB)", "peak RSS (MiB)", "CPU (s)", "avg CPU (% of a core)", "peak CPU over 1 s (%)"],
     [
-      ...rows.map((r) => [r.name, r.rssStartMiB, r.peakRssMiB, r.cpuSeconds, r.avgCpuPercent, r.peakCpuPercent1s]),
+      "process",
+      "RSS at start (MiB)",
+      "peak RSS (MiB)",
+      "CPU (s)",
+      "waited for a CPU (s)",
+      "avg CPU (% of a core)",
+      "peak CPU over 1 s (%)",
+    ],
+    [
+      ...rows.map((r) => [r.name, r.rssStartMiB, r.peakRssMiB, r.cpuSeconds, r.runQueueSeconds, r.avgCpuPercent, r.peakCpuPercent1s]),
       [
         "sum of the rows",
         round1(rows.reduce((a, r) => a + r.rssStartMiB, 0)),
         "-",
         round1(rows.reduce((a, r) => a + r.cpuSeconds, 0)),
+        round1(rows.reduce((a, r) => a + r.runQueueSeconds, 0)),
         round1(rows.reduce((a, r) => a + r.avgCpuPercent, 0)),
         "-",
       ],
@@ -1157,7 +1185,7 @@ function roundReport(r: RoundResult, sb: Sandbox): string {
           x.publishLatencyMs.meanMs,
           atMost(x.publishLatencyMs, "p50AtMostMs"),
           atMost(x.publishLatencyMs, "p99AtMostMs"),
-          `${x.received} received, ${x.published} stored, ${x.duplicates} duplicates, ${x.bufferDropped} dropped, peak buffer ${x.peakBuffered}; V8 heap at most ${x.peakHeapMiB.heapTotal} MiB reserved / ${x.peakHeapMiB.heapUsed} used, external ${x.peakHeapMiB.external}`,
+          `${x.received} received, ${x.published} stored, ${x.duplicates} duplicates, ${x.bufferDropped} dropped, ${x.epochQueries} epoch queries (SENTINEL MASTER), peak buffer ${x.peakBuffered}; V8 heap at most ${x.peakHeapMiB.heapTotal} MiB reserved / ${x.peakHeapMiB.heapUsed} used, external ${x.peakHeapMiB.external}`,
         ]),
         ...Object.entries(r.functionPropagationMs).map(([f, x]) => [
           `${f}: relay received +switch-master -> writes acknowledged`,
@@ -1276,9 +1304,9 @@ function markdown(res: Results, s: Settings, sb: Sandbox): string {
     `${res.when}, ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}. \`npm run bench:masters${flagsOf(s)}\` (bench/many-masters.ts, issue #6); ${res.totalSeconds} s in all.`,
     ``,
     `Setup: ${n} masters${n !== s.masters ? ` (**${s.masters} requested, fell back**)` : ""} x 2 redis-server, 3 Sentinels (quorum ${sb.options.quorum}, down-after ${sb.options.downAfterMs} ms, failover-timeout ${sb.options.failoverTimeoutMs} ms), ` +
-      `2 sentinel-relays, ${s.host ? "one functions host running" : "one process each for"} ${FUNCTIONS.join(", ")}, ${s.code === "dist" ? "running tsc's build (node dist/bin/failover.js, as the production image)" : "running the TypeScript sources (node bin/failover.ts, as the dev image)"} with NODE_OPTIONS ${nodeOptionsText}; MASTERS maps master-<m> to Service / ConfigMap redis-<m>-master (${s.createService ? "Services created by master-endpoints" : "Services pre-created"}). Sandbox start: ${start}.`,
+      `2 sentinel-relays, ${s.host ? "one functions host running" : "one process each for"} ${FUNCTIONS.join(", ")}, ${s.code === "dist" ? "running tsc's build (node dist/bin/failover.js, as the production image)" : "running the TypeScript sources (node bin/failover.ts, as the dev image)"} with NODE_OPTIONS ${nodeOptionsText}; ${s.controlPlaneNice !== 0 ? `**etcd, kube-apiserver and kube-controller-manager at niceness ${s.controlPlaneNice}** (a stand-in for a control plane on machines of its own), every other process at 0` : "every process at niceness 0 (the control plane shares the 2 cores with 400 redis-servers as an equal)"}; MASTERS maps master-<m> to Service / ConfigMap redis-<m>-master (${s.createService ? "Services created by master-endpoints" : "Services pre-created"}). Sandbox start: ${start}.`,
     ``,
-    `"Right" per master = pod labels redis-role (master on the new master's pod only), the EndpointSlice of its Service listing exactly the new master, its ConfigMap naming the new master's host and pod with a newer epoch; watched from the benchmark's side. Times are from the first command (t0). RSS = VmRSS, CPU = utime + stime from /proc, sampled every ${s.sampleMs} ms.`,
+    `"Right" per master = pod labels redis-role (master on the new master's pod only), the EndpointSlice of its Service listing exactly the new master, its ConfigMap naming the new master's host and pod with a newer epoch; watched from the benchmark's side. Times are from the first command (t0). RSS = VmRSS, CPU = utime + stime from /proc, "waited for a CPU" = the run-queue time of its threads (/proc/<pid>/task/*/schedstat, a lower bound: an ended thread takes its share along), sampled every ${s.sampleMs} ms.`,
     ``,
     `## Cold start`,
     ``,

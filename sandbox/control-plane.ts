@@ -42,9 +42,14 @@ export class ControlPlane {
    * `realNode`: a kubelet runs (sandbox/node/): the node-lifecycle controller then runs too (it
    * lifts the kubelet's `not-ready` taint once the Node is Ready), with a grace period of an hour so
    * that it leaves the sandbox's kubelet-less Node objects Ready.
+   * `nice`: etcd, the apiserver and the controller-manager run at this niceness (setpriority, every
+   * thread, `nice -n`), e.g. -10 to stand in for a control plane on machines of its own.
    */
-  constructor(dir: string, options: { namespace: string; realNode?: boolean }) {
+  constructor(dir: string, options: { namespace: string; realNode?: boolean; nice?: number }) {
     this.dir = dir;
+    // nice(1) execs the binary: same pid, every thread it starts inherits the niceness.
+    const niced = (binary: string, args: string[]) =>
+      options.nice ? { command: "nice", args: ["-n", String(options.nice), binary, ...args] } : { command: binary, args };
     // The `kubernetes` Service's ClusterIP too: pods reach the apiserver through it (kube-proxy).
     this.pki = makePki(join(dir, "pki"), [APISERVER_IP, KUBERNETES_SERVICE_IP]);
     this.kubeconfigPath = writeKubeconfig(
@@ -62,8 +67,7 @@ export class ControlPlane {
     const peerUrl = `http://127.0.0.1:${ETCD_PEER_PORT}`;
     this.etcd = new ManagedProcess({
       name: "etcd",
-      command: binaryPath("etcd"),
-      args: [
+      ...niced(binaryPath("etcd"), [
         "--name=sandbox",
         `--data-dir=${join(dir, "etcd")}`,
         `--listen-client-urls=${etcdUrl}`,
@@ -74,7 +78,7 @@ export class ControlPlane {
         // A throwaway store: no fsync makes every apiserver write cheaper on a small machine.
         "--unsafe-no-fsync",
         "--log-level=warn",
-      ],
+      ]),
       logFile: join(dir, "etcd.log"),
       ready: async () => (await fetch(`${etcdUrl}/health`).then((r) => r.json() as Promise<{ health?: string }>)).health === "true",
       readyTimeoutMs: 20_000,
@@ -86,8 +90,7 @@ export class ControlPlane {
     };
     this.apiserver = new ManagedProcess({
       name: "kube-apiserver",
-      command: binaryPath("kube-apiserver"),
-      args: [
+      ...niced(binaryPath("kube-apiserver"), [
         `--etcd-servers=${etcdUrl}`,
         `--bind-address=${APISERVER_IP}`,
         `--advertise-address=${APISERVER_IP}`,
@@ -109,7 +112,7 @@ export class ControlPlane {
         "--kubelet-preferred-address-types=InternalIP",
         "--allow-privileged=true",
         "--v=1",
-      ],
+      ]),
       logFile: join(dir, "kube-apiserver.log"),
       ready: async () => (await httpsStatus(`${this.server}/readyz`, tls)) === 200,
       readyTimeoutMs: 90_000,
@@ -117,8 +120,7 @@ export class ControlPlane {
     });
     this.controllerManager = new ManagedProcess({
       name: "kube-controller-manager",
-      command: binaryPath("kube-controller-manager"),
-      args: [
+      ...niced(binaryPath("kube-controller-manager"), [
         `--kubeconfig=${kcmKubeconfig}`,
         `--authentication-kubeconfig=${kcmKubeconfig}`,
         `--authorization-kubeconfig=${kcmKubeconfig}`,
@@ -138,7 +140,7 @@ export class ControlPlane {
         `--cluster-signing-cert-file=${this.pki.caCert}`,
         `--cluster-signing-key-file=${this.pki.caKey}`,
         "--v=1",
-      ],
+      ]),
       logFile: join(dir, "kube-controller-manager.log"),
       ready: async () => (await httpsStatus(`https://127.0.0.1:${KCM_PORT}/healthz`, {})) === 200,
       readyTimeoutMs: 60_000,

@@ -66,6 +66,11 @@ export interface SandboxOptions {
   redisConfig?: Record<string, string>;
   /** Extra sentinel.conf lines per master (e.g. a client-reconfig-script for the benchmark). */
   sentinelConfig?: (master: string) => string[];
+  /**
+   * Niceness of etcd, the apiserver and the controller-manager (e.g. -10: a stand-in for a control
+   * plane on machines of its own, which a benchmark that loads the machine may ask for). Default 0.
+   */
+  controlPlaneNice?: number;
   /** Keep the temp dir after stop (logs, configs). Default: keep only when FAILOVER_KEEP_DIR=1. */
   keepDir?: boolean;
 }
@@ -131,9 +136,13 @@ export class Sandbox {
       server: options.server ?? "redis",
       redisConfig: options.redisConfig ?? {},
       sentinelConfig: options.sentinelConfig ?? (() => []),
+      controlPlaneNice: options.controlPlaneNice ?? 0,
       keepDir: options.keepDir ?? process.env.FAILOVER_KEEP_DIR === "1",
     };
     if (masterNames.length === 0) throw new ConfigError("masters", "at least one master is needed");
+    const nice = this.options.controlPlaneNice;
+    if (!Number.isInteger(nice) || nice < -20 || nice > 19)
+      throw new ConfigError("controlPlaneNice", `${nice} is not a niceness (an integer from -20 to 19)`);
     for (const name of masterNames) {
       if (!/^[A-Za-z0-9._-]+$/.test(name))
         throw new ConfigError("masters", `master name ${JSON.stringify(name)} must match [A-Za-z0-9._-]+`);
@@ -183,7 +192,11 @@ export class Sandbox {
       ? new NatsInstance({ dir: join(dir, "nats"), user: this.natsUser, password: this.natsPassword })
       : undefined;
     this.controlPlane = this.options.kube
-      ? new ControlPlane(join(dir, "kube"), { namespace: this.options.namespace, realNode: this.options.node })
+      ? new ControlPlane(join(dir, "kube"), {
+          namespace: this.options.namespace,
+          realNode: this.options.node,
+          nice: this.options.controlPlaneNice,
+        })
       : undefined;
     if (this.options.node && !this.controlPlane) throw new ConfigError("node", "a real node needs Kubernetes (kube: true)");
     this.node = this.options.node && this.controlPlane ? new SandboxNode(join(dir, "node"), this.controlPlane, this.kubeConfig) : undefined;

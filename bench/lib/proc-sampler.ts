@@ -1,12 +1,13 @@
 /**
  * RSS and CPU of processes, sampled from /proc every few hundred ms: VmRSS from
- * /proc/<pid>/status, utime + stime from /proc/<pid>/stat. A target is a name and the pids it has
+ * /proc/<pid>/status, utime + stime from /proc/<pid>/stat, and the time their threads spent
+ * runnable but waiting for a CPU (the run queue) from /proc/<pid>/task/<tid>/schedstat. A target is a name and the pids it has
  * now (one process, or a group such as every redis-server, summed); a pid that goes away or a new
  * one that appears (a restarted process) is handled by accumulating per-pid CPU deltas, so the
  * cumulative CPU of a target never goes backwards. Figures are read for any time window afterwards.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 export interface SamplerTarget {
   name: string;
@@ -23,6 +24,8 @@ export interface Sample {
   rssKiB: number;
   /** Cumulative CPU seconds (user + system) since the sampler first saw the target. */
   cpuSeconds: number;
+  /** Cumulative seconds its threads were runnable but waited for a CPU, since the sampler first saw the target. */
+  runQueueSeconds: number;
   /** Number of live pids at this sample. */
   processes: number;
 }
@@ -34,6 +37,11 @@ export interface WindowFigures {
   peakRssMiB: number;
   rssEndMiB: number;
   cpuSeconds: number;
+  /**
+   * Seconds its threads were runnable but not running (waiting for a CPU) in the window, summed
+   * over threads; a thread that ended takes its share with it, so this is a lower bound.
+   */
+  runQueueSeconds: number;
   /** CPU seconds / wall seconds of the window, in % of one core. */
   avgCpuPercent: number;
   /** Highest CPU % of one core over any >= 1 s stretch of the window. */
@@ -62,6 +70,26 @@ function cpuTicks(pid: number): number | undefined {
   }
 }
 
+/**
+ * Nanoseconds the threads of one pid have waited on a run queue (the second field of each
+ * /proc/<pid>/task/<tid>/schedstat), or undefined when it is gone or the kernel has no schedstat.
+ */
+function runQueueNs(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]);
+      } catch {
+        // a thread that ended between the listing and the read
+      }
+    }
+    return ns;
+  } catch {
+    return undefined;
+  }
+}
+
 /** VmRSS of one pid in KiB, or undefined when it is gone (or a zombie). */
 function rssKiB(pid: number): number | undefined {
   try {
@@ -76,6 +104,8 @@ interface TargetState {
   target: SamplerTarget;
   lastTicks: Map<number, number>;
   cumulativeTicks: number;
+  lastWaitNs: Map<number, number>;
+  cumulativeWaitNs: number;
   series: Sample[];
 }
 
@@ -91,7 +121,15 @@ export class ProcessSampler {
   }
 
   add(target: SamplerTarget): void {
-    if (!this.#targets.has(target.name)) this.#targets.set(target.name, { target, lastTicks: new Map(), cumulativeTicks: 0, series: [] });
+    if (!this.#targets.has(target.name))
+      this.#targets.set(target.name, {
+        target,
+        lastTicks: new Map(),
+        cumulativeTicks: 0,
+        lastWaitNs: new Map(),
+        cumulativeWaitNs: 0,
+        series: [],
+      });
   }
 
   get names(): string[] {
@@ -119,6 +157,8 @@ export class ProcessSampler {
       let rss = 0;
       let live = 0;
       const seen = new Map<number, number>();
+      const waited = new Map<number, number>();
+      const first = state.series.length === 0;
       for (const pid of state.target.pids()) {
         const ticks = cpuTicks(pid);
         const kib = rssKiB(pid);
@@ -128,11 +168,23 @@ export class ProcessSampler {
         seen.set(pid, ticks);
         // A pid seen for the first time: all its CPU happened since it started (after the sampler did,
         // or before it: then it counts in the first sample's baseline, which windows subtract).
-        const before = state.lastTicks.get(pid) ?? (state.series.length === 0 ? ticks : 0);
+        const before = state.lastTicks.get(pid) ?? (first ? ticks : 0);
         state.cumulativeTicks += Math.max(0, ticks - before);
+        const ns = runQueueNs(pid);
+        if (ns === undefined) continue;
+        waited.set(pid, ns);
+        // the same for the wait; a sum that went down lost an ended thread: count from the new sum on
+        state.cumulativeWaitNs += Math.max(0, ns - (state.lastWaitNs.get(pid) ?? (first ? ns : 0)));
       }
       state.lastTicks = seen;
-      state.series.push({ at, rssKiB: rss, cpuSeconds: state.cumulativeTicks / this.#ticksPerSecond, processes: live });
+      state.lastWaitNs = waited;
+      state.series.push({
+        at,
+        rssKiB: rss,
+        cpuSeconds: state.cumulativeTicks / this.#ticksPerSecond,
+        runQueueSeconds: state.cumulativeWaitNs / 1e9,
+        processes: live,
+      });
     }
   }
 
@@ -167,6 +219,7 @@ export class ProcessSampler {
       peakRssMiB: mib(Math.max(...inside.map((s) => s.rssKiB))),
       rssEndMiB: mib(last.rssKiB),
       cpuSeconds: Math.round(cpu * 100) / 100,
+      runQueueSeconds: Math.round((last.runQueueSeconds - first.runQueueSeconds) * 100) / 100,
       avgCpuPercent: Math.round((cpu / (wall || 1)) * 1000) / 10,
       peakCpuPercent1s: Math.round(peak1s * 10) / 10,
       samples: inside.length,

@@ -1,0 +1,40 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { availableParallelism } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach, describe, expect, it } from "vitest";
+import { ProcessSampler } from "./proc-sampler.ts";
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill("SIGKILL");
+});
+
+/** A process that spins on one thread until it is killed. */
+function spinner(): number {
+  const child = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
+  children.push(child);
+  return child.pid!;
+}
+
+describe("ProcessSampler", () => {
+  it("counts CPU and the time runnable threads waited for a CPU, over a window", async () => {
+    // Twice as many spinners as cores: each can run at most about half the time and waits the rest.
+    const pids = Array.from({ length: 2 * availableParallelism() }, spinner);
+    const sampler = new ProcessSampler(50);
+    sampler.add({ name: "spinners", pids: () => pids });
+    sampler.add({ name: "idle", pids: () => [process.pid] });
+    sampler.start();
+    const from = performance.now();
+    await sleep(1500);
+    const to = performance.now();
+    sampler.stop();
+    const spin = sampler.window("spinners", from, to)!;
+    // Wall ~1.5 s on every core: the spinners' CPU is most of cores x 1.5 s, and they waited about as long.
+    expect(spin.cpuSeconds).toBeGreaterThan(0.5 * availableParallelism());
+    expect(spin.runQueueSeconds).toBeGreaterThan(0.5 * availableParallelism());
+    // This process mostly sleeps: it can hardly have waited for a CPU as long as the spinners did.
+    const idle = sampler.window("idle", from, to)!;
+    expect(idle.runQueueSeconds).toBeLessThan(spin.runQueueSeconds / 4);
+  });
+});
