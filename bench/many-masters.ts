@@ -199,8 +199,6 @@ interface RoundResult {
     published: number;
     duplicates: number;
     bufferDropped: number;
-    /** SENTINEL MASTER queries it sent for events' config epochs (events arriving meanwhile share one). */
-    epochQueries: number;
     publishLatencyMs: LatencyFromHistogram;
     peakBuffered: number;
     /** The largest V8 heap (reserved, used) and external memory its /metrics reported over the same polls, MiB: beside its peak RSS, what of it is the JavaScript heap. */
@@ -363,7 +361,6 @@ const RELAY_COUNTERS = [
   "relay_events_published_total",
   "relay_duplicates_dropped_total",
   "relay_buffer_dropped_total",
-  "relay_epoch_queries_total",
 ];
 
 /** The relays' /metrics: startRelays (sandbox/failover-process.ts) gives relay i HTTP port 18080 + i. */
@@ -964,7 +961,6 @@ async function main(): Promise<void> {
             published: d.relay_events_published_total ?? 0,
             duplicates: d.relay_duplicates_dropped_total ?? 0,
             bufferDropped: d.relay_buffer_dropped_total ?? 0,
-            epochQueries: d.relay_epoch_queries_total ?? 0,
             publishLatencyMs: latency(metricsBefore.relays[i]!, metricsAfter.relays[i]!, "relay_publish_latency_seconds"),
             peakBuffered: peakBuffered[i]!,
             peakHeapMiB: relayHeaps[i]!,
@@ -1185,7 +1181,7 @@ function roundReport(r: RoundResult, sb: Sandbox): string {
           x.publishLatencyMs.meanMs,
           atMost(x.publishLatencyMs, "p50AtMostMs"),
           atMost(x.publishLatencyMs, "p99AtMostMs"),
-          `${x.received} received, ${x.published} stored, ${x.duplicates} duplicates, ${x.bufferDropped} dropped, ${x.epochQueries} epoch queries (SENTINEL MASTER), peak buffer ${x.peakBuffered}; V8 heap at most ${x.peakHeapMiB.heapTotal} MiB reserved / ${x.peakHeapMiB.heapUsed} used, external ${x.peakHeapMiB.external}`,
+          `${x.received} received, ${x.published} stored, ${x.duplicates} duplicates, ${x.bufferDropped} dropped, peak buffer ${x.peakBuffered}; V8 heap at most ${x.peakHeapMiB.heapTotal} MiB reserved / ${x.peakHeapMiB.heapUsed} used, external ${x.peakHeapMiB.external}`,
         ]),
         ...Object.entries(r.functionPropagationMs).map(([f, x]) => [
           `${f}: relay received +switch-master -> writes acknowledged`,

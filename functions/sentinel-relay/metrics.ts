@@ -46,11 +46,6 @@ export function relayMetrics() {
       help: "Events dropped because the buffer was full",
       registers: [registry],
     }),
-    epochQueries: new Counter({
-      name: "relay_epoch_queries_total",
-      help: "SENTINEL MASTER queries sent for the config epoch of events that lack it (events arriving meanwhile share one)",
-      registers: [registry],
-    }),
     sentinelsSubscribed: new Gauge({ name: "relay_sentinels_subscribed", help: "Sentinels currently subscribed", registers: [registry] }),
   };
 }

@@ -78,7 +78,6 @@ export class Relay {
       password: c.SENTINEL_PASSWORD,
       log: this.log,
       resolveIntervalMs: c.SENTINEL_RESOLVE_INTERVAL_MS,
-      onEpochQuery: () => this.metrics.epochQueries.inc(),
       onMessage: (sentinel, channel, message, receivedAt) => void this.#handle(sentinel, channel, message, receivedAt, performance.now()),
     });
     this.#sentinels.onChange = (subscribed) => this.metrics.sentinelsSubscribed.set(subscribed);

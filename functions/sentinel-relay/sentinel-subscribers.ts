@@ -8,7 +8,6 @@ import { doubling } from "../../shared/backoff.ts";
 import { resolveAll } from "../../shared/resolve.ts";
 import type { HostPort } from "../../shared/sentinel-quorum.ts";
 import type { Logger } from "../../shared/logger.ts";
-import { EpochQueries } from "./epoch-queries.ts";
 
 export type OnMessage = (sentinel: HostPort, channel: string, message: string, receivedAt: Date) => void;
 
@@ -19,8 +18,6 @@ export class SentinelSubscribers {
   readonly #onMessage: OnMessage;
   readonly #log: Logger;
   readonly #resolveIntervalMs: number;
-  readonly #onEpochQuery: () => void;
-  readonly #epochs = new EpochQueries();
   #timer: NodeJS.Timeout | undefined;
   /** Called when the number of subscribed Sentinels changes. */
   onChange: (subscribed: number, known: number) => void = () => undefined;
@@ -31,15 +28,12 @@ export class SentinelSubscribers {
     onMessage: OnMessage;
     log: Logger;
     resolveIntervalMs: number;
-    /** Called for every SENTINEL MASTER query sent for an epoch. */
-    onEpochQuery?: () => void;
   }) {
     this.#configured = options.sentinels;
     this.#password = options.password;
     this.#onMessage = options.onMessage;
     this.#log = options.log;
     this.#resolveIntervalMs = options.resolveIntervalMs;
-    this.#onEpochQuery = options.onEpochQuery ?? (() => undefined);
   }
 
   get subscribed(): number {
@@ -121,20 +115,17 @@ export class SentinelSubscribers {
     client.on("pmessage", (_pattern: string, channel: string, message: string) => this.#onMessage(address, channel, message, new Date()));
   }
 
-  /**
-   * SENTINEL MASTER <name> config-epoch, from the Sentinel that announced the event (null if it
-   * cannot say), asked after the call: events that arrive while one is asked share the next query.
-   */
-  epochOf(address: HostPort, master: string): Promise<number | null> {
-    const key = `${address.host}:${address.port}`;
-    const entry = this.#clients.get(key);
-    if (!entry) return Promise.resolve(null);
-    return this.#epochs.epoch(`${key} ${master}`, async () => {
-      this.#onEpochQuery();
+  /** SENTINEL MASTER <name> config-epoch, from the Sentinel that announced the event (null if it cannot say). */
+  async epochOf(address: HostPort, master: string): Promise<number | null> {
+    const entry = this.#clients.get(`${address.host}:${address.port}`);
+    if (!entry) return null;
+    try {
       const fields = (await entry.command.call("SENTINEL", "MASTER", master)) as string[];
       const i = fields.indexOf("config-epoch");
       return i >= 0 ? Number(fields[i + 1]) : null;
-    });
+    } catch {
+      return null;
+    }
   }
 
   stop(): void {
