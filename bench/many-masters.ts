@@ -1067,7 +1067,7 @@ function flagsOf(s: Settings): string {
     ...(s.host ? ["--host"] : []),
     ...(s.nodeOptions ? [`--node-options='${s.nodeOptions}'`] : []),
     ...(s.code !== "dist" ? [`--code ${s.code}`] : []),
-    ...(s.controlPlaneNice !== 0 ? [`--control-plane-nice ${s.controlPlaneNice}`] : []),
+    ...(s.controlPlaneNice !== 0 ? [`--control-plane-nice=${s.controlPlaneNice}`] : []),
     ...(s.rounds.join(",") !== MODES.join(",") ? [`--rounds ${s.rounds.join(",")}`] : []),
   ];
   return f.length > 0 ? ` -- ${f.join(" ")}` : "";

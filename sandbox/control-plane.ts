@@ -1,7 +1,9 @@
 /** etcd + kube-apiserver + kube-controller-manager as real processes (envtest-like flags, RBAC on). */
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
+import { getPriority } from "node:os";
 import { join } from "node:path";
+import { ConfigError } from "../shared/errors.ts";
 import { ManagedProcess } from "./process.ts";
 import { binaryPath } from "./paths.ts";
 import { APISERVER_IP, APISERVER_PORT, KUBERNETES_SERVICE_IP, SERVICE_CIDR } from "./addresses.ts";
@@ -28,8 +30,16 @@ export function httpsStatus(url: string, tls: { ca?: Buffer; cert?: Buffer; key?
   });
 }
 
+/** The niceness of a running process (field 19 of /proc/<pid>/stat). */
+function nicenessOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // the fields after the command (which may hold spaces and parentheses) start at field 3
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+}
+
 export class ControlPlane {
   readonly dir: string;
+  readonly #nice: number;
   readonly pki: Pki;
   readonly etcd: ManagedProcess;
   readonly apiserver: ManagedProcess;
@@ -42,11 +52,12 @@ export class ControlPlane {
    * `realNode`: a kubelet runs (sandbox/node/): the node-lifecycle controller then runs too (it
    * lifts the kubelet's `not-ready` taint once the Node is Ready), with a grace period of an hour so
    * that it leaves the sandbox's kubelet-less Node objects Ready.
-   * `nice`: etcd, the apiserver and the controller-manager run at this niceness (setpriority, every
-   * thread, `nice -n`), e.g. -10 to stand in for a control plane on machines of its own.
+   * `nice`: etcd, the apiserver and the controller-manager run at this niceness (relative to this
+   * process's, `nice -n`: every thread), e.g. -10 to stand in for a control plane on machines of its own.
    */
   constructor(dir: string, options: { namespace: string; realNode?: boolean; nice?: number }) {
     this.dir = dir;
+    this.#nice = options.nice ?? 0;
     // nice(1) execs the binary: same pid, every thread it starts inherits the niceness.
     const niced = (binary: string, args: string[]) =>
       options.nice ? { command: "nice", args: ["-n", String(options.nice), binary, ...args] } : { command: binary, args };
@@ -154,6 +165,15 @@ export class ControlPlane {
     await this.etcd.start();
     await this.apiserver.start();
     await this.controllerManager.start();
+    if (this.#nice === 0) return;
+    // nice(1) adds to this process's niceness, and runs the command anyway when it may not lower it
+    // (not root): refuse instead of measuring what was not asked for.
+    const expected = Math.min(19, Math.max(-20, getPriority() + this.#nice));
+    for (const p of [this.etcd, this.apiserver, this.controllerManager]) {
+      const actual = p.pid === undefined ? undefined : nicenessOf(p.pid);
+      if (actual !== expected)
+        throw new ConfigError("controlPlaneNice", `${p.name} runs at niceness ${actual}, not ${expected} (a negative niceness needs root)`);
+    }
   }
 
   /** Stops the apiserver alone (etcd keeps the state): the "apiserver down" scenario. */

@@ -67,8 +67,9 @@ export interface SandboxOptions {
   /** Extra sentinel.conf lines per master (e.g. a client-reconfig-script for the benchmark). */
   sentinelConfig?: (master: string) => string[];
   /**
-   * Niceness of etcd, the apiserver and the controller-manager (e.g. -10: a stand-in for a control
-   * plane on machines of its own, which a benchmark that loads the machine may ask for). Default 0.
+   * Niceness of etcd, the apiserver and the controller-manager, added to this process's (e.g. -10:
+   * a stand-in for a control plane on machines of its own, which a benchmark that loads the machine
+   * may ask for; a negative one needs root, and the start fails without it). Default 0.
    */
   controlPlaneNice?: number;
   /** Keep the temp dir after stop (logs, configs). Default: keep only when FAILOVER_KEEP_DIR=1. */
