@@ -27,7 +27,7 @@
  * (the project processes' NODE_OPTIONS, relays included, instead of the image's, which every process
  * here runs with), --code dist|source (dist: the project's processes run tsc's build, built at the
  * start, as the production image does; source: the TypeScript sources, as the dev image does),
- * --control-plane-nice N (etcd, kube-apiserver and kube-controller-manager at niceness N, e.g. -10:
+ * --control-plane-nice=N (etcd, kube-apiserver and kube-controller-manager at niceness N, e.g. -10:
  * a stand-in for a control plane on machines of its own; default 0), --out DIR (bench).
  * Sentinel's down-after-milliseconds / failover-timeout are the sandbox's defaults unless --down-after /
  * --failover-timeout are given. When the sandbox cannot start N masters, it halves N (down to
