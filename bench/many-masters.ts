@@ -49,7 +49,7 @@ import { apply } from "../sandbox/cluster.ts";
 import { ETCD_URL } from "../sandbox/control-plane.ts";
 import { buildDist, IMAGE_NODE_OPTIONS } from "../sandbox/failover-process.ts";
 import type { ProcessCode } from "../sandbox/failover-process.ts";
-import { logTail } from "../sandbox/process.ts";
+import { isNiceness, logTail } from "../sandbox/process.ts";
 import { startProject } from "../sandbox/project.ts";
 import type { Project } from "../sandbox/project.ts";
 import type { RedisInstance } from "../sandbox/redis.ts";
@@ -329,8 +329,7 @@ function flags(): Settings {
 
 function niceness(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < -20 || n > 19)
-    throw new Error(`--control-plane-nice: expected an integer from -20 to 19, got ${JSON.stringify(v)}`);
+  if (!isNiceness(n)) throw new Error(`--control-plane-nice: expected an integer from -20 to 19, got ${JSON.stringify(v)}`);
   return n;
 }
 

@@ -4,7 +4,7 @@ import { request } from "node:https";
 import { getPriority } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../shared/errors.ts";
-import { ManagedProcess } from "./process.ts";
+import { ManagedProcess, nicenessOf } from "./process.ts";
 import { binaryPath } from "./paths.ts";
 import { APISERVER_IP, APISERVER_PORT, KUBERNETES_SERVICE_IP, SERVICE_CIDR } from "./addresses.ts";
 import { assertFree } from "./net.ts";
@@ -30,13 +30,6 @@ export function httpsStatus(url: string, tls: { ca?: Buffer; cert?: Buffer; key?
   });
 }
 
-/** The niceness of a running process (field 19 of /proc/<pid>/stat). */
-function nicenessOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // the fields after the command (which may hold spaces and parentheses) start at field 3
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-}
-
 export class ControlPlane {
   readonly dir: string;
   readonly #nice: number;
@@ -60,7 +53,7 @@ export class ControlPlane {
     this.#nice = options.nice ?? 0;
     // nice(1) execs the binary: same pid, every thread it starts inherits the niceness.
     const niced = (binary: string, args: string[]) =>
-      options.nice ? { command: "nice", args: ["-n", String(options.nice), binary, ...args] } : { command: binary, args };
+      this.#nice !== 0 ? { command: "nice", args: ["-n", String(this.#nice), binary, ...args] } : { command: binary, args };
     // The `kubernetes` Service's ClusterIP too: pods reach the apiserver through it (kube-proxy).
     this.pki = makePki(join(dir, "pki"), [APISERVER_IP, KUBERNETES_SERVICE_IP]);
     this.kubeconfigPath = writeKubeconfig(

@@ -4,7 +4,7 @@ export { RedisInstance, SentinelInstance, redisCommand, probeClient } from "./re
 export type { Address } from "./redis.ts";
 export { waitFor } from "./wait.ts";
 export type { WaitOptions } from "./wait.ts";
-export { livePids } from "./process.ts";
+export { livePids, nicenessOf, procStat } from "./process.ts";
 export { binaryPath, cacheDir, SERVER_FAMILIES } from "./paths.ts";
 export type { ServerFamily } from "./paths.ts";
 export * from "./addresses.ts";

@@ -30,6 +30,26 @@ process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
+/**
+ * The fields of /proc/<pid>/stat from field 3 (state) on: index i is field i + 3. The command
+ * (field 2) may hold spaces and parentheses, so they start after its last ")". Throws when the
+ * process is gone.
+ */
+export function procStat(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** The niceness of a running process (field 19 of /proc/<pid>/stat). */
+export function nicenessOf(pid: number): number {
+  return Number(procStat(pid)[16]);
+}
+
+/** Whether `n` is a niceness setpriority(2) accepts: an integer from -20 to 19. */
+export function isNiceness(n: number): boolean {
+  return Number.isInteger(n) && n >= -20 && n <= 19;
+}
+
 /** Pids of every process the sandbox started and has not seen exit. */
 export function livePids(): number[] {
   return [...live].flatMap((c) => (c.pid === undefined ? [] : [c.pid]));

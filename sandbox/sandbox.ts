@@ -22,6 +22,7 @@ import { ControlPlane } from "./control-plane.ts";
 import { SandboxNode } from "./node/node.ts";
 import { applyHeadlessService, applyNamespace, applyNodes, applyPod, applyStatefulSet, setPodStatus } from "./cluster.ts";
 import { NatsInstance } from "./nats.ts";
+import { isNiceness } from "./process.ts";
 import type { ManagedProcess } from "./process.ts";
 import { RedisInstance, SentinelInstance } from "./redis.ts";
 import { HaproxyInstance } from "./haproxy.ts";
@@ -141,9 +142,8 @@ export class Sandbox {
       keepDir: options.keepDir ?? process.env.FAILOVER_KEEP_DIR === "1",
     };
     if (masterNames.length === 0) throw new ConfigError("masters", "at least one master is needed");
-    const nice = this.options.controlPlaneNice;
-    if (!Number.isInteger(nice) || nice < -20 || nice > 19)
-      throw new ConfigError("controlPlaneNice", `${nice} is not a niceness (an integer from -20 to 19)`);
+    if (!isNiceness(this.options.controlPlaneNice))
+      throw new ConfigError("controlPlaneNice", `${this.options.controlPlaneNice} is not a niceness (an integer from -20 to 19)`);
     for (const name of masterNames) {
       if (!/^[A-Za-z0-9._-]+$/.test(name))
         throw new ConfigError("masters", `master name ${JSON.stringify(name)} must match [A-Za-z0-9._-]+`);

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
+import { procStat } from "../../sandbox/process.ts";
 import type { Sandbox } from "../../sandbox/sandbox.ts";
 import { hierarchies } from "../../sandbox/node/cgroups.ts";
 import { machineTicks } from "./proc-sampler.ts";
@@ -19,9 +20,7 @@ const USER_HZ = 100;
 export function processCpuMs(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const rest = procStat(pid); // utime is field 14, stime 15
     return ((Number(rest[11]) + Number(rest[12])) * 1000) / USER_HZ;
   } catch {
     return 0;

@@ -8,6 +8,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { procStat } from "../../sandbox/process.ts";
 
 export interface SamplerTarget {
   name: string;
@@ -61,9 +62,7 @@ function clockTicks(): number {
 /** utime + stime of one pid in clock ticks, or undefined when it is gone. */
 function cpuTicks(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // comm (field 2) may contain spaces and parentheses: the fields after the last ")" start at field 3.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const rest = procStat(pid);
     return Number(rest[11]) + Number(rest[12]); // fields 14 (utime) and 15 (stime)
   } catch {
     return undefined;

@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { binaryPath } from "../../sandbox/paths.ts";
+import { procStat } from "../../sandbox/process.ts";
 import { inSandboxNamespace } from "../../sandbox/addresses.ts";
 import { nodeCgroupTrees, sweepStaleNodeCgroups } from "../../sandbox/node/cgroups.ts";
 
@@ -38,7 +39,7 @@ export function sandboxProcesses(): { pid: number; comm: string }[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const comm = readFileSync(`/proc/${entry}/comm`, "utf8").trim();
-      const state = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.[0];
+      const state = procStat(Number(entry))[0];
       if (state !== "Z" && SANDBOX_COMMANDS.some((c) => comm.startsWith(c))) out.push({ pid: Number(entry), comm });
     } catch {
       // the process ended while we looked

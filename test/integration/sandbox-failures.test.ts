@@ -1,9 +1,8 @@
 /** Bad input to the sandbox: a clear error naming the process, and nothing left running. */
-import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { getPriority } from "node:os";
 import { describe, expect, it } from "vitest";
-import { livePids, NATS_IP, startSandbox } from "../../sandbox/index.ts";
+import { livePids, NATS_IP, nicenessOf, startSandbox } from "../../sandbox/index.ts";
 import { ConfigError, ProcessStartError } from "../../shared/errors.ts";
 import { sandboxProcesses } from "./global-setup.ts";
 
@@ -42,12 +41,11 @@ describe("sandbox settings", () => {
   it("runs etcd, the apiserver and the controller-manager at the niceness asked for, the rest as before", async () => {
     const sb = await startSandbox({ redisPerMaster: 1, sentinels: 1, nats: false, controlPlaneNice: 5 });
     try {
-      const niceness = (pid: number | undefined) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[16]);
       const cp = sb.controlPlane!;
-      expect([cp.etcd, cp.apiserver, cp.controllerManager].map((p) => niceness(p.pid))).toEqual(
+      expect([cp.etcd, cp.apiserver, cp.controllerManager].map((p) => nicenessOf(p.pid!))).toEqual(
         [5, 5, 5].map((n) => Math.min(19, n + getPriority())),
       );
-      expect(niceness(sb.masters[0]!.redis[0]!.process.pid)).toBe(getPriority());
+      expect(nicenessOf(sb.masters[0]!.redis[0]!.process.pid!)).toBe(getPriority());
     } finally {
       await sb.stop();
     }
