@@ -269,7 +269,8 @@ interface Results {
     functionLog: Record<string, Record<string, number>>;
     processes: WindowFigures[];
   };
-  idle: { ms: number; processes: WindowFigures[]; machineBusyPercent: number } | undefined;
+  /** heapMiB: every project process's V8 heap at the window's end (a reading, not a peak). */
+  idle: { ms: number; processes: WindowFigures[]; machineBusyPercent: number; heapMiB: Record<string, HeapPeak> } | undefined;
   rounds: RoundResult[];
   totalSeconds: number;
 }
@@ -384,6 +385,16 @@ function latency(before: PromSeries[], after: PromSeries[], name: string, labels
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** A process's V8 heap (reserved, used) and external memory from its /metrics series, MiB. */
+function heapOf(series: PromSeries[]): HeapPeak {
+  const mib = (name: string) => round1(total(series, name) / 2 ** 20);
+  return {
+    heapTotal: mib("nodejs_heap_size_total_bytes"),
+    heapUsed: mib("nodejs_heap_size_used_bytes"),
+    external: mib("nodejs_external_memory_bytes"),
+  };
+}
 /** The distinct values of `label` among the series named `name`. */
 const labelValues = (series: PromSeries[], name: string, label: string): string[] => [
   ...new Set(series.filter((x) => x.name === name && x.labels[label] !== undefined).map((x) => x.labels[label]!)),
@@ -621,6 +632,20 @@ async function main(): Promise<void> {
       functions: await Promise.all(fnNames.map(async (f) => ownSeries(f, await scrape(`http://127.0.0.1:${project.httpPort(f)}/metrics`)))),
       relays: await Promise.all(project.relays.map((_, i) => scrape(relayMetricsUrl(i)))),
     });
+    // A host's functions share one process: its heap once, under the first function's name.
+    const heapProcesses = s.host ? fnNames.slice(0, 1) : fnNames;
+    const heapName = (f: string) => (s.host ? "functions-host" : f);
+    /** Every project process's V8 heap now, from its /metrics (MiB): what of its RSS is the JavaScript heap. */
+    const projectHeaps = async (): Promise<Record<string, HeapPeak>> => {
+      const [fns, relays] = await Promise.all([
+        Promise.all(heapProcesses.map((f) => scrape(`http://127.0.0.1:${project.httpPort(f)}/metrics`))),
+        Promise.all(project.relays.map((_, i) => scrape(relayMetricsUrl(i)))),
+      ]);
+      return Object.fromEntries([
+        ...heapProcesses.map((f, i) => [heapName(f), heapOf(fns[i]!)] as const),
+        ...relays.map((series, i) => [`sentinel-relay-${i}`, heapOf(series)] as const),
+      ]);
+    };
     const fnLogCounts = (f: string, from: number) =>
       jsonLogCounts(project.functions.get(f)!.spec.logFile, from, ["nats status"], s.host ? f : undefined);
 
@@ -645,16 +670,19 @@ async function main(): Promise<void> {
     );
 
     // Idle: 200 masters converged, nothing happening but the Sentinels' chatter and a resync.
-    let idle: { ms: number; processes: WindowFigures[]; machineBusyPercent: number } | undefined;
+    let idle: Results["idle"];
     if (s.idleMs > 0) {
       console.log(`bench: idle for ${s.idleMs / 1000} s (one resync of every master happens every 30 s)`);
       const from = performance.now();
       const machineFrom = machineTicks();
       await sleep(s.idleMs);
+      const to = performance.now();
+      const machineTo = machineTicks();
       idle = {
         ms: s.idleMs,
-        processes: figures(from, performance.now()),
-        machineBusyPercent: machineBusyPercent(machineFrom, machineTicks()),
+        processes: figures(from, to),
+        machineBusyPercent: machineBusyPercent(machineFrom, machineTo),
+        heapMiB: await projectHeaps(),
       };
     }
 
@@ -802,14 +830,12 @@ async function main(): Promise<void> {
       const peakBuffered = project.relays.map(() => 0);
       const noHeap = (): HeapPeak => ({ heapTotal: 0, heapUsed: 0, external: 0 });
       const relayHeaps = project.relays.map(noHeap);
-      // A host's functions share one process: its heap once, under the first function's name.
-      const heapProcesses = s.host ? fnNames.slice(0, 1) : fnNames;
       const functionHeaps = heapProcesses.map(noHeap);
       const heapPeak = (peak: HeapPeak, series: PromSeries[]) => {
-        const mib = (name: string) => round1(total(series, name) / 2 ** 20);
-        peak.heapTotal = Math.max(peak.heapTotal, mib("nodejs_heap_size_total_bytes"));
-        peak.heapUsed = Math.max(peak.heapUsed, mib("nodejs_heap_size_used_bytes"));
-        peak.external = Math.max(peak.external, mib("nodejs_external_memory_bytes"));
+        const now = heapOf(series);
+        peak.heapTotal = Math.max(peak.heapTotal, now.heapTotal);
+        peak.heapUsed = Math.max(peak.heapUsed, now.heapUsed);
+        peak.external = Math.max(peak.external, now.external);
       };
       let polling = true;
       const poller = (async () => {
@@ -965,7 +991,7 @@ async function main(): Promise<void> {
             peakHeapMiB: relayHeaps[i]!,
           };
         }),
-        functionHeapPeakMiB: Object.fromEntries(heapProcesses.map((f, i) => [s.host ? "functions-host" : f, functionHeaps[i]!])),
+        functionHeapPeakMiB: Object.fromEntries(heapProcesses.map((f, i) => [heapName(f), functionHeaps[i]!])),
         sentinelLog,
         functionLog: Object.fromEntries(fnNames.map((f, i) => [f, fnLogCounts(f, fnLogOffsets[i]!)])),
         perMaster: names.map((m, i) => {
@@ -1317,6 +1343,10 @@ function markdown(res: Results, s: Settings, sb: Sandbox): string {
           `## Idle (${res.idle.ms / 1000} s, every master converged, resync every 30 s; the machine ${res.idle.machineBusyPercent}% busy)`,
           ``,
           processTable(res.idle.processes),
+          ``,
+          `V8 heap at the window's end, MiB reserved / used / external: ${Object.entries(res.idle.heapMiB)
+            .map(([p, h]) => `${p} ${h.heapTotal} / ${h.heapUsed} / ${h.external}`)
+            .join("; ")}.`,
           ``,
         ]
       : []),
