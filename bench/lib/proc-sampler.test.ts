@@ -37,4 +37,23 @@ describe("ProcessSampler", () => {
     const idle = sampler.window("idle", from, to)!;
     expect(idle.runQueueSeconds).toBeLessThan(spin.runQueueSeconds / 4);
   });
+
+  it("reads the anonymous part of the RSS apart from the file pages", async () => {
+    // 128 MiB written in a Buffer outside V8's heap: anonymous memory the process itself touched.
+    const child = spawn(process.execPath, ["-e", "const b = Buffer.alloc(128 * 2 ** 20, 1); setInterval(() => b[0]++, 1000);"], {
+      stdio: "ignore",
+    });
+    children.push(child);
+    const sampler = new ProcessSampler(50);
+    sampler.add({ name: "holder", pids: () => [child.pid!] });
+    sampler.start();
+    const from = performance.now();
+    await sleep(1500);
+    const to = performance.now();
+    sampler.stop();
+    const holder = sampler.window("holder", from, to)!;
+    expect(holder.peakAnonMiB).toBeGreaterThan(128);
+    // node's own binary is mapped from a file: part of the RSS, not of the anonymous memory.
+    expect(holder.peakRssMiB).toBeGreaterThan(holder.peakAnonMiB + 10);
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * RSS and CPU of processes, sampled from /proc every few hundred ms: VmRSS from
+ * RSS and CPU of processes, sampled from /proc every few hundred ms: VmRSS and RssAnon from
  * /proc/<pid>/status, utime + stime from /proc/<pid>/stat, and the time their threads spent
  * runnable but waiting for a CPU (the run queue) from /proc/<pid>/task/<tid>/schedstat. A target is a name and the pids it has
  * now (one process, or a group such as every redis-server, summed); a pid that goes away or a new
@@ -23,6 +23,12 @@ export interface Sample {
   at: number;
   /** Sum of VmRSS over the target's pids, KiB. */
   rssKiB: number;
+  /**
+   * Sum of RssAnon, KiB: the part of the RSS that is the process's own memory (heap, stacks, JIT
+   * code); the rest is file pages (its binary and libraries), shared with every process that maps
+   * the same file and given back by the kernel under memory pressure.
+   */
+  anonKiB: number;
   /** Cumulative CPU seconds (user + system) since the sampler first saw the target. */
   cpuSeconds: number;
   /** Cumulative seconds its threads were runnable but waited for a CPU, since the sampler first saw the target. */
@@ -37,6 +43,8 @@ export interface WindowFigures {
   rssStartMiB: number;
   peakRssMiB: number;
   rssEndMiB: number;
+  /** The largest RssAnon in the window, MiB. */
+  peakAnonMiB: number;
   cpuSeconds: number;
   /**
    * Seconds its threads were runnable but not running (waiting for a CPU) in the window, summed
@@ -89,11 +97,13 @@ function runQueueNs(pid: number): number | undefined {
   }
 }
 
-/** VmRSS of one pid in KiB, or undefined when it is gone (or a zombie). */
-function rssKiB(pid: number): number | undefined {
+/** VmRSS and RssAnon of one pid in KiB, or undefined when it is gone (or a zombie). */
+function memoryKiB(pid: number): { rss: number; anon: number } | undefined {
   try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) : undefined;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    const anon = /^RssAnon:\s+(\d+)\s+kB/m.exec(status);
+    return rss && anon ? { rss: Number(rss[1]), anon: Number(anon[1]) } : undefined;
   } catch {
     return undefined;
   }
@@ -154,16 +164,18 @@ export class ProcessSampler {
       if (tick % (state.target.every ?? 1) !== 0) continue;
       const at = performance.now();
       let rss = 0;
+      let anon = 0;
       let live = 0;
       const seen = new Map<number, number>();
       const waited = new Map<number, number>();
       const first = state.series.length === 0;
       for (const pid of state.target.pids()) {
         const ticks = cpuTicks(pid);
-        const kib = rssKiB(pid);
-        if (ticks === undefined || kib === undefined) continue;
+        const memory = memoryKiB(pid);
+        if (ticks === undefined || memory === undefined) continue;
         live++;
-        rss += kib;
+        rss += memory.rss;
+        anon += memory.anon;
         seen.set(pid, ticks);
         // A pid seen for the first time: all its CPU happened since it started (after the sampler did,
         // or before it: then it counts in the first sample's baseline, which windows subtract).
@@ -180,6 +192,7 @@ export class ProcessSampler {
       state.series.push({
         at,
         rssKiB: rss,
+        anonKiB: anon,
         cpuSeconds: state.cumulativeTicks / this.#ticksPerSecond,
         runQueueSeconds: state.cumulativeWaitNs / 1e9,
         processes: live,
@@ -217,6 +230,7 @@ export class ProcessSampler {
       rssStartMiB: mib(first.rssKiB),
       peakRssMiB: mib(Math.max(...inside.map((s) => s.rssKiB))),
       rssEndMiB: mib(last.rssKiB),
+      peakAnonMiB: mib(Math.max(...inside.map((s) => s.anonKiB))),
       cpuSeconds: Math.round(cpu * 100) / 100,
       runQueueSeconds: Math.round((last.runQueueSeconds - first.runQueueSeconds) * 100) / 100,
       avgCpuPercent: Math.round((cpu / (wall || 1)) * 1000) / 10,
