@@ -27,7 +27,7 @@ export interface KubeClient {
   createEvent(event: EventsV1Event): Promise<"created" | "exists">;
 }
 
-/** Kubernetes reads, from warm watch caches. */
+/** Kubernetes reads, from warm watch caches. The objects come without `metadata.managedFields` (the caches drop it). */
 export interface KubeCaches {
   /** Pods of `namespace` matching the label `selector`. */
   pods(namespace: string, selector: string): Promise<readonly V1Pod[]>;

@@ -181,6 +181,24 @@ describe("WatchCache", () => {
     await c.stop();
   });
 
+  it("keeps listed and watched objects without their managedFields, and hands them so to its listeners", async () => {
+    const managed = (o: KubernetesObject): KubernetesObject => ({
+      ...o,
+      metadata: { ...o.metadata, managedFields: [{ manager: "kubelet", operation: "Update", fieldsType: "FieldsV1", fieldsV1: {} }] },
+    });
+    lists = [{ items: [managed(pod("a", "5"))], rv: "10" }];
+    watches = [events({ type: "ADDED", object: managed(pod("b", "11", { role: "master" })) })];
+    const seen: KubernetesObject[] = [];
+    const c = cache();
+    c.onChange((o) => seen.push(o));
+    await c.start();
+    await until("the watched pod", () => names(c).join() === "a@5,b@11");
+    expect(c.list().map((o) => o.metadata?.managedFields)).toEqual([undefined, undefined]);
+    expect(seen.map((o) => o.metadata?.managedFields)).toEqual([undefined, undefined]);
+    expect(c.get("redis", "b")?.metadata?.labels).toEqual({ role: "master" }); // the rest of the object kept
+    await c.stop();
+  });
+
   it("reports a failed watch and retries it after a second; a failed first list rejects start", async () => {
     lists = [{ items: [pod("a", "5")], rv: "10" }];
     watches = [(res) => res.writeHead(500).end(), events({ type: "ADDED", object: pod("b", "11") })];
