@@ -48,6 +48,7 @@ import {
   NS,
   onPod,
   PASSWORD,
+  picture,
   podsIn,
   redisPods,
   SENTINEL_PASSWORD,
@@ -57,9 +58,10 @@ import {
 } from "../sandbox/stack.ts";
 import type { DevStack, Picture } from "../sandbox/stack.ts";
 import { waitFor } from "../sandbox/wait.ts";
+import type { Sandbox } from "../sandbox/sandbox.ts";
 import { Writer } from "../sandbox/writer.ts";
 import { fieldsToRecord } from "../shared/sentinel-quorum.ts";
-import { serverIdentityOf } from "../shared/redis-info.ts";
+import { parseInfo, serverIdentityOf } from "../shared/redis-info.ts";
 import { HOOK_LABEL, writeHookScript } from "./lib/kubectl-hook.ts";
 import { LandingProber } from "./lib/landing-probe.ts";
 import { cpuByComponent, cpuPerRound } from "./lib/cpu-share.ts";
@@ -367,6 +369,18 @@ function sliceNames(r: ServiceResolver, t: number, host: string): number | undef
   return r.changes.find((c) => c.at >= t && c.addresses.length === 1 && c.addresses[0] === host)?.at;
 }
 
+/** Replica syncs the redis pods have served since they started (INFO stats), summed, and the master's key count. */
+async function replicationSyncs(sb: Sandbox): Promise<{ full: number; partial: number; partialRefused: number; keys: number }> {
+  const p = await picture(sb);
+  const stats = await Promise.all(
+    redisPods(p).map((n) => onPod(p.ipOf[n]!, 6379, async (r) => parseInfo(String(await r.call("INFO", "all"))))),
+  );
+  const sum = (k: string) => stats.reduce((a, x) => a + Number(x[k] ?? 0), 0);
+  const master = stats.find((x) => x.role === "master");
+  const keys = Number(/keys=(\d+)/.exec(master?.db0 ?? "")?.[1] ?? 0);
+  return { full: sum("sync_full"), partial: sum("sync_partial_ok"), partialRefused: sum("sync_partial_err"), keys };
+}
+
 async function switchRound(b: Bench, i: number, clusterIp: string, probeMs: number): Promise<SwitchSample> {
   // The hook runs in every other switch: the project's share is measured in the switches without
   // it, the hook's in those with it (the project runs in all: it cannot be switched off).
@@ -669,7 +683,14 @@ async function main(): Promise<void> {
     for (const phase of KILL_PHASES) killPhases[phase] = await killPhase(b, phase, kills);
     const haproxyConfig = haproxySettings(join(b.haproxy!.spec.dir, "haproxy.cfg"));
 
-    // Switches: no writers (a SENTINEL FAILOVER without a pause loses writes by design), one prober.
+    // Switches: no writers (a SENTINEL FAILOVER without a pause loses writes by design), one prober,
+    // and no data: Redis 7.0 answers the replicas after a SENTINEL FAILOVER with full syncs (the old
+    // master and the other replica kept taking the stream while the new one was promoted), which
+    // copy whatever the kills' writers left, so the switches' load (and the project's share, on 2
+    // cores) would depend on --kills: 264599 keys after --kills 5 made the redis pods 1648 ms of
+    // CPU per round against 212 after --kills 1.
+    const flushed = await waitSettled(sb);
+    await onPod(flushed.ipOf[flushed.master]!, 6379, (r) => r.call("FLUSHALL"), 30_000);
     const switchSamples: SwitchSample[] = [];
     // What the function pods say about the switches: where each event's time went inside them,
     // and the CFS throttling of their cgroups.
@@ -679,6 +700,7 @@ async function main(): Promise<void> {
     const apiserverMetrics = async () => parsePrometheusText(await sb.kubectl("get", "--raw", "/metrics"));
     const apiBefore = await apiserverMetrics();
     const cpuBefore = await cpuByComponent(sb, NS);
+    const syncsBefore = await replicationSyncs(sb);
     const switchesStarted = performance.now();
     // A switch that does not complete is reported and counted, not dropped silently; more than
     // a tenth of them stops the run (its figures would not mean much).
@@ -707,6 +729,13 @@ async function main(): Promise<void> {
     const rounds = switchSamples.length + failedSwitches.length;
     const roundMs = Math.round((performance.now() - switchesStarted) / rounds);
     const cpuPerSwitch = cpuPerRound(cpuBefore, await cpuByComponent(sb, NS), rounds);
+    const syncsAfter = await replicationSyncs(sb);
+    const resyncs = {
+      full: syncsAfter.full - syncsBefore.full,
+      partial: syncsAfter.partial - syncsBefore.partial,
+      partialRefused: syncsAfter.partialRefused - syncsBefore.partialRefused,
+      keys: syncsAfter.keys,
+    };
     const phasesMs = phaseFigures(fnPods, fnBefore, fnAfter);
     const functionRequests = kubeRequests(fnBefore, fnAfter);
     const cpuThrottling = throttling(fnPods, fnBefore, fnAfter);
@@ -761,6 +790,12 @@ async function main(): Promise<void> {
       cpuThrottling,
       /** CPU ms per switch round (the whole round: settling, probing, the switch) by component, largest first; roundMs is a round's wall time. */
       cpuPerSwitchMs: { roundMs, byComponent: Object.fromEntries(cpuPerSwitch) },
+      /**
+       * The replicas' syncs over the switches, summed over the redis pods' INFO stats (sync_full,
+       * sync_partial_ok, sync_partial_err: a refused partial sync becomes a full one), and the
+       * keys the master held at the end (what each full sync copied).
+       */
+      replicaSyncsOverSwitches: resyncs,
       kubeProxyMs: figure(switchSamples.map((s) => s.kubeProxyMs)),
       commandToSwitchMs: figure(switchSamples.map((s) => s.commandToSwitchMs)),
       fromAnnouncementMs: fromAnnouncement,
@@ -860,7 +895,9 @@ async function main(): Promise<void> {
       ``,
       `CPU per switch round, by component (ms of CPU; a round, ${roundMs} ms of wall time on ${cpus().length} cores, is the whole of it: waiting for the set to settle, probing, the switch):`,
       ``,
-      table(["component", "CPU ms per round"], cpuPerSwitch.slice(0, 16)),
+      table(["component", "CPU ms per round"], cpuPerSwitch.slice(0, 24)),
+      ``,
+      `Replica syncs over the ${rounds} switches (the redis pods' INFO stats): ${resyncs.full} full, ${resyncs.partial} partial, ${resyncs.partialRefused} partial syncs refused (then full); the master held ${resyncs.keys} keys at the end (FLUSHALL before the switches: the kills' keys are gone).`,
       ``,
       `Switches that did not complete within 30 s: ${failedSwitches.length}${failedSwitches.length ? ` (${failedSwitches.join("; ")})` : ""}.`,
       ``,

@@ -1,6 +1,10 @@
 /**
  * Where the machine's CPU goes over a stretch of a run, by component: every pod of the node by its
- * app.kubernetes.io/name (cpuacct.usage of its pod cgroup: all its containers), the node's and the
+ * app.kubernetes.io/name (cpuacct.usage of its pod cgroup: all its containers), and of it the
+ * containers' main processes (`pod <app>: main processes and their forks`, utime + stime of each
+ * container's pid 1 as crictl reports it, with the children it reaped, such as redis' RDB and AOF
+ * rewrite forks; not the exec probes, which run in the container's cgroup and so count in the
+ * pod's figure only), the node's and the
  * control plane's processes (utime + stime of each), the rest of the node's own cgroup (shims,
  * runc, exec probes), this process, and the whole machine's busy time. Read before and after, as
  * CPU ms per round.
@@ -10,18 +14,20 @@ import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { procStat } from "../../sandbox/process.ts";
 import type { Sandbox } from "../../sandbox/sandbox.ts";
+import { containerProcesses } from "../../sandbox/stack.ts";
 import { hierarchies } from "../../sandbox/node/cgroups.ts";
 import { machineTicks } from "./proc-sampler.ts";
 
 /** Kernel clock ticks per second (USER_HZ), 100 on Linux. */
 const USER_HZ = 100;
 
-/** utime + stime of one process, ms; 0 when it is gone. */
-export function processCpuMs(pid: number | undefined): number {
+/** utime + stime of one process, ms (with `children`, plus cutime + cstime: the children it has reaped); 0 when it is gone. */
+export function processCpuMs(pid: number | undefined, o: { children?: boolean } = {}): number {
   if (pid === undefined) return 0;
   try {
-    const rest = procStat(pid); // utime is field 14, stime 15
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / USER_HZ;
+    const rest = procStat(pid); // utime is field 14, stime 15, cutime 16, cstime 17
+    const ticks = Number(rest[11]) + Number(rest[12]) + (o.children ? Number(rest[13]) + Number(rest[14]) : 0);
+    return (ticks * 1000) / USER_HZ;
   } catch {
     return 0;
   }
@@ -58,10 +64,13 @@ export async function cpuByComponent(sb: Sandbox, namespace: string): Promise<Re
   const node = sb.node;
   if (mount && node) {
     const pods = await sb.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace });
+    const appOf = new Map(pods.items.map((p) => [p.metadata!.name!, p.metadata?.labels?.["app.kubernetes.io/name"] ?? p.metadata!.name!]));
     for (const p of pods.items) {
       const dir = podCgroup(mount, node.cgroups.root, p.metadata!.uid!);
-      if (dir) add(`pod ${p.metadata?.labels?.["app.kubernetes.io/name"] ?? p.metadata!.name!}`, cgroupCpuMs(dir));
+      if (dir) add(`pod ${appOf.get(p.metadata!.name!)}`, cgroupCpuMs(dir));
     }
+    for (const c of await containerProcesses(sb, namespace))
+      add(`pod ${appOf.get(c.pod) ?? c.pod}: main processes and their forks`, processCpuMs(c.pid, { children: true }));
     const own = [node.kubelet, node.containerd, node.kubeProxy].map((x) => processCpuMs(x.pid));
     add("node: kubelet", own[0]!);
     add("node: containerd", own[1]!);
