@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProcessSampler } from "./proc-sampler.ts";
+import type { WindowFigures } from "./proc-sampler.ts";
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -17,25 +18,28 @@ function spinner(): number {
   return child.pid!;
 }
 
+/** Samples `targets` every 50 ms for 1.5 s; each one's figures over that window. */
+async function sampled(targets: Record<string, () => number[]>): Promise<Record<string, WindowFigures>> {
+  const sampler = new ProcessSampler(50);
+  for (const [name, pids] of Object.entries(targets)) sampler.add({ name, pids });
+  sampler.start();
+  const from = performance.now();
+  await sleep(1500);
+  const to = performance.now();
+  sampler.stop();
+  return Object.fromEntries(Object.keys(targets).map((name) => [name, sampler.window(name, from, to)!]));
+}
+
 describe("ProcessSampler", () => {
   it("counts CPU and the time runnable threads waited for a CPU, over a window", async () => {
     // Twice as many spinners as cores: each can run at most about half the time and waits the rest.
     const pids = Array.from({ length: 2 * availableParallelism() }, spinner);
-    const sampler = new ProcessSampler(50);
-    sampler.add({ name: "spinners", pids: () => pids });
-    sampler.add({ name: "idle", pids: () => [process.pid] });
-    sampler.start();
-    const from = performance.now();
-    await sleep(1500);
-    const to = performance.now();
-    sampler.stop();
-    const spin = sampler.window("spinners", from, to)!;
+    const { spinners: spin, idle } = await sampled({ spinners: () => pids, idle: () => [process.pid] });
     // Wall ~1.5 s on every core: the spinners' CPU is most of cores x 1.5 s, and they waited about as long.
-    expect(spin.cpuSeconds).toBeGreaterThan(0.5 * availableParallelism());
-    expect(spin.runQueueSeconds).toBeGreaterThan(0.5 * availableParallelism());
+    expect(spin!.cpuSeconds).toBeGreaterThan(0.5 * availableParallelism());
+    expect(spin!.runQueueSeconds).toBeGreaterThan(0.5 * availableParallelism());
     // This process mostly sleeps: it can hardly have waited for a CPU as long as the spinners did.
-    const idle = sampler.window("idle", from, to)!;
-    expect(idle.runQueueSeconds).toBeLessThan(spin.runQueueSeconds / 4);
+    expect(idle!.runQueueSeconds).toBeLessThan(spin!.runQueueSeconds / 4);
   });
 
   it("reads the anonymous part of the RSS apart from the file pages", async () => {
@@ -44,16 +48,9 @@ describe("ProcessSampler", () => {
       stdio: "ignore",
     });
     children.push(child);
-    const sampler = new ProcessSampler(50);
-    sampler.add({ name: "holder", pids: () => [child.pid!] });
-    sampler.start();
-    const from = performance.now();
-    await sleep(1500);
-    const to = performance.now();
-    sampler.stop();
-    const holder = sampler.window("holder", from, to)!;
-    expect(holder.peakAnonMiB).toBeGreaterThan(128);
+    const { holder } = await sampled({ holder: () => [child.pid!] });
+    expect(holder!.peakAnonMiB).toBeGreaterThan(128);
     // node's own binary is mapped from a file: part of the RSS, not of the anonymous memory.
-    expect(holder.peakRssMiB).toBeGreaterThan(holder.peakAnonMiB + 10);
+    expect(holder!.peakRssMiB).toBeGreaterThan(holder!.peakAnonMiB + 10);
   });
 });
