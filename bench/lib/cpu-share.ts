@@ -1,15 +1,15 @@
 /**
  * Where the machine's CPU goes over a stretch of a run, by component: every pod of the node by its
  * app.kubernetes.io/name (cpuacct.usage of its pod cgroup: all its containers), and of it the
- * containers' main processes (`pod <app>: main processes and their forks`, utime + stime of each
- * container's pid 1 as crictl reports it, with the children it reaped, such as redis' RDB and AOF
- * rewrite forks; not the exec probes, which run in the container's cgroup and so count in the
- * pod's figure only), the node's and the
+ * containers' main processes (`pod <app>: main processes and their children`: each container's
+ * pid 1 as crictl reports it with its descendants, live or reaped, such as redis' RDB and AOF
+ * rewrite forks or the child of `node --watch`; not the exec probes, which runc starts in the
+ * container's cgroup but outside that tree, so they count in the pod's figure only), the node's and the
  * control plane's processes (utime + stime of each), the rest of the node's own cgroup (shims,
  * runc, exec probes), this process, and the whole machine's busy time. Read before and after, as
  * CPU ms per round.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { procStat } from "../../sandbox/process.ts";
@@ -31,6 +31,33 @@ export function processCpuMs(pid: number | undefined, o: { children?: boolean } 
   } catch {
     return 0;
   }
+}
+
+/** The live descendants of `pid` (from /proc/<pid>/task/<tid>/children), depth first; none when it is gone. */
+function descendants(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const children = tasks.flatMap((tid) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  });
+  return children.flatMap((c) => [c, ...descendants(c)]);
+}
+
+/**
+ * CPU of a process tree, ms: `pid` and its live descendants (utime + stime of each), and what each
+ * of them reaped (cutime + cstime), so a process that runs the work in a child (`node --watch`)
+ * or forks it (redis' RDB and AOF rewrite) counts it, and nothing counts twice.
+ */
+export function processTreeCpuMs(pid: number): number {
+  return [pid, ...descendants(pid)].reduce((sum, p) => sum + processCpuMs(p, { children: true }), 0);
 }
 
 /** Where the cgroup v1 hierarchy holding `controller` is mounted (cpu and cpuacct share one here). */
@@ -70,7 +97,7 @@ export async function cpuByComponent(sb: Sandbox, namespace: string): Promise<Re
       if (dir) add(`pod ${appOf.get(p.metadata!.name!)}`, cgroupCpuMs(dir));
     }
     for (const c of await containerProcesses(sb, namespace))
-      add(`pod ${appOf.get(c.pod) ?? c.pod}: main processes and their forks`, processCpuMs(c.pid, { children: true }));
+      add(`pod ${appOf.get(c.pod) ?? c.pod}: main processes and their children`, processTreeCpuMs(c.pid));
     const own = [node.kubelet, node.containerd, node.kubeProxy].map((x) => processCpuMs(x.pid));
     add("node: kubelet", own[0]!);
     add("node: containerd", own[1]!);
