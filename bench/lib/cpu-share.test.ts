@@ -9,26 +9,37 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill("SIGKILL");
 });
 
-/** A node process that spins nothing itself and runs `child` (a spin of `ms`) with `how`; the parent then idles. */
-function parentOf(how: "spawn" | "spawnSync", ms: number): number {
+/**
+ * A node process that spins nothing itself and runs a child spinning `cpuMs` of its own CPU time
+ * (not wall time: a busy machine only makes it take longer), with `how`; then it idles.
+ */
+function parentOf(how: "spawn" | "spawnSync", cpuMs: number): { pid: number; started: Promise<void> } {
+  const spin = `while (process.cpuUsage().user < ${cpuMs * 1000}) {}`;
   const script = `
-    const cp = require("node:child_process");
-    cp.${how}(process.execPath, ["-e", "const end = Date.now() + ${ms}; while (Date.now() < end) {}"], { stdio: "ignore" });
+    require("node:child_process").${how}(process.execPath, ["-e", ${JSON.stringify(spin)}], { stdio: "ignore" });
+    console.log("returned");
     setInterval(() => {}, 1000);`;
-  const parent = spawn(process.execPath, ["-e", script], { stdio: "ignore" });
+  const parent = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "ignore"] });
   children.push(parent);
-  return parent.pid!;
+  // spawn returns at once; spawnSync once the child has ended and been reaped.
+  const started = new Promise<void>((resolve) => parent.stdout.once("data", () => resolve()));
+  return { pid: parent.pid!, started };
+}
+
+/** Until the CPU of `pid`'s tree beyond its own exceeds `ms`; false after 15 s. */
+async function treeExceeds(pid: number, ms: number): Promise<boolean> {
+  for (const end = Date.now() + 15_000; Date.now() < end; await sleep(100)) if (processTreeCpuMs(pid) - processCpuMs(pid) > ms) return true;
+  return false;
 }
 
 describe("processTreeCpuMs", () => {
   it("counts the work of a live child and of a reaped one, which the process's own figure does not", async () => {
-    // Each spinner ends by itself (3 s, 600 ms), also when the test fails.
+    // Each spinner ends by itself (3 s and 600 ms of CPU), also when the test fails.
     const live = parentOf("spawn", 3000);
     const reaped = parentOf("spawnSync", 600);
-    await sleep(1500);
-    for (const pid of [live, reaped]) expect(processCpuMs(pid)).toBeLessThan(300);
-    // ~1.3 s of spinning so far (less on a busy machine), and 600 ms reaped.
-    expect(processTreeCpuMs(live) - processCpuMs(live)).toBeGreaterThan(400);
-    expect(processTreeCpuMs(reaped) - processCpuMs(reaped)).toBeGreaterThan(400);
-  });
+    expect(await treeExceeds(live.pid, 400)).toBe(true);
+    await reaped.started; // its child is gone: only what the parent reaped can count it now
+    expect(processTreeCpuMs(reaped.pid) - processCpuMs(reaped.pid)).toBeGreaterThan(500);
+    for (const { pid } of [live, reaped]) expect(processCpuMs(pid)).toBeLessThan(300);
+  }, 30_000);
 });
