@@ -640,12 +640,25 @@ async function main(): Promise<void> {
     // A host's functions share one process: its heap once, under the first function's name.
     const heapProcesses = s.host ? fnNames.slice(0, 1) : fnNames;
     const heapName = (f: string) => (s.host ? "functions-host" : f);
-    /** Every project process's V8 heap now, from its /metrics (MiB): what of its RSS is the JavaScript heap. */
-    const projectHeaps = async (): Promise<Record<string, HeapPeak>> => {
+    /**
+     * The /metrics of every project process once (a host's once): the relays', and the functions'
+     * (with `tolerant`, a function that does not answer gives no series instead of failing).
+     */
+    const scrapeProcesses = async (o: { tolerant?: boolean } = {}): Promise<{ fns: PromSeries[][]; relays: PromSeries[][] }> => {
       const [fns, relays] = await Promise.all([
-        Promise.all(heapProcesses.map((f) => scrape(`http://127.0.0.1:${project.httpPort(f)}/metrics`))),
+        Promise.all(
+          heapProcesses.map((f) => {
+            const scraped = scrape(`http://127.0.0.1:${project.httpPort(f)}/metrics`);
+            return o.tolerant ? scraped.catch((): PromSeries[] => []) : scraped;
+          }),
+        ),
         Promise.all(project.relays.map((_, i) => scrape(relayMetricsUrl(i)))),
       ]);
+      return { fns, relays };
+    };
+    /** Every project process's V8 heap now, from its /metrics (MiB): what of its RSS is the JavaScript heap. */
+    const projectHeaps = async (): Promise<Record<string, HeapPeak>> => {
+      const { fns, relays } = await scrapeProcesses();
       return Object.fromEntries([
         ...heapProcesses.map((f, i) => [heapName(f), heapOf(fns[i]!)] as const),
         ...relays.map((series, i) => [`sentinel-relay-${i}`, heapOf(series)] as const),
@@ -845,11 +858,8 @@ async function main(): Promise<void> {
       let polling = true;
       const poller = (async () => {
         while (polling) {
-          const [now, fns] = await Promise.all([
-            Promise.all(project.relays.map((_, i) => scrape(relayMetricsUrl(i)))),
-            Promise.all(heapProcesses.map((f) => scrape(`http://127.0.0.1:${project.httpPort(f)}/metrics`).catch(() => []))),
-          ]);
-          now.forEach((series, i) => {
+          const { fns, relays } = await scrapeProcesses({ tolerant: true });
+          relays.forEach((series, i) => {
             peakBuffered[i] = Math.max(peakBuffered[i]!, sums(series, ["relay_buffer_events"]).relay_buffer_events ?? 0);
             heapPeak(relayHeaps[i]!, series);
           });
@@ -1031,17 +1041,11 @@ async function main(): Promise<void> {
     const lastRoundEnd = performance.now();
     const mb = (mib: number) => round1((mib * 2 ** 20) / 1e6);
     const largest = (rows: WindowFigures[], of: "peakRssMiB" | "peakAnonMiB" = "peakRssMiB") => Math.max(...rows.map((r) => r[of]));
+    const idleProject = idle?.processes.filter((r) => projectRows.includes(r.name)) ?? [];
     const results: Results = {
       projectShareP95Ms: Math.max(...rounds.map((r) => r.projectShareMs.p95)),
-      idleRssMb: idle ? mb(largest(idle.processes.filter((r) => projectRows.includes(r.name)))) : undefined,
-      idleRssAnonMb: idle
-        ? mb(
-            largest(
-              idle.processes.filter((r) => projectRows.includes(r.name)),
-              "peakAnonMiB",
-            ),
-          )
-        : undefined,
+      idleRssMb: idle ? mb(largest(idleProject)) : undefined,
+      idleRssAnonMb: idle ? mb(largest(idleProject, "peakAnonMiB")) : undefined,
       peakRssMb: mb(largest(projectFigures(projectStart, lastRoundEnd))),
       apiserver429: tooManyAtEnd - tooManyAtStart,
       when: new Date().toISOString(),
